@@ -1,0 +1,337 @@
+//! The command line: `inventory`, `capture`, `settings`, `submit`, `sandbox`. Each subcommand is
+//! a thin wrapper over a core function, printing plain text or `--json`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use helpdesk_core::capture::{self, XcapSource};
+use helpdesk_core::form::TicketForm;
+use helpdesk_core::paths::AppPaths;
+use helpdesk_core::sandbox::{Sandbox, SandboxConfig};
+use helpdesk_core::secrets::{ApiKey, KeyVault, OsKeychain};
+use helpdesk_core::settings::{ScreenshotMode, Settings};
+use helpdesk_core::submit::{self, Submission};
+use helpdesk_core::{inventory, values};
+
+/// Helpdesk Button: report an IT problem with screenshots and machine facts, filed in Atera.
+#[derive(Debug, Parser)]
+#[command(name = "helpdesk-button", version)]
+pub struct Cli {
+    /// Use this directory for settings, drafts and the key fallback (also HELPDESK_BUTTON_CONFIG_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Open the ticket form right away.
+    #[arg(long)]
+    pub new_ticket: bool,
+    /// A `helpdesk-button://new` link: opens the form (in the running instance, if there is one).
+    pub link: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print this machine's inventory.
+    Inventory {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Capture every monitor and write one PNG per monitor.
+    Capture {
+        /// Where to write the images.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Show or change settings.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// File a ticket, the same way the form does.
+    Submit(SubmitArgs),
+    /// Run the local Atera sandbox (a strict stand-in for Atera's API) for demos and tests.
+    Sandbox {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// The API key the sandbox accepts.
+        #[arg(long, default_value = "sandbox-key")]
+        api_key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Set one setting by its dotted name, e.g. `atera.endpoint app.atera.com`.
+    Set { key: String, value: String },
+    /// Read the Atera API key from standard input and store it in the OS keychain.
+    SetApiKey,
+    /// Print the settings (the key is masked).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    message: String,
+    #[arg(long)]
+    subject: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    /// A selection label (checkbox or radio option); repeat for several.
+    #[arg(long = "selection", value_name = "LABEL")]
+    selections: Vec<String>,
+    /// Low, Medium, High, Critical (or a legacy name such as Urgent).
+    #[arg(long)]
+    priority: Option<String>,
+    /// Incident, Problem, Request, Change (or "Service Request").
+    #[arg(long = "type")]
+    ticket_type: Option<String>,
+    /// No Impact, Minor, Major, Site Down, Server Issue, Crisis.
+    #[arg(long)]
+    impact: Option<String>,
+    /// Do not capture or attach screenshots.
+    #[arg(long)]
+    no_screenshots: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit code for input the user must fix.
+const EXIT_INPUT: u8 = 2;
+/// Exit code for a failure talking to Atera or the machine.
+const EXIT_FAILURE: u8 = 1;
+
+/// Runs one subcommand.
+pub fn run(command: Command, config_dir: Option<&Path>) -> ExitCode {
+    let paths = match AppPaths::resolve(config_dir) {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_INPUT, &e.to_string()),
+    };
+    match command {
+        Command::Inventory { json } => {
+            let inv = inventory::collect(crate::APP_VERSION, Duration::from_millis(250));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&inv).unwrap_or_default());
+            } else {
+                for section in inv.display_sections() {
+                    println!("{}", section.title);
+                    for (k, v) in section.rows {
+                        println!("  {k:<28} {v}");
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Capture { out } => match capture::capture(&XcapSource, ScreenshotMode::AllMonitors).and_then(|c| capture::write_pngs(&c, &out)) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EXIT_FAILURE, &format!("{e}. Is a graphical session running (DISPLAY or WAYLAND_DISPLAY)?")),
+        },
+        Command::Settings(cmd) => settings_command(cmd, &paths),
+        Command::Submit(args) => submit_command(args, &paths),
+        Command::Sandbox { port, api_key } => sandbox_command(port, api_key),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+fn load_settings(paths: &AppPaths) -> Result<Settings, ExitCode> {
+    Settings::load(paths).map_err(|e| fail(EXIT_INPUT, &e.to_string()))
+}
+
+fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
+    let mut settings = match load_settings(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match cmd {
+        SettingsCommand::Set { key, value } => match settings.set(&key, &value) {
+            Ok(notes) => {
+                if let Err(e) = settings.save(paths) {
+                    return fail(EXIT_FAILURE, &e.to_string());
+                }
+                for note in notes {
+                    println!("note: {note}");
+                }
+                println!("{key} saved");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EXIT_INPUT, &e.to_string()),
+        },
+        SettingsCommand::SetApiKey => {
+            let mut raw = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut raw) {
+                return fail(EXIT_INPUT, &format!("could not read the key from standard input: {e}"));
+            }
+            let key = match ApiKey::new(&raw) {
+                Ok(k) => k,
+                Err(e) => return fail(EXIT_INPUT, &e.to_string()),
+            };
+            match KeyVault::new(&OsKeychain, paths).store(&key) {
+                Ok(source) => {
+                    println!("API key {} saved ({})", key.masked(), source_label(&source));
+                    if let Some(w) = source.warning() {
+                        eprintln!("warning: {w}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(EXIT_FAILURE, &e.to_string()),
+            }
+        }
+        SettingsCommand::Show { json } => {
+            let key = KeyVault::new(&OsKeychain, paths).load();
+            let (masked, source, warning) = match &key {
+                Ok(Some((k, s))) => (Some(k.masked()), Some(source_label(s)), s.warning()),
+                Ok(None) => (None, None, None),
+                Err(e) => (None, None, Some(e.to_string())),
+            };
+            if json {
+                let value = serde_json::json!({
+                    "config_dir": paths.config_dir,
+                    "settings": settings,
+                    "api_key": { "configured": masked.is_some(), "masked": masked, "source": source, "warning": warning },
+                });
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            } else {
+                println!("# {}", paths.settings_file().display());
+                print!("{}", toml::to_string_pretty(&settings).unwrap_or_default());
+                println!();
+                match masked {
+                    Some(m) => println!("api key: {m} ({})", source.unwrap_or_default()),
+                    None => println!("api key: not set (run `helpdesk-button settings set-api-key`)"),
+                }
+                if let Some(w) = warning {
+                    println!("warning: {w}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn source_label(source: &helpdesk_core::secrets::KeySource) -> String {
+    match source {
+        helpdesk_core::secrets::KeySource::Environment => "from the environment".into(),
+        helpdesk_core::secrets::KeySource::Keychain => "in the OS keychain".into(),
+        helpdesk_core::secrets::KeySource::File { path } => format!("in the fallback file {}", path.display()),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+}
+
+fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
+    let settings = match load_settings(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Refuse values we cannot map before doing any work, so a typo is fixed, not replaced.
+    for (given, ok, field, allowed) in [
+        (&args.priority, args.priority.as_deref().map(<values::Priority as values::AteraChoice>::parse).map(|v| v.is_some()), "priority", "Low, Medium, High, Critical"),
+        (&args.ticket_type, args.ticket_type.as_deref().map(<values::TicketType as values::AteraChoice>::parse).map(|v| v.is_some()), "type", "Incident, Problem, Request, Change"),
+        (&args.impact, args.impact.as_deref().map(<values::Impact as values::AteraChoice>::parse).map(|v| v.is_some()), "impact", "No Impact, Minor, Major, Site Down, Server Issue, Crisis"),
+    ] {
+        if ok == Some(false) {
+            return fail(EXIT_INPUT, &format!("--{field} {:?} is not a {field} Atera knows; use one of: {allowed}", given.as_deref().unwrap_or("")));
+        }
+    }
+    let mode = if args.no_screenshots { ScreenshotMode::Off } else { settings.screenshots.mode };
+    let (capture, inventory) = std::thread::scope(|s| {
+        let inv = s.spawn(|| inventory::collect(crate::APP_VERSION, Duration::from_millis(250)));
+        let cap = capture::capture(&XcapSource, mode);
+        (cap, inv.join().ok())
+    });
+    let capture = capture.unwrap_or_else(|e| {
+        eprintln!("warning: no screenshots attached: {e}");
+        Default::default()
+    });
+    let form = TicketForm {
+        name: args.name,
+        email: args.email,
+        phone: args.phone.unwrap_or_default(),
+        subject: args.subject.unwrap_or_default(),
+        description: args.message,
+        selections: args.selections,
+        priority: args.priority.unwrap_or_default(),
+        ticket_type: args.ticket_type.unwrap_or_default(),
+        impact: args.impact.unwrap_or_default(),
+        included_screenshots: capture.screenshots.iter().map(|s| s.id).collect(),
+    };
+    let result = runtime().block_on(async {
+        let client = submit::connect(paths, &settings, &OsKeychain)?;
+        submit::submit_ticket(&client, &settings, Submission { form, screenshots: &capture.screenshots, inventory: inventory.as_ref() }, crate::APP_VERSION).await
+    });
+    match result {
+        Ok(outcome) => {
+            if args.json {
+                println!("{}", serde_json::json!({
+                    "outcome": "sent",
+                    "ticket_id": outcome.ticket_id,
+                    "ticket_number": outcome.ticket_number,
+                    "reference": outcome.reference,
+                    "contact": outcome.contact,
+                    "screenshots_attached": capture.screenshots.len() - outcome.omitted_screenshots,
+                }));
+            } else {
+                println!("Ticket #{} filed (id {}, reference {})", outcome.ticket_number, outcome.ticket_id, outcome.reference);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let code = if e.kind() == "atera" { EXIT_FAILURE } else { EXIT_INPUT };
+            if args.json {
+                println!("{}", serde_json::json!({ "outcome": "error", "kind": e.kind(), "message": e.to_string(), "fields": e.fields() }));
+            }
+            match e.fields() {
+                Some(fields) => {
+                    eprintln!("error: fix these and run the command again:");
+                    for (field, msg) in &fields.0 {
+                        eprintln!("  --{}: {msg}", if field == "description" { "message" } else { field });
+                    }
+                    ExitCode::from(code)
+                }
+                None => fail(code, &e.to_string()),
+            }
+        }
+    }
+}
+
+fn sandbox_command(port: u16, api_key: String) -> ExitCode {
+    runtime().block_on(async move {
+        let config = SandboxConfig { api_keys: vec![api_key], ..SandboxConfig::default() };
+        let sandbox = match Sandbox::start(config, ([127, 0, 0, 1], port).into()).await {
+            Ok(s) => s,
+            Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
+        };
+        // Make this machine known, so the "new contact under the machine's customer" path works.
+        let hostname = inventory::collect(crate::APP_VERSION, Duration::ZERO).hostname;
+        let customer = sandbox.add_customer("Demo Customer Ltd");
+        sandbox.add_agent(customer, &hostname, None, "2026-01-01T00:00:00Z");
+        sandbox.add_contact(customer, "Ada", "Lovelace", "ada@demo-customer.example");
+        println!("Atera sandbox listening on http://{}", sandbox.addr());
+        println!("  endpoint setting: {}   API key: (the one given with --api-key)", sandbox.endpoint());
+        println!("  received tickets: http://{}/", sandbox.addr());
+        let _ = tokio::signal::ctrl_c().await;
+        sandbox.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

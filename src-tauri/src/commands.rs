@@ -1,0 +1,168 @@
+//! The form window's commands. Each is a short adapter: unpack, call the core, map the error to
+//! `{ kind, message, fields }` so the form can tell "fix this field" from "it failed".
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use helpdesk_core::draft::{self, Draft};
+use helpdesk_core::form::TicketForm;
+use helpdesk_core::inventory::Inventory;
+use helpdesk_core::profile::{self, RequesterProfile};
+use helpdesk_core::secrets::OsKeychain;
+use helpdesk_core::submit::{self, SubmitError, Submission};
+use helpdesk_core::values::{self, Impact, Priority, TicketType};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tauri::{AppHandle, Manager, State};
+
+use crate::session::FORM_WINDOW;
+use crate::AppState;
+
+type AppStateArc<'a> = State<'a, std::sync::Arc<AppState>>;
+
+/// The commands the form window may call (see `permissions/form.toml`).
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![get_form_state, get_screenshot, save_draft, submit_ticket, close_form, form_painted]
+}
+
+/// An error as the UI sees it.
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    kind: &'static str,
+    message: String,
+    /// What an admin can act on.
+    detail: Option<String>,
+    fields: Option<BTreeMap<String, String>>,
+}
+
+impl CommandError {
+    fn internal(message: impl Into<String>) -> Self {
+        Self { kind: "internal", message: message.into(), detail: None, fields: None }
+    }
+}
+
+impl From<SubmitError> for CommandError {
+    fn from(e: SubmitError) -> Self {
+        Self {
+            kind: e.kind(),
+            message: e.user_message(),
+            detail: Some(e.to_string()),
+            fields: e.fields().map(|f| f.0.clone()),
+        }
+    }
+}
+
+fn data_url(jpeg: &[u8]) -> String {
+    format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg))
+}
+
+/// The inventory as the form's disclosure shows it.
+pub fn inventory_view(inv: &Inventory) -> Value {
+    json!({ "sections": inv.display_sections() })
+}
+
+#[tauri::command]
+fn get_form_state(state: AppStateArc<'_>) -> Result<Value, CommandError> {
+    let guard = state.session();
+    let session = guard.as_ref().ok_or_else(|| CommandError::internal("The form has no capture session. Press the button again."))?;
+    let s = &session.settings;
+    let os_user = whoami::username().unwrap_or_default();
+    let os_name = whoami::realname().ok();
+    let prefill: RequesterProfile = profile::load(&state.paths, os_name.as_deref(), &os_user);
+    let draft = draft::load(&state.paths).ok().flatten().filter(Draft::has_content);
+    let screenshots: Vec<Value> = session
+        .capture
+        .screenshots
+        .iter()
+        .map(|shot| {
+            json!({
+                "id": shot.id,
+                "monitor": shot.monitor.name,
+                "width": shot.monitor.width,
+                "height": shot.monitor.height,
+                "primary": shot.monitor.is_primary,
+                "thumbnail": data_url(&shot.thumbnail),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "session_id": session.id,
+        "company_name": s.branding.company_name,
+        "accent_color": s.branding.accent_color,
+        "logo_data_url": null,
+        "support": { "phone": null, "email": null, "url": null },
+        "prefill": prefill,
+        "draft": draft,
+        "checkboxes": s.form.checkboxes,
+        "radio_groups": s.form.radio_groups,
+        "choices": {
+            "priority": values::options::<Priority>(),
+            "type": values::options::<TicketType>(),
+            "impact": values::options::<Impact>(),
+        },
+        "defaults": {
+            "priority": s.atera.defaults.priority,
+            "type": s.atera.defaults.ticket_type,
+            "impact": s.atera.defaults.impact,
+        },
+        "required": { "name": true, "email": true, "phone": s.form.require_phone, "description": true },
+        "screenshots": screenshots,
+        "capture_error": session.capture_error,
+        "inventory": session.inventory.as_ref().map(inventory_view),
+    }))
+}
+
+#[tauri::command]
+fn get_screenshot(state: AppStateArc<'_>, id: u32) -> Result<String, CommandError> {
+    let guard = state.session();
+    guard
+        .as_ref()
+        .and_then(|s| s.capture.screenshots.iter().find(|shot| shot.id == id))
+        .map(|shot| data_url(&shot.jpeg))
+        .ok_or_else(|| CommandError::internal(format!("There is no screenshot {id}.")))
+}
+
+#[tauri::command]
+fn save_draft(state: AppStateArc<'_>, draft: Draft) -> Result<(), CommandError> {
+    draft::save(&state.paths, &draft).map_err(|e| CommandError::internal(format!("Your draft could not be saved: {e}")))
+}
+
+#[tauri::command]
+async fn submit_ticket(state: AppStateArc<'_>, form: TicketForm) -> Result<Value, CommandError> {
+    let state = state.inner().clone();
+    let (settings, screenshots, inventory) = {
+        let guard = state.session();
+        let session = guard.as_ref().ok_or_else(|| CommandError::internal("The form has no capture session. Press the button again."))?;
+        (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone())
+    };
+    let client = submit::connect(&state.paths, &settings, &OsKeychain)?;
+    let submission = Submission { form: form.clone(), screenshots: &screenshots, inventory: inventory.as_ref() };
+    let outcome = submit::submit_ticket(&client, &settings, submission, crate::APP_VERSION).await?;
+    draft::clear(&state.paths);
+    let requester = RequesterProfile { name: form.name.trim().into(), email: form.email.trim().into(), phone: form.phone.trim().into() };
+    if let Err(e) = profile::save(&state.paths, &requester) {
+        tracing::warn!(error = %e, "could not remember the requester");
+    }
+    Ok(json!({
+        "outcome": "sent",
+        "ticket_id": outcome.ticket_id,
+        "ticket_number": outcome.ticket_number,
+        "reference": outcome.reference,
+        "message": "A technician will get back to you. You can close this window.",
+    }))
+}
+
+#[tauri::command]
+fn close_form(app: AppHandle) {
+    if let Some(window) = app.get_webview_window(FORM_WINDOW) {
+        let _ = window.destroy();
+    }
+}
+
+#[tauri::command]
+fn form_painted(state: AppStateArc<'_>, session_id: u64) {
+    if let Some(session) = state.session().as_ref().filter(|s| s.id == session_id) {
+        let ms = session.triggered_at.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(session = session_id, ms = format!("{ms:.0}"), "form visible (trigger to first paint)");
+    }
+}

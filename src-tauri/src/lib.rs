@@ -1,0 +1,121 @@
+//! The Helpdesk Button app: tray icon, global hotkey, single instance, and the form window.
+//! This crate is glue: every decision about tickets lives in `helpdesk-core`.
+
+pub mod cli;
+mod commands;
+mod session;
+mod tray;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use helpdesk_core::paths::AppPaths;
+use tauri::Manager;
+use tauri_plugin_global_shortcut::{GlobalShortcutExt, ShortcutState};
+
+pub use session::AppState;
+
+/// The version reported in tickets and `--version`.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The link that opens the form: `helpdesk-button://new`.
+pub fn is_new_ticket_link(arg: &str) -> bool {
+    arg.trim_end_matches('/').eq_ignore_ascii_case("helpdesk-button://new")
+}
+
+/// Installs the log subscriber once: stderr, filtered by `HELPDESK_BUTTON_LOG`.
+/// The CLI defaults to `error` so its own messages are not repeated by log lines.
+pub fn init_logging(default_filter: &str) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HELPDESK_BUTTON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the tray app until Quit.
+pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::ExitCode {
+    let paths = match AppPaths::resolve(config_dir.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let state = Arc::new(AppState::new(paths));
+    let app = tauri::Builder::default()
+        // Must be first: a second launch hands its arguments to us and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            tracing::info!(args = argv.len(), "second launch: opening the form");
+            session::trigger(app.clone());
+        }))
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(|app, _shortcut, event| {
+                    if event.state == ShortcutState::Pressed {
+                        session::trigger(app.clone());
+                    }
+                })
+                .build(),
+        )
+        .manage(state.clone())
+        .invoke_handler(commands::handler())
+        .setup(move |app| {
+            let hotkey_status = register_hotkey(app.handle(), &state.settings().hotkey);
+            if let Err(e) = tray::create(app.handle(), &hotkey_status) {
+                tracing::warn!(error = %e, "no tray icon (no system tray on this desktop?); the hotkey and the helpdesk-button://new link still work");
+            }
+            if open_form {
+                session::trigger(app.handle().clone());
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: the app could not start: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    app.run(|_app, event| {
+        // A tray app keeps running with no window open; only Quit (an explicit exit code) ends it.
+        if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
+            api.prevent_exit();
+        }
+    });
+    std::process::ExitCode::SUCCESS
+}
+
+/// What happened to the hotkey, shown in the tray menu.
+#[derive(Debug, Clone)]
+pub enum HotkeyStatus {
+    Registered(String),
+    Failed { hotkey: String, reason: String },
+}
+
+fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
+    let result = hotkey
+        .parse::<tauri_plugin_global_shortcut::Shortcut>()
+        .map_err(|e| format!("{hotkey:?} is not a key combination this app understands ({e})"))
+        .and_then(|shortcut| app.global_shortcut().register(shortcut).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => {
+            tracing::info!(hotkey, "hotkey registered");
+            HotkeyStatus::Registered(hotkey.to_string())
+        }
+        Err(reason) => {
+            tracing::warn!(hotkey, %reason, "the hotkey could not be registered; use the tray menu or the helpdesk-button://new link");
+            HotkeyStatus::Failed { hotkey: hotkey.to_string(), reason }
+        }
+    }
+}
+
+/// Gets the shared state from any manager.
+pub(crate) fn app_state<M: Manager<tauri::Wry>>(m: &M) -> Arc<AppState> {
+    m.state::<Arc<AppState>>().inner().clone()
+}

@@ -1,0 +1,161 @@
+//! One press of the button: capture the screens and collect the inventory *before* the form
+//! window exists, then open the form. The captured data lives here until the window closes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use helpdesk_core::capture::{self, Capture, XcapSource};
+use helpdesk_core::inventory::{self, Inventory};
+use helpdesk_core::paths::AppPaths;
+use helpdesk_core::settings::Settings;
+use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+
+/// The form window's label.
+pub const FORM_WINDOW: &str = "form";
+/// How long CPU use is sampled for the inventory's process list.
+const CPU_SAMPLE_WINDOW: Duration = Duration::from_millis(250);
+
+/// What one trigger captured.
+pub struct FormSession {
+    pub id: u64,
+    pub triggered_at: Instant,
+    pub settings: Settings,
+    pub capture: Capture,
+    pub capture_error: Option<String>,
+    pub inventory: Option<Inventory>,
+}
+
+/// Shared app state.
+pub struct AppState {
+    pub paths: AppPaths,
+    settings: RwLock<Settings>,
+    session: Mutex<Option<FormSession>>,
+    triggering: AtomicBool,
+    next_session: AtomicU64,
+}
+
+impl AppState {
+    /// State over the given directories, with the settings loaded (defaults when unreadable).
+    pub fn new(paths: AppPaths) -> Self {
+        let settings = Settings::load(&paths).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "settings unreadable; using the defaults");
+            Settings::default()
+        });
+        Self {
+            paths,
+            settings: RwLock::new(settings),
+            session: Mutex::new(None),
+            triggering: AtomicBool::new(false),
+            next_session: AtomicU64::new(1),
+        }
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Re-reads the settings file so a change applies to the next form without a restart.
+    fn reload_settings(&self) -> Settings {
+        match Settings::load(&self.paths) {
+            Ok(s) => {
+                if let Ok(mut guard) = self.settings.write() {
+                    *guard = s.clone();
+                }
+                s
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "settings unreadable; keeping the previous ones");
+                self.settings()
+            }
+        }
+    }
+
+    /// The current session, if a form is open.
+    pub fn session(&self) -> MutexGuard<'_, Option<FormSession>> {
+        self.session.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Handles a press of the button from any trigger (hotkey, tray, second launch, link).
+/// If the form is already open it is brought to the front; otherwise the screens and the
+/// inventory are captured first and the form opens afterwards.
+pub fn trigger(app: AppHandle) {
+    if let Some(window) = app.get_webview_window(FORM_WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+        return;
+    }
+    let state = crate::app_state(&app);
+    if state.triggering.swap(true, Ordering::SeqCst) {
+        return; // a capture is already under way
+    }
+    std::thread::spawn(move || {
+        let triggered_at = Instant::now();
+        let settings = state.reload_settings();
+        let id = state.next_session.fetch_add(1, Ordering::SeqCst);
+        *state.session() = Some(FormSession {
+            id,
+            triggered_at,
+            settings: settings.clone(),
+            capture: Capture::default(),
+            capture_error: None,
+            inventory: None,
+        });
+        spawn_inventory(app.clone(), id);
+        let captured = capture::capture(&XcapSource, settings.screenshots.mode);
+        let grabbed_ms = triggered_at.elapsed().as_millis() as u64;
+        if let Some(session) = state.session().as_mut().filter(|s| s.id == id) {
+            match captured {
+                Ok(c) => {
+                    tracing::info!(session = id, monitors = c.screenshots.len(), ms = grabbed_ms, "screens captured");
+                    session.capture = c;
+                }
+                Err(e) => {
+                    tracing::warn!(session = id, error = %e, "screens not captured");
+                    session.capture_error = Some(format!("The screens could not be captured ({e}). You can still send the ticket."));
+                }
+            }
+        }
+        if let Err(e) = open_form_window(&app, &settings) {
+            tracing::error!(error = %e, "the form window could not be opened");
+            *state.session() = None;
+        }
+        state.triggering.store(false, Ordering::SeqCst);
+    });
+}
+
+fn spawn_inventory(app: AppHandle, id: u64) {
+    std::thread::spawn(move || {
+        let inv = inventory::collect(crate::APP_VERSION, CPU_SAMPLE_WINDOW);
+        let state = crate::app_state(&app);
+        let payload = crate::commands::inventory_view(&inv);
+        let mut guard = state.session();
+        if let Some(session) = guard.as_mut().filter(|s| s.id == id) {
+            session.inventory = Some(inv);
+            drop(guard);
+            let _ = app.emit_to(FORM_WINDOW, "inventory-ready", payload);
+        }
+    });
+}
+
+fn open_form_window(app: &AppHandle, settings: &Settings) -> tauri::Result<()> {
+    let title = format!("{} · Report a problem", settings.branding.company_name);
+    let window = WebviewWindowBuilder::new(app, FORM_WINDOW, WebviewUrl::App("index.html".into()))
+        .title(title)
+        .inner_size(720.0, 820.0)
+        .min_inner_size(480.0, 520.0)
+        .center()
+        .focused(true)
+        .build()?;
+    let app = app.clone();
+    window.on_window_event(move |event| {
+        if let tauri::WindowEvent::Destroyed = event {
+            // Free the captured frames as soon as the form is gone.
+            *crate::app_state(&app).session() = None;
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! The typed Atera client: one method per endpoint this product uses, each returning a typed
+//! model or an [`AteraError`]. It does no retries; the submission path decides those.
+
+use std::error::Error as _;
+use std::sync::Once;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+
+use super::error::AteraError;
+use super::models::{Account, ActionResult, Agent, Contact, CreateContact, CreateTicket, Paged, ProblemDetails, Ticket};
+use crate::secrets::ApiKey;
+use crate::settings::AuthMode;
+
+/// Atera's page size limit.
+pub const MAX_PAGE_SIZE: u32 = 50;
+/// How many pages a search reads at most, so a pathological account cannot stall a submission.
+const MAX_SEARCH_PAGES: u32 = 10;
+
+/// Connection and whole-request caps.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(10), request: Duration::from_secs(30) }
+    }
+}
+
+/// A client for one Atera account.
+#[derive(Clone)]
+pub struct AteraClient {
+    http: reqwest::Client,
+    base: Url,
+    timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for AteraClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AteraClient").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another part of the process installed one first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl AteraClient {
+    /// A client for `base` (e.g. `https://app.atera.com/api/v3/`). JWT-shaped keys go in
+    /// `Authorization: Bearer` unless `auth` says otherwise; classic keys in `X-API-KEY`.
+    ///
+    /// # Errors
+    /// [`AteraError::Tls`] when the TLS stack cannot be set up.
+    pub fn new(base: Url, key: &ApiKey, auth: AuthMode, timeouts: Timeouts) -> Result<Self, AteraError> {
+        install_crypto_provider();
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let bearer = match auth {
+            AuthMode::Auto => key.looks_like_jwt(),
+            AuthMode::Bearer => true,
+            AuthMode::ApiKey => false,
+        };
+        let (name, value) = if bearer {
+            ("authorization", format!("Bearer {}", key.expose()))
+        } else {
+            ("x-api-key", key.expose().to_string())
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| AteraError::Unauthorized {
+            status: 0,
+            detail: Some("the stored key contains characters that cannot be sent".into()),
+        })?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+        let host = base.host_str().unwrap_or_default().to_string();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("HelpdeskButton/", env!("CARGO_PKG_VERSION"), " (+https://helpdeskbutton.app)"))
+            .default_headers(headers)
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .build()
+            .map_err(|e| AteraError::Tls { host, reason: chain(&e) })?;
+        let base = if base.path().ends_with('/') { base } else { Url::parse(&format!("{base}/")).unwrap_or(base) };
+        Ok(Self { http, base, timeouts })
+    }
+
+    /// The API base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `GET /account`: checks the endpoint and the key.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn account(&self) -> Result<Account, AteraError> {
+        self.send(Method::GET, "account", &[], None::<&()>).await
+    }
+
+    /// `GET /contacts?Email=`, every page, filtered to exact matches (ignoring case and
+    /// surrounding spaces): Atera's search also returns contacts whose email merely contains it.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn find_contacts_by_email(&self, email: &str) -> Result<Vec<Contact>, AteraError> {
+        let wanted = email.trim().to_lowercase();
+        let mut found = Vec::new();
+        for page in 1..=MAX_SEARCH_PAGES {
+            let query = [("Email", wanted.clone()), ("page", page.to_string()), ("itemsInPage", MAX_PAGE_SIZE.to_string())];
+            let result: Paged<Contact> = self.send(Method::GET, "contacts", &query, None::<&()>).await?;
+            let page_len = result.items.len();
+            found.extend(result.items.into_iter().filter(|c| {
+                c.email.as_deref().is_some_and(|e| e.trim().to_lowercase() == wanted)
+            }));
+            if page_len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages) {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// `POST /contacts` under a customer; returns the new `EndUserID`.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn create_contact(&self, contact: &CreateContact) -> Result<i64, AteraError> {
+        let result: ActionResult = self.send(Method::POST, "contacts", &[], Some(contact)).await?;
+        Ok(result.action_id)
+    }
+
+    /// `GET /agents/machine/{name}`: the Atera agents installed on a machine of this name.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn agents_by_machine(&self, machine_name: &str) -> Result<Vec<Agent>, AteraError> {
+        let path = format!("agents/machine/{}", utf8_percent_encode_segment(machine_name));
+        let query = [("page", "1".to_string()), ("itemsInPage", MAX_PAGE_SIZE.to_string())];
+        let result: Paged<Agent> = self.send(Method::GET, &path, &query, None::<&()>).await?;
+        Ok(result.items)
+    }
+
+    /// `POST /tickets`; returns the new ticket's id.
+    ///
+    /// # Errors
+    /// Any [`AteraError`]. A [`AteraError::is_ambiguous`] error means the ticket may exist.
+    pub async fn create_ticket(&self, ticket: &CreateTicket) -> Result<i64, AteraError> {
+        let result: ActionResult = self.send(Method::POST, "tickets", &[], Some(ticket)).await?;
+        Ok(result.action_id)
+    }
+
+    /// `GET /tickets/{id}`.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn ticket(&self, ticket_id: i64) -> Result<Ticket, AteraError> {
+        self.send(Method::GET, &format!("tickets/{ticket_id}"), &[], None::<&()>).await
+    }
+
+    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T, AteraError> {
+        let url = self.base.join(path).map_err(|e| AteraError::NotFound { what: format!("{path} ({e})") })?;
+        let host = url.host_str().unwrap_or_default().to_string();
+        let mut request = self.http.request(method.clone(), url).query(query);
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(body).map_err(|e| AteraError::Decode { path: "request".into(), message: e.to_string() })?;
+            request = request.header(CONTENT_TYPE, "application/json").body(bytes);
+        }
+        let started = std::time::Instant::now();
+        let response = request.send().await.map_err(|e| self.classify(&e, &host))?;
+        let status = response.status();
+        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let bytes = response.bytes().await.map_err(|e| self.classify(&e, &host))?;
+        tracing::debug!(%method, path, status = status.as_u16(), bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "atera call");
+        if status.is_success() {
+            if content_type.contains("html") || bytes.trim_ascii_start().starts_with(b"<") {
+                return Err(AteraError::NotAtera { endpoint: host, reason: "it answered with a web page instead of API data".into() });
+            }
+            let de = &mut serde_json::Deserializer::from_slice(&bytes);
+            return serde_path_to_error::deserialize(de).map_err(|e| AteraError::Decode {
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+            });
+        }
+        let detail = serde_json::from_slice::<ProblemDetails>(&bytes)
+            .ok()
+            .and_then(|p| p.detail.or(p.title))
+            .filter(|d| !d.trim().is_empty());
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AteraError::Unauthorized { status: status.as_u16(), detail },
+            StatusCode::TOO_MANY_REQUESTS => AteraError::RateLimited { retry_after },
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                AteraError::Validation { detail: detail.unwrap_or_else(|| "no reason given".into()) }
+            }
+            StatusCode::NOT_FOUND if content_type.contains("json") => AteraError::NotFound { what: path.to_string() },
+            StatusCode::NOT_FOUND => AteraError::NotAtera { endpoint: host, reason: format!("/api/v3/{path} does not exist there (HTTP 404)") },
+            s if s.is_server_error() => AteraError::Server { status: s.as_u16(), detail },
+            s => AteraError::UnexpectedStatus { status: s.as_u16(), detail },
+        })
+    }
+
+    fn classify(&self, error: &reqwest::Error, host: &str) -> AteraError {
+        let reason = chain(error);
+        let lower = reason.to_lowercase();
+        if error.is_timeout() {
+            return AteraError::Timeout(if error.is_connect() { self.timeouts.connect } else { self.timeouts.request });
+        }
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            return AteraError::Tls { host: host.into(), reason };
+        }
+        if error.is_connect() {
+            if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") || lower.contains("name or service") {
+                return AteraError::HostNotFound { host: host.into(), reason };
+            }
+            return AteraError::Connect { host: host.into(), reason };
+        }
+        AteraError::ConnectionLost(reason)
+    }
+}
+
+/// The error's causes, without the URL reqwest puts in its own message.
+fn chain(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    if parts.is_empty() {
+        parts.push(error.without_url_text());
+    }
+    parts.join(": ")
+}
+
+trait WithoutUrl {
+    fn without_url_text(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_text(&self) -> String {
+        let mut text = self.to_string();
+        if let Some(url) = self.url() {
+            text = text.replace(url.as_str(), "");
+        }
+        text
+    }
+}
+
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn utf8_percent_encode_segment(segment: &str) -> String {
+    let mut out = String::new();
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(utf8_percent_encode_segment("PC 01/ä"), "PC%2001%2F%C3%A4");
+    }
+
+    #[test]
+    fn retry_after_seconds_are_read() {
+        assert_eq!(parse_retry_after(" 12 "), Some(Duration::from_secs(12)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}

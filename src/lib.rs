@@ -1,0 +1,20 @@
+//! Helpdesk Button core: everything that is not UI glue.
+//!
+//! This crate never depends on tauri. The GUI (`src-tauri`) and the CLI call the same functions
+//! here: one path to capture, one to collect the inventory, one to submit a ticket.
+#![deny(unsafe_code)]
+
+pub mod atera;
+pub mod capture;
+pub mod draft;
+pub mod form;
+pub mod html;
+pub mod inventory;
+pub mod paths;
+pub mod profile;
+pub mod sandbox;
+pub mod secrets;
+pub mod settings;
+pub mod submit;
+pub mod ticket;
+pub mod values;

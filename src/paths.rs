@@ -1,0 +1,144 @@
+//! Where the app keeps its files, and how they are written.
+//!
+//! One directory override (`--config-dir` or `HELPDESK_BUTTON_CONFIG_DIR`) moves everything the
+//! app writes, so tests and the demo never touch the user's real settings. Nothing here knows
+//! what the files contain.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The environment variable that overrides the config directory.
+pub const CONFIG_DIR_ENV: &str = "HELPDESK_BUTTON_CONFIG_DIR";
+const APP_DIR: &str = "helpdesk-button";
+
+/// Errors finding or writing the app's files.
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    #[error("this system has no per-user config directory; start the app with --config-dir DIR")]
+    NoConfigDir,
+    #[error("could not write {path}: {source}. Check that the folder exists and is writable.")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("could not read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+/// The directories the app uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPaths {
+    /// Settings and (when no keychain exists) the key file.
+    pub config_dir: PathBuf,
+    /// Drafts and the outbox.
+    pub data_dir: PathBuf,
+}
+
+impl AppPaths {
+    /// Resolves the directories: an explicit override first, then the environment variable, then
+    /// the per-user config and data directories of the OS.
+    ///
+    /// # Errors
+    /// [`PathsError::NoConfigDir`] when the OS reports no home directory and nothing overrides it.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Self, PathsError> {
+        let overridden = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
+        if let Some(dir) = overridden {
+            return Ok(Self::in_one_dir(dir));
+        }
+        let config = dirs::config_dir().ok_or(PathsError::NoConfigDir)?.join(APP_DIR);
+        let data = dirs::data_local_dir().unwrap_or_else(|| config.clone()).join(APP_DIR);
+        Ok(Self { config_dir: config, data_dir: data })
+    }
+
+    /// Everything in one directory (the override case).
+    pub fn in_one_dir(dir: PathBuf) -> Self {
+        Self { data_dir: dir.clone(), config_dir: dir }
+    }
+
+    /// The user settings file.
+    pub fn settings_file(&self) -> PathBuf {
+        self.config_dir.join("settings.toml")
+    }
+
+    /// The draft of the form being filled in.
+    pub fn draft_file(&self) -> PathBuf {
+        self.data_dir.join("draft.json")
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
+/// then renamed over the target. On Unix the file gets `mode` (e.g. 0o600 for secrets).
+///
+/// # Errors
+/// [`PathsError::Write`] naming the path when the directory cannot be created or written.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), PathsError> {
+    let err = |source| PathsError::Write { path: path.to_path_buf(), source };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode.unwrap_or(0o644));
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+/// Reads a file that may not exist yet.
+///
+/// # Errors
+/// [`PathsError::Read`] for any failure other than "not found".
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PathsError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PathsError::Read { path: path.to_path_buf(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_dir_holds_config_and_data() {
+        let paths = AppPaths::resolve(Some(Path::new("/tmp/x"))).unwrap();
+        assert_eq!(paths.settings_file(), Path::new("/tmp/x/settings.toml"));
+        assert_eq!(paths.draft_file(), Path::new("/tmp/x/draft.json"));
+    }
+
+    #[test]
+    fn atomic_write_replaces_content_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/file.txt");
+        write_atomic(&path, b"one", Some(0o600)).unwrap();
+        write_atomic(&path, b"two", Some(0o600)).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn missing_file_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_optional(&dir.path().join("nope")).unwrap(), None);
+    }
+}

@@ -1,0 +1,131 @@
+//! The sandbox's HTTP side: one axum handler that takes injected faults, records every request,
+//! and hands it to the API (`/api/v3`) or to the human pages.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::conn::ConnHandle;
+use super::{api, page, Fault, RecordedRequest, Shared};
+
+/// The largest request body the sandbox reads (tickets carry inline screenshots).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The address a client on this machine connects to: loopback when bound to "any".
+pub(crate) fn connect_addr(bound: SocketAddr) -> SocketAddr {
+    match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), bound.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), bound.port()),
+        _ => bound,
+    }
+}
+
+/// Percent-decodes one path segment (invalid escapes are kept as they are).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The one handler: faults, recording, then the API or a human page.
+pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let conn = parts.extensions.get::<ConnectInfo<ConnHandle>>().map(|c| c.0.clone());
+    let (bytes, too_large) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => (bytes, false),
+        Err(_) => (Default::default(), true),
+    };
+    let fault = {
+        let mut store = shared.store();
+        let at = store.faults.iter().position(|f| f.matches(&method, &path));
+        at.and_then(|i| store.faults.remove(i))
+    };
+    let mut hang = None;
+    let response = match fault {
+        Some(Fault::Status { status, retry_after, .. }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut problem = api::Problem::new(status, "Injected by the sandbox: the request was not processed.");
+            if let Some(seconds) = retry_after {
+                problem.headers.push((header::RETRY_AFTER, seconds.to_string()));
+            }
+            problem.into_response()
+        }
+        Some(Fault::DropConnection { .. }) => {
+            match &conn {
+                Some(conn) => conn.kill(),
+                None => tracing::warn!("sandbox cannot drop a connection it has no handle for"),
+            }
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Some(Fault::Html { .. }) => page::captive_portal(),
+        other => {
+            if let Some(Fault::DoThenHang { hang: h, .. }) = other {
+                hang = Some(h);
+            }
+            if too_large {
+                api::Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Request bodies are limited to {MAX_BODY_BYTES} bytes."),
+                )
+                .into_response()
+            } else {
+                route(&shared, &method, &path, &query, &parts.headers, &bytes)
+            }
+        }
+    };
+    let status = if conn.as_ref().is_some_and(ConnHandle::is_killed) { 0 } else { response.status().as_u16() };
+    shared.store().requests.push(RecordedRequest {
+        method: method.to_string(),
+        path,
+        query,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        status,
+    });
+    if let Some(hang) = hang {
+        let mut shutdown = shared.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(hang) => {}
+            _ = shutdown.wait_for(|stop| *stop) => {}
+        }
+    }
+    response
+}
+
+/// Sends a request to the API (below `/api/v3`) or to a human page.
+fn route(shared: &Shared, method: &Method, path: &str, query: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    if let Some(rest) = path.strip_prefix("/api/v3").filter(|r| r.is_empty() || r.starts_with('/')) {
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let segments: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
+        return api::handle(shared, method, &segments, query, headers, body);
+    }
+    page::handle(shared, method, path)
+}

@@ -1,0 +1,507 @@
+//! Settings: a versioned serde struct with defaults, validation, dotted-key editing and atomic
+//! writes.
+//!
+//! The Atera key is not a setting: it lives in the keychain (see [`crate::secrets`]) and never
+//! reaches this file.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::paths::{read_optional, write_atomic, AppPaths, PathsError};
+use crate::values::{AteraChoice, Impact, Priority, TicketType};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors loading, changing or saving settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Io(#[from] PathsError),
+    #[error("the settings file {path} is not valid: {message}. Fix it, or delete it to start from the defaults.")]
+    Parse { path: String, message: String },
+    #[error("there is no setting called `{0}`. Run `helpdesk-button settings show` to see them all.")]
+    UnknownKey(String),
+    #[error("`{key}` cannot be set to {value:?}: {reason}")]
+    InvalidValue { key: String, value: String, reason: String },
+    #[error("{0}")]
+    Endpoint(#[from] EndpointError),
+}
+
+/// How the key is sent to Atera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// JWT-shaped tokens as `Authorization: Bearer`, anything else as `X-API-KEY`.
+    #[default]
+    Auto,
+    /// Always `X-API-KEY`.
+    ApiKey,
+    /// Always `Authorization: Bearer`.
+    Bearer,
+}
+
+/// Values a new ticket starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TicketDefaults {
+    pub priority: Priority,
+    #[serde(rename = "type")]
+    pub ticket_type: TicketType,
+    pub impact: Impact,
+    pub status: String,
+}
+
+impl Default for TicketDefaults {
+    fn default() -> Self {
+        Self {
+            priority: Priority::Medium,
+            ticket_type: TicketType::Incident,
+            impact: Impact::Minor,
+            status: crate::values::DEFAULT_STATUS.to_string(),
+        }
+    }
+}
+
+/// The Atera connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AteraSettings {
+    /// A host such as `app.atera.com`, or a loopback `127.0.0.1:PORT` for the sandbox.
+    pub endpoint: String,
+    pub auth_mode: AuthMode,
+    pub defaults: TicketDefaults,
+    /// Email of an existing Atera contact used when the requester is unknown to Atera and this
+    /// machine's customer cannot be found. Empty: send the requester's name and email instead.
+    pub fallback_contact_email: String,
+}
+
+impl Default for AteraSettings {
+    fn default() -> Self {
+        Self {
+            endpoint: "app.atera.com".into(),
+            auth_mode: AuthMode::Auto,
+            defaults: TicketDefaults::default(),
+            fallback_contact_email: String::new(),
+        }
+    }
+}
+
+/// A radio group on the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RadioGroup {
+    pub label: String,
+    pub options: Vec<String>,
+}
+
+/// What the form shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormSettings {
+    pub checkboxes: Vec<String>,
+    pub radio_groups: Vec<RadioGroup>,
+    pub require_phone: bool,
+}
+
+impl Default for FormSettings {
+    fn default() -> Self {
+        Self {
+            checkboxes: vec![
+                "This is a recurring issue".into(),
+                "This is an emergency".into(),
+                "This is about another device, not this PC".into(),
+            ],
+            radio_groups: vec![
+                RadioGroup {
+                    label: "How should we contact you?".into(),
+                    options: vec!["Connect to my computer".into(), "Call me".into(), "Visit on site".into()],
+                },
+                RadioGroup {
+                    label: "Who is affected?".into(),
+                    options: vec!["Only me".into(), "Several people".into(), "Everyone here".into()],
+                },
+            ],
+            require_phone: false,
+        }
+    }
+}
+
+/// Which monitors are captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScreenshotMode {
+    #[default]
+    AllMonitors,
+    PrimaryOnly,
+    Off,
+}
+
+/// Screenshot policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScreenshotSettings {
+    pub mode: ScreenshotMode,
+    /// Cap on the inline JPEG bytes of all screenshots in one ticket body.
+    pub max_total_bytes: usize,
+}
+
+impl Default for ScreenshotSettings {
+    fn default() -> Self {
+        Self { mode: ScreenshotMode::AllMonitors, max_total_bytes: crate::ticket::DEFAULT_SCREENSHOT_BUDGET }
+    }
+}
+
+/// The MSP's look on the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Branding {
+    pub company_name: String,
+    /// `#rrggbb`.
+    pub accent_color: String,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Self { company_name: "IT Support".into(), accent_color: "#2563eb".into() }
+    }
+}
+
+/// All settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub schema_version: u32,
+    pub atera: AteraSettings,
+    pub form: FormSettings,
+    pub screenshots: ScreenshotSettings,
+    pub branding: Branding,
+    /// The global hotkey, e.g. `Ctrl+Shift+F1` or a single `F9`.
+    pub hotkey: String,
+}
+
+/// The default hotkey: F-keys with Ctrl+Shift are rarely bound by desktops or common apps, and it
+/// avoids Ctrl+Alt, which is AltGr on many European keyboards.
+pub const DEFAULT_HOTKEY: &str = "Ctrl+Shift+F1";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            atera: AteraSettings::default(),
+            form: FormSettings::default(),
+            screenshots: ScreenshotSettings::default(),
+            branding: Branding::default(),
+            hotkey: DEFAULT_HOTKEY.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the settings file, or the defaults when there is none.
+    ///
+    /// # Errors
+    /// [`SettingsError::Parse`] when the file exists but is not valid.
+    pub fn load(paths: &AppPaths) -> Result<Self, SettingsError> {
+        let path = paths.settings_file();
+        let Some(bytes) = read_optional(&path)? else { return Ok(Self::default()) };
+        let text = String::from_utf8_lossy(&bytes);
+        let settings: Self = toml::from_str(&text)
+            .map_err(|e| SettingsError::Parse { path: path.display().to_string(), message: e.message().to_string() })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Validates and writes the settings atomically.
+    ///
+    /// # Errors
+    /// A validation error, or [`SettingsError::Io`] when the file cannot be written.
+    pub fn save(&self, paths: &AppPaths) -> Result<(), SettingsError> {
+        self.validate()?;
+        let text = toml::to_string_pretty(self).map_err(|e| SettingsError::InvalidValue {
+            key: "settings".into(),
+            value: String::new(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&paths.settings_file(), text.as_bytes(), Some(0o644))?;
+        Ok(())
+    }
+
+    /// Checks values that serde cannot.
+    ///
+    /// # Errors
+    /// The first invalid value, with the reason.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        Endpoint::parse(&self.atera.endpoint)?;
+        if !is_hex_colour(&self.branding.accent_color) {
+            return Err(invalid("branding.accent_color", &self.branding.accent_color, "use a colour like #2563eb"));
+        }
+        if self.hotkey.trim().is_empty() {
+            return Err(invalid("hotkey", &self.hotkey, "give a key such as F9 or Ctrl+Shift+F1"));
+        }
+        Ok(())
+    }
+
+    /// The Atera endpoint, parsed.
+    ///
+    /// # Errors
+    /// When the stored endpoint is not valid.
+    pub fn endpoint(&self) -> Result<Endpoint, EndpointError> {
+        Endpoint::parse(&self.atera.endpoint).map(|(e, _)| e)
+    }
+
+    /// Sets one dotted key (`atera.endpoint`, `branding.company_name`, `form.checkboxes`) from
+    /// text. Lists and objects take JSON; other values take plain text. Returns notes about how
+    /// the value was cleaned up.
+    ///
+    /// # Errors
+    /// [`SettingsError::UnknownKey`] or [`SettingsError::InvalidValue`] saying what to type.
+    pub fn set(&mut self, key: &str, raw: &str) -> Result<Vec<String>, SettingsError> {
+        let mut notes = Vec::new();
+        let raw_value = if key == "atera.endpoint" {
+            let (endpoint, endpoint_notes) = Endpoint::parse(raw)?;
+            notes = endpoint_notes;
+            endpoint.to_string()
+        } else {
+            raw.to_string()
+        };
+        let mut tree = serde_json::to_value(&*self).map_err(|e| invalid(key, raw, &e.to_string()))?;
+        let slot = key
+            .split('.')
+            .try_fold(&mut tree, |node, part| node.get_mut(part))
+            .filter(|slot| key != "schema_version" && !slot.is_null())
+            .ok_or_else(|| SettingsError::UnknownKey(key.to_string()))?;
+        *slot = match slot {
+            serde_json::Value::String(_) => serde_json::Value::String(raw_value.clone()),
+            serde_json::Value::Bool(_) => match raw_value.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => serde_json::Value::Bool(true),
+                "false" | "no" | "off" | "0" => serde_json::Value::Bool(false),
+                _ => return Err(invalid(key, raw, "use true or false")),
+            },
+            _ => serde_json::from_str(&raw_value)
+                .map_err(|e| invalid(key, raw, &format!("expected JSON of the same shape ({e})")))?,
+        };
+        let updated: Self = serde_json::from_value(tree).map_err(|e| invalid(key, raw, &value_hint(key, &e)))?;
+        updated.validate()?;
+        *self = updated;
+        Ok(notes)
+    }
+}
+
+fn value_hint(key: &str, error: &serde_json::Error) -> String {
+    let allowed: Option<Vec<&str>> = match key {
+        "atera.defaults.priority" => Some(Priority::ALL.iter().map(|v| v.api_value()).collect()),
+        "atera.defaults.type" => Some(TicketType::ALL.iter().map(|v| v.api_value()).collect()),
+        "atera.defaults.impact" => Some(Impact::ALL.iter().map(|v| v.api_value()).collect()),
+        "atera.auth_mode" => Some(vec!["auto", "api-key", "bearer"]),
+        "screenshots.mode" => Some(vec!["all-monitors", "primary-only", "off"]),
+        _ => None,
+    };
+    match allowed {
+        Some(values) => format!("use one of: {}", values.join(", ")),
+        None => error.to_string(),
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> SettingsError {
+    SettingsError::InvalidValue { key: key.into(), value: value.into(), reason: reason.into() }
+}
+
+fn is_hex_colour(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Why an endpoint was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("the Atera endpoint is empty: enter the host you sign in to, usually app.atera.com")]
+    Empty,
+    #[error("the Atera endpoint {0:?} contains spaces: enter just the host, like app.atera.com")]
+    Spaces(String),
+    #[error("the Atera endpoint {0:?} is not a valid host name: check for typos such as a comma instead of a dot (app.atera.com)")]
+    BadHost(String),
+    #[error("plain http is only allowed for this computer (127.0.0.1 or localhost); use https for {0}")]
+    PlainHttp(String),
+    #[error("a port is only allowed for this computer (127.0.0.1:PORT); remove \":{port}\" from {host}")]
+    PortOnPublicHost { host: String, port: u16 },
+}
+
+/// A validated Atera endpoint: a public host (always https) or a loopback host with a port
+/// (http unless https was given), such as the local sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    host: String,
+    port: Option<u16>,
+    https: bool,
+}
+
+impl Endpoint {
+    /// Parses what an admin typed. Accepts a pasted URL such as `https://app.atera.com/api/v3/`
+    /// and returns notes saying what was removed.
+    ///
+    /// # Errors
+    /// An [`EndpointError`] saying what is wrong and what to type instead.
+    pub fn parse(input: &str) -> Result<(Self, Vec<String>), EndpointError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(EndpointError::Empty);
+        }
+        if trimmed.chars().any(char::is_whitespace) {
+            return Err(EndpointError::Spaces(trimmed.to_string()));
+        }
+        let mut notes = Vec::new();
+        let (scheme, rest) = match trimmed.split_once("://") {
+            Some((s, rest)) => (Some(s.to_ascii_lowercase()), rest),
+            None => (None, trimmed),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if scheme.as_deref() == Some("https") {
+            notes.push("removed \"https://\": the app always uses https for Atera".to_string());
+        }
+        if !path.trim_matches('/').is_empty() {
+            notes.push(format!("removed the path {path:?}: the app adds /api/v3 itself"));
+        }
+        let url = Url::parse(&format!("http://{authority}/")).map_err(|_| EndpointError::BadHost(trimmed.into()))?;
+        let host = url.host_str().ok_or_else(|| EndpointError::BadHost(trimmed.into()))?.to_ascii_lowercase();
+        // `Url` percent-encodes odd characters rather than refusing them; check the host text.
+        let host_text = authority.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(authority, |(h, _)| h);
+        let loopback = is_loopback(&host);
+        let valid_chars = host_text
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !valid_chars || (!loopback && (!host.contains('.') || host.starts_with('.') || host.ends_with('.') || host.contains(".."))) {
+            return Err(EndpointError::BadHost(trimmed.into()));
+        }
+        let port = url.port();
+        if !loopback {
+            if let Some(port) = port {
+                return Err(EndpointError::PortOnPublicHost { host, port });
+            }
+            if scheme.as_deref() == Some("http") {
+                return Err(EndpointError::PlainHttp(host));
+            }
+        }
+        if let Some(s) = scheme.as_deref() {
+            if s != "http" && s != "https" {
+                return Err(EndpointError::BadHost(trimmed.into()));
+            }
+        }
+        let https = if loopback { scheme.as_deref() == Some("https") } else { true };
+        if loopback {
+            notes.retain(|n| !n.starts_with("removed \"https"));
+        }
+        Ok((Self { host, port, https }, notes))
+    }
+
+    /// Whether this is the local machine (the sandbox).
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.host)
+    }
+
+    /// The API base, e.g. `https://app.atera.com/api/v3/`.
+    pub fn base_url(&self) -> Url {
+        let scheme = if self.https { "https" } else { "http" };
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        Url::parse(&format!("{scheme}://{host}{port}/api/v3/")).expect("validated endpoint forms a URL")
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    /// The stored form: `app.atera.com` or `127.0.0.1:8765` (with `https://` for https loopback).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.https && self.is_loopback() {
+            f.write_str("https://")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            f.write_str(&self.host)?;
+        }
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_api_url_becomes_the_host_with_a_note() {
+        let (endpoint, notes) = Endpoint::parse(" https://app.atera.com/api/v3/ ").unwrap();
+        assert_eq!(endpoint.to_string(), "app.atera.com");
+        assert_eq!(endpoint.base_url().as_str(), "https://app.atera.com/api/v3/");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn loopback_with_port_uses_plain_http() {
+        let (endpoint, _) = Endpoint::parse("127.0.0.1:8765").unwrap();
+        assert_eq!(endpoint.base_url().as_str(), "http://127.0.0.1:8765/api/v3/");
+        assert!(endpoint.is_loopback());
+        assert_eq!(endpoint.to_string(), "127.0.0.1:8765");
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused_with_a_reason() {
+        assert_eq!(Endpoint::parse("app.atera,com").unwrap_err(), EndpointError::BadHost("app.atera,com".into()));
+        assert!(matches!(Endpoint::parse("app atera.com"), Err(EndpointError::Spaces(_))));
+        assert!(matches!(Endpoint::parse("http://app.atera.com"), Err(EndpointError::PlainHttp(_))));
+        assert!(matches!(Endpoint::parse("app.atera.com:8443"), Err(EndpointError::PortOnPublicHost { port: 8443, .. })));
+        assert!(matches!(Endpoint::parse("atera"), Err(EndpointError::BadHost(_))));
+        assert!(matches!(Endpoint::parse(""), Err(EndpointError::Empty)));
+        assert!(matches!(Endpoint::parse("ftp://app.atera.com"), Err(EndpointError::BadHost(_))));
+    }
+
+    #[test]
+    fn set_by_dotted_key_validates_and_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let mut settings = Settings::load(&paths).unwrap();
+        assert_eq!(settings, Settings::default());
+        settings.set("atera.endpoint", "https://app.atera.com/api/v3").unwrap();
+        settings.set("branding.company_name", "Contoso IT").unwrap();
+        settings.set("atera.defaults.impact", "SiteDown").unwrap();
+        settings.set("form.require_phone", "yes").unwrap();
+        settings.set("form.checkboxes", r#"["Only this"]"#).unwrap();
+        settings.save(&paths).unwrap();
+        let loaded = Settings::load(&paths).unwrap();
+        assert_eq!(loaded.branding.company_name, "Contoso IT");
+        assert_eq!(loaded.atera.defaults.impact, Impact::SiteDown);
+        assert!(loaded.form.require_phone);
+        assert_eq!(loaded.form.checkboxes, vec!["Only this".to_string()]);
+    }
+
+    #[test]
+    fn set_refuses_unknown_keys_and_bad_values_without_changing_anything() {
+        let mut settings = Settings::default();
+        assert!(matches!(settings.set("atera.nope", "x"), Err(SettingsError::UnknownKey(_))));
+        let err = settings.set("atera.defaults.priority", "Whenever").unwrap_err().to_string();
+        assert!(err.contains("Low, Medium, High, Critical"), "{err}");
+        assert!(settings.set("branding.accent_color", "blue").is_err());
+        assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn a_broken_settings_file_says_how_to_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        std::fs::write(paths.settings_file(), "hotkey = [").unwrap();
+        let err = Settings::load(&paths).unwrap_err().to_string();
+        assert!(err.contains("delete it to start from the defaults"), "{err}");
+    }
+}
