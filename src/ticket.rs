@@ -96,7 +96,7 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
     if !input.values.replacements.is_empty() {
         html.push_str("<div style=\"border:1px solid #f59e0b;background:#fffbeb;padding:8px 12px;margin:0 0 12px\"><strong>Submission errors</strong><ul style=\"margin:4px 0 0 18px;padding:0\">\n");
         for r in &input.values.replacements {
-            let _ = writeln!(html, "<li>{} {:?} is not a value Atera accepts; used the default {:?} instead.</li>", escape(&capitalise(&r.field)), escape(&r.given), escape(&r.used));
+            let _ = writeln!(html, "<li>{} “{}” is not a value Atera accepts; used the default “{}” instead.</li>", escape(&capitalise(&r.field)), escape(&r.given), escape(&r.used));
         }
         html.push_str("</ul></div>\n");
     }
@@ -306,7 +306,7 @@ mod tests {
         assert!(t.description.contains("&lt;script&gt;alert(1)&lt;/script&gt;<br>\nsecond line &amp; more"));
         assert!(t.description.contains("Ada &lt;Lovelace&gt;"));
         assert!(t.description.contains("Submission errors"));
-        assert!(t.description.contains("&quot;whatever&quot;"));
+        assert!(t.description.contains("Impact “whatever” is not a value Atera accepts; used the default “Minor” instead."));
         assert!(t.description.contains("How should we contact you? Call me"));
         assert!(t.description.contains("<li>Custom thing</li>"));
         assert!(t.description.contains("HB-TEST-1"));

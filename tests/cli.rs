@@ -1,1 +1,330 @@
+//! The `helpdesk-button` binary as scripts and people use it: the CLI subcommands, and the tray
+//! app's triggers (global hotkey, second launch, `helpdesk-button://new`) under a display.
+//!
+//! The trigger tests need an X display, `xdotool` and a D-Bus session bus (single instance uses
+//! D-Bus on Linux); `tests/run-all.sh` provides them with Xvfb and `dbus-run-session`.
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use helpdesk_core::sandbox::{Sandbox, SandboxConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_helpdesk-button");
+const KEY: &str = "cli-test-key-0123456789";
+const FORM_TITLE: &str = "Report a problem";
+/// Apps launched by different tests would meet through single instance and the hotkey grab.
+static GUI: Mutex<()> = Mutex::new(());
+
+fn cli(config: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config-dir").arg(config).args(args).env_remove("HELPDESK_BUTTON_ATERA_API_KEY").env_remove("HELPDESK_BUTTON_CONFIG_DIR");
+    cmd
+}
+
+fn run(config: &Path, args: &[&str]) -> Output {
+    cli(config, args).output().expect("binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+struct TestSandbox {
+    runtime: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+}
+
+impl TestSandbox {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let config = SandboxConfig { api_keys: vec![KEY.into()], ..SandboxConfig::default() };
+        let sandbox = runtime.block_on(Sandbox::start(config, ([127, 0, 0, 1], 0).into())).unwrap();
+        Self { runtime, sandbox: Some(sandbox) }
+    }
+
+    fn get(&self) -> &Sandbox {
+        self.sandbox.as_ref().unwrap()
+    }
+
+    /// A config dir pointed at this sandbox.
+    fn config(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(dir.path(), &["settings", "set", "atera.endpoint", &self.get().endpoint()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        dir
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        if let Some(s) = self.sandbox.take() {
+            self.runtime.block_on(s.shutdown());
+        }
+    }
+}
+
+#[test]
+fn inventory_json_matches_the_machines_own_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["inventory", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let inv: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(inv["hostname"], hostname.trim());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(inv["os"]["kernel"], kernel.trim());
+    let uid_user = text(&Command::new("id").arg("-un").output().unwrap().stdout);
+    assert_eq!(inv["user"]["username"], uid_user.trim());
+    assert_eq!(inv["cpu"]["logical_cores"], std::thread::available_parallelism().unwrap().get());
+    assert!(inv["top_cpu"].as_array().unwrap().len() <= 5);
+    assert!(inv["top_memory"].as_array().unwrap().len() == 5);
+    assert_eq!(inv["app_version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn capture_writes_one_full_size_png_per_monitor() {
+    let (w, h) = display_size();
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("shots");
+    let out = run(dir.path(), &["capture", "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let paths: Vec<PathBuf> = text(&out.stdout).lines().map(PathBuf::from).collect();
+    assert_eq!(paths.len(), 1, "Xvfb has one screen");
+    let png = image::open(&paths[0]).unwrap();
+    assert_eq!((png.width(), png.height()), (w, h));
+}
+
+#[test]
+fn endpoint_setting_is_cleaned_and_typos_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["settings", "set", "atera.endpoint", "https://app.atera.com/api/v3/"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("removed the path"));
+    for bad in ["app.atera,com", "http://app.atera.com", "app.atera.com:8080", "app atera.com"] {
+        let out = run(dir.path(), &["settings", "set", "atera.endpoint", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(text(&out.stderr).starts_with("error: "), "{bad}: {}", text(&out.stderr));
+    }
+    let out = run(dir.path(), &["settings", "show", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["settings"]["atera"]["endpoint"], "app.atera.com");
+}
+
+#[test]
+fn api_key_from_stdin_is_shown_masked_and_never_written_to_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "k3y-that-must-never-leak-7f3a";
+    let mut child = cli(dir.path(), &["settings", "set-api-key"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("  {secret}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("••••7f3a"));
+    let show = run(dir.path(), &["settings", "show"]);
+    let shown = text(&show.stdout) + &text(&show.stderr);
+    assert!(shown.contains("api key: ••••7f3a"), "{shown}");
+    assert!(!shown.contains(secret));
+    let settings = std::fs::read_to_string(dir.path().join("settings.toml")).unwrap_or_default();
+    assert!(!settings.contains(secret));
+    assert!(!text(&out.stdout).contains(secret) && !text(&out.stderr).contains(secret));
+}
+
+#[test]
+fn submit_files_a_ticket_in_the_sandbox_and_prints_its_number() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let out = cli(config.path(), &[
+        "submit", "--name", "Ada Lovelace", "--email", "ada@example.com", "--message", "Screen <flickers>",
+        "--priority", "HIGH", "--type", "service request", "--impact", "No Impact", "--selection", "Visit on site", "--json",
+    ])
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tickets = sb.get().tickets();
+    assert_eq!(tickets.len(), 1);
+    let t = &tickets[0];
+    assert_eq!(result["ticket_id"], t.ticket_id);
+    assert_eq!(result["outcome"], "sent");
+    assert_eq!((t.priority.as_str(), t.ticket_type.as_str(), t.impact.as_str()), ("High", "Request", "NoImpact"));
+    assert_eq!(t.title, "Screen <flickers>");
+    assert!(t.description.contains("Screen &lt;flickers&gt;"));
+    assert!(t.description.contains("How should we contact you? Visit on site"));
+    let shots = t.description.matches("data:image/jpeg;base64,").count();
+    assert_eq!(shots, result["screenshots_attached"].as_u64().unwrap() as usize);
+    if std::env::var_os("DISPLAY").is_some() {
+        assert_eq!(shots, 1, "the Xvfb screen is attached");
+    }
+}
+
+#[test]
+fn submit_refuses_bad_input_with_a_message_per_field() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let out = cli(config.path(), &["submit", "--name", "", "--email", "ada@", "--message", "x", "--no-screenshots"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("--email: This doesn't look like an email address"), "{err}");
+    assert!(err.contains("--name: Enter your name"), "{err}");
+    assert!(err.contains("--message: Describe the problem"), "{err}");
+    let out = cli(config.path(), &["submit", "--name", "A", "--email", "a@b.co", "--message", "broken", "--priority", "asap"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("use one of: Low, Medium, High, Critical"));
+    assert!(sb.get().requests().is_empty(), "nothing reaches Atera");
+}
+
+#[test]
+fn submit_without_a_key_says_how_to_set_one() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let out = run(config.path(), &["submit", "--name", "A", "--email", "a@b.co", "--message", "broken", "--no-screenshots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("settings set-api-key"), "{}", text(&out.stderr));
+}
+
+// ---- The tray app's triggers (need a display, xdotool and a session bus) ----
+
+struct App {
+    child: Child,
+    log: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl App {
+    fn start(config: &Path, args: &[&str]) -> App {
+        assert!(std::env::var_os("DISPLAY").is_some(), "these tests need a display: run tests/run-all.sh (it uses Xvfb)");
+        let mut child = cli(config, args)
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+            .env("HELPDESK_BUTTON_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, log) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        App { child, log, seen: Vec::new() }
+    }
+
+    /// Waits for a log line containing `needle`.
+    fn wait_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?} within 30 s; saw:\n{}", self.seen.join("\n"));
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn display_size() -> (u32, u32) {
+    let out = Command::new("xdpyinfo").output().expect("xdpyinfo (x11-utils) is installed");
+    let info = text(&out.stdout);
+    let dims = info.lines().find(|l| l.trim_start().starts_with("dimensions:")).expect("xdpyinfo prints the dimensions");
+    let wh = dims.split_whitespace().nth(1).unwrap();
+    let (w, h) = wh.split_once('x').unwrap();
+    (w.parse().unwrap(), h.parse().unwrap())
+}
+
+fn form_windows() -> usize {
+    let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", FORM_TITLE]).output().expect("xdotool is installed");
+    text(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+fn wait_for_form_window() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if form_windows() > 0 {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    panic!("the form window did not appear within 30 s");
+}
+
+#[test]
+fn hotkey_press_captures_the_screens_and_then_opens_the_form() {
+    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let out = run(config.path(), &["settings", "set", "hotkey", "F9"]);
+    assert!(out.status.success(), "a single F-key is a valid hotkey: {}", text(&out.stderr));
+    let mut app = App::start(config.path(), &[]);
+    app.wait_log("hotkey registered");
+    assert_eq!(form_windows(), 0, "a tray app starts without a window");
+    let status = Command::new("xdotool").args(["key", "F9"]).status().unwrap();
+    assert!(status.success());
+    let captured = app.wait_log("screens captured");
+    assert!(captured.contains("monitors=1"), "{captured}");
+    wait_for_form_window();
+    // The capture was logged before the window existed: the order of these two lines.
+    let capture_index = app.seen.iter().position(|l| l.contains("screens captured")).unwrap();
+    assert!(app.seen[..capture_index].iter().all(|l| !l.contains("form visible")));
+    assert!(app.alive());
+}
+
+#[test]
+fn second_launch_with_the_link_opens_the_form_in_the_running_instance() {
+    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(), "single instance needs a session bus: run under dbus-run-session");
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let mut first = App::start(config.path(), &[]);
+    first.wait_log("hotkey registered");
+    let second = cli(config.path(), &["helpdesk-button://new"]).stderr(Stdio::null()).status().unwrap();
+    assert!(second.success(), "the second launch hands over and exits");
+    first.wait_log("second launch: opening the form");
+    wait_for_form_window();
+    assert_eq!(form_windows(), 1);
+    assert!(first.alive());
+}
+
+#[test]
+fn an_unusable_hotkey_is_reported_and_the_app_keeps_working() {
+    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let settings = config.path().join("settings.toml");
+    let text_settings = std::fs::read_to_string(&settings).unwrap().replace("hotkey = \"Ctrl+Shift+F1\"", "hotkey = \"Ctrl+Nope\"");
+    std::fs::write(&settings, text_settings).unwrap();
+    let mut app = App::start(config.path(), &["--new-ticket"]);
+    let line = app.wait_log("could not be registered");
+    assert!(line.contains("Ctrl+Nope"), "{line}");
+    wait_for_form_window();
+    assert!(app.alive());
+}

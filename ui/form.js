@@ -547,7 +547,7 @@ function renderInventory(inv) {
   body.setAttribute('aria-busy', inv ? 'false' : 'true');
   if (!inv || !Array.isArray(inv.sections)) {
     body.append(el('p', { id: 'inventory-loading', class: 'inventory-loading', text: 'Collecting…' }));
-    count.textContent = '(collecting…)';
+    count.textContent = '';
     $('inventory').dataset.state = 'collecting';
     return;
   }
