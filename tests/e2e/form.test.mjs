@@ -1,0 +1,214 @@
+// The real app window, driven through tauri-driver under Xvfb: open the form, check the
+// screenshots and inventory, fill it in, submit, and assert the ticket the sandbox received.
+//
+// Run by tests/run-all.sh, which provides Xvfb, tauri-driver and the debug build. Environment:
+//   HB_BIN          the helpdesk-button binary
+//   TAURI_DRIVER    the tauri-driver binary
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { Session, KEYS } from './webdriver.mjs';
+
+const BIN = process.env.HB_BIN;
+const DRIVER = process.env.TAURI_DRIVER || 'tauri-driver';
+const KEY = 'e2e-sandbox-key-0123456789';
+const WD_PORT = 4444 + (process.pid % 1000);
+const WD = `http://127.0.0.1:${WD_PORT}`;
+const MARKER = '#00c853'; // the desktop colour behind the form, so the screenshot is checkable
+
+let sandbox;
+let sandboxUrl;
+let driver;
+let configDir;
+
+function hb(...args) {
+  const out = spawnSync(BIN, ['--config-dir', configDir, ...args], { encoding: 'utf8' });
+  assert.equal(out.status, 0, `${args.join(' ')}: ${out.stderr}`);
+  return out.stdout;
+}
+
+async function startSandbox() {
+  const port = 20000 + (process.pid % 20000);
+  sandbox = spawn(BIN, ['sandbox', '--port', String(port), '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let seen = '';
+  for await (const chunk of sandbox.stdout) {
+    seen += chunk;
+    if (seen.includes('listening')) break;
+  }
+  sandboxUrl = `http://127.0.0.1:${port}`;
+  return `127.0.0.1:${port}`;
+}
+
+async function waitForDriver() {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${WD}/status`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('tauri-driver did not start');
+}
+
+async function tickets() {
+  const r = await fetch(`${sandboxUrl}/tickets.json`);
+  return r.json();
+}
+
+function launch() {
+  return Session.start(WD, BIN, ['--config-dir', configDir, 'helpdesk-button://new']);
+}
+
+before(async () => {
+  assert.ok(BIN && existsSync(BIN), 'HB_BIN must point at the built helpdesk-button binary');
+  assert.ok(process.env.DISPLAY, 'run under Xvfb (tests/run-all.sh does)');
+  spawnSync('xsetroot', ['-solid', MARKER]);
+  configDir = mkdtempSync(join(tmpdir(), 'hb-e2e-'));
+  const endpoint = await startSandbox();
+  hb('settings', 'set', 'atera.endpoint', endpoint);
+  hb('settings', 'set', 'branding.company_name', 'Contoso IT');
+  driver = spawn(DRIVER, ['--port', String(WD_PORT), '--native-port', String(WD_PORT + 1)], {
+    stdio: 'ignore',
+    env: { ...process.env, HELPDESK_BUTTON_ATERA_API_KEY: KEY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' },
+  });
+  await waitForDriver();
+});
+
+after(async () => {
+  driver?.kill();
+  sandbox?.kill();
+  if (driver) await once(driver, 'exit').catch(() => {});
+});
+
+test('the form shows the screens captured before it opened, and this machine', async () => {
+  const s = await launch();
+  try {
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form');
+    assert.equal(await s.text('#company-title'), 'Contoso IT support');
+    const thumbs = await s.exec("return [...document.querySelectorAll('[id^=screenshot-card-] img')].map(i => i.src.slice(0, 23))");
+    assert.deepEqual(thumbs, ['data:image/jpeg;base64,']);
+    await s.waitFor("document.querySelector('#inventory').dataset.state === 'ready'", 'the inventory');
+    const inventory = await s.exec("return document.querySelector('#inventory-body').textContent");
+    assert.ok(inventory.includes(hostname()), `inventory shows the hostname: ${inventory.slice(0, 200)}`);
+    // The large screenshot is the desktop behind the form, never the form itself: it is all
+    // marker colour, with none of the form's blue header.
+    const stats = await s.execAsync(`
+      const done = arguments[arguments.length - 1];
+      window.__TAURI__.core.invoke('get_screenshot', { id: 0 }).then((url) => {
+        const img = new Image();
+        img.onload = () => {
+          const c = document.createElement('canvas');
+          c.width = img.width; c.height = img.height;
+          const g = c.getContext('2d');
+          g.drawImage(img, 0, 0);
+          const d = g.getImageData(0, 0, c.width, c.height).data;
+          let marker = 0, blue = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            const [r, gr, b] = [d[i], d[i + 1], d[i + 2]];
+            if (Math.abs(r - 0x00) < 24 && Math.abs(gr - 0xc8) < 24 && Math.abs(b - 0x53) < 24) marker++;
+            if (Math.abs(r - 0x25) < 24 && Math.abs(gr - 0x63) < 24 && Math.abs(b - 0xeb) < 24) blue++;
+          }
+          done({ w: c.width, h: c.height, marker: marker / (d.length / 4), blue });
+        };
+        img.src = url;
+      }, (e) => done({ error: String(e) }));
+    `);
+    assert.equal(stats.w, 1600);
+    assert.ok(stats.marker > 0.95, `the screenshot shows the desktop: ${JSON.stringify(stats)}`);
+    assert.equal(stats.blue, 0, 'the form is not in its own screenshot');
+  } finally {
+    await s.end();
+  }
+});
+
+test('filling in the form and pressing Ctrl+Enter files the ticket in the sandbox', async () => {
+  const before = (await tickets()).length;
+  const s = await launch();
+  try {
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form');
+    await s.type('#name', 'Grace Hopper');
+    await s.type('#email', 'Grace.Hopper@Navy.example');
+    await s.type('#phone', '+1 555 0100');
+    await s.type('#description', 'The <b>printer</b> on floor 3 says "paper jam" & will not print anything at all today');
+    assert.equal(await s.exec("return document.querySelector('#subject').value"), 'The <b>printer</b> on floor 3 says "paper jam" &');
+    await s.click('#selection-check-1');
+    await s.click('#radio-0-1');
+    await s.click('#priority option[value=High]');
+    await s.click('#impact option[value=SiteDown]');
+    await s.exec("document.querySelector('#description').focus()");
+    await s.chord([KEYS.CONTROL, KEYS.ENTER]);
+    await s.waitFor("document.body.dataset.view === 'success'", 'the success page');
+    const number = await s.exec("return document.querySelector('#success-title').dataset.ticketNumber");
+    const all = await tickets();
+    assert.equal(all.length, before + 1, 'exactly one ticket');
+    const t = all[all.length - 1];
+    assert.equal(String(t.ticket_id), number);
+    const req = t.request_json;
+    assert.equal(req.TicketTitle, 'The <b>printer</b> on floor 3 says "paper jam" &');
+    assert.equal(req.TicketPriority, 'High');
+    assert.equal(req.TicketImpact, 'SiteDown');
+    assert.equal(req.TicketType, 'Incident');
+    // Unknown to Atera, so the contact is created under this machine's customer (the sandbox
+    // command registers this machine's agent under "Demo Customer Ltd").
+    assert.equal(typeof req.EndUserID, 'number');
+    assert.equal(t.end_user_email, 'Grace.Hopper@Navy.example');
+    assert.ok(req.Description.includes('created under Demo Customer Ltd'));
+    assert.ok(req.Description.includes('The &lt;b&gt;printer&lt;/b&gt; on floor 3 says &quot;paper jam&quot; &amp;'));
+    assert.ok(req.Description.includes('This is an emergency'));
+    assert.ok(req.Description.includes('How should we contact you? Call me'));
+    assert.equal(req.Description.split('data:image/jpeg;base64,').length - 1, 1);
+    assert.ok(req.Description.includes(hostname()));
+  } finally {
+    await s.end();
+  }
+});
+
+test('what the user typed survives the app being killed', async () => {
+  const s = await launch();
+  const text = 'Half-written: the VPN drops every ten minutes';
+  try {
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form');
+    await s.type('#description', text);
+    const draftFile = join(configDir, 'draft.json');
+    const deadline = Date.now() + 15000;
+    while (!(existsSync(draftFile) && readFileSync(draftFile, 'utf8').includes('VPN drops'))) {
+      assert.ok(Date.now() < deadline, 'the draft was saved');
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    await s.end(); // kills the app, as a crash would
+  }
+  const again = await launch();
+  try {
+    await again.waitFor("document.body.dataset.view === 'form'", 'the form');
+    assert.equal(await again.exec("return document.querySelector('#description').value"), text);
+  } finally {
+    await again.end();
+  }
+});
+
+test('a bad email is refused inline and nothing is sent', async () => {
+  const before = (await tickets()).length;
+  const s = await launch();
+  try {
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form');
+    await s.type('#name', 'Ada');
+    await s.type('#email', 'ada-at-example');
+    await s.type('#description', 'Broken mouse');
+    await s.click('#submit-btn');
+    await s.waitFor("!document.querySelector('#email-error').hidden", 'the email error');
+    assert.match(await s.text('#email-error'), /name@company\.com/);
+    assert.equal(await s.exec("return document.activeElement.id"), 'email');
+    assert.equal(await s.exec("return document.querySelector('#description').value"), 'Broken mouse');
+    assert.equal((await tickets()).length, before);
+  } finally {
+    await s.end();
+  }
+});

@@ -1,0 +1,101 @@
+// A minimal W3C WebDriver client over fetch, enough to drive the real app window through
+// tauri-driver. No npm dependencies: Node 20's fetch and node:test are all the suite needs.
+
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+
+export class Session {
+  constructor(base, id) {
+    this.base = base;
+    this.id = id;
+  }
+
+  static async start(base, application, args, env) {
+    const body = {
+      capabilities: {
+        alwaysMatch: { 'tauri:options': { application, args, ...(env ? { env } : {}) } },
+      },
+    };
+    const value = await call(base, 'POST', '/session', body);
+    return new Session(base, value.sessionId);
+  }
+
+  cmd(method, path, body) {
+    return call(this.base, method, `/session/${this.id}${path}`, body);
+  }
+
+  async find(css) {
+    const value = await this.cmd('POST', '/element', { using: 'css selector', value: css });
+    if (!value || !value[ELEMENT]) throw new Error(`no element ${css}: ${JSON.stringify(value)}`);
+    return value[ELEMENT];
+  }
+
+  async click(css) {
+    // Centre it first, as a person scrolling would: the form's sticky footer can cover the
+    // bottom edge where WebDriver scrolls an element to.
+    await this.exec('document.querySelector(arguments[0]).scrollIntoView({ block: "center" })', css);
+    const el = await this.find(css);
+    await this.cmd('POST', `/element/${el}/click`, {});
+  }
+
+  async type(css, text) {
+    const el = await this.find(css);
+    await this.cmd('POST', `/element/${el}/clear`, {});
+    await this.cmd('POST', `/element/${el}/value`, { text });
+  }
+
+  async text(css) {
+    const el = await this.find(css);
+    return this.cmd('GET', `/element/${el}/text`);
+  }
+
+  exec(script, ...args) {
+    return this.cmd('POST', '/execute/sync', { script, args });
+  }
+
+  execAsync(script, ...args) {
+    return this.cmd('POST', '/execute/async', { script, args });
+  }
+
+  /// Presses a chord, e.g. ['\uE009', '\uE007'] for Ctrl+Enter.
+  async chord(keys) {
+    const down = keys.map((value) => ({ type: 'keyDown', value }));
+    const up = [...keys].reverse().map((value) => ({ type: 'keyUp', value }));
+    await this.cmd('POST', '/actions', { actions: [{ type: 'key', id: 'keyboard', actions: [...down, ...up] }] });
+    await this.cmd('DELETE', '/actions');
+  }
+
+  /// Polls a page expression until it is truthy (deadline, not a sleep).
+  async waitFor(expression, what, timeoutMs = 30000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < deadline) {
+      last = await this.exec(`return (${expression});`);
+      if (last) return last;
+      await new Promise((r) => setImmediate(r));
+    }
+    throw new Error(`timed out waiting for ${what} (${expression}); last value ${JSON.stringify(last)}`);
+  }
+
+  async end() {
+    try {
+      await call(this.base, 'DELETE', `/session/${this.id}`);
+    } catch {
+      // The app may already be gone.
+    }
+  }
+}
+
+export async function call(base, method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await response.json().catch(() => ({}));
+  if (!response.ok || (json.value && json.value.error)) {
+    throw new Error(`${method} ${path}: HTTP ${response.status} ${JSON.stringify(json.value ?? json)}`);
+  }
+  return json.value;
+}
+
+export const KEYS = { CONTROL: '\uE009', ENTER: '\uE007', ESCAPE: '\uE00C' };

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of Helpdesk Button on a fresh Debian/Ubuntu machine with Rust installed:
+#   1. installs what is missing (src-tauri/scripts/install-deps.sh)
+#   2. clippy with -D warnings on every crate and test
+#   3. unit and integration tests (submissions against the local Atera sandbox, the OpenAPI
+#      contract, the CLI, and the tray app's triggers) under Xvfb and a private D-Bus session
+#   4. page tests of ui/ in Debian's Chromium
+#   5. the WebDriver suite driving the real app window through tauri-driver under Xvfb
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_INCREMENTAL=0 CARGO_TERM_COLOR=never
+bash src-tauri/scripts/install-deps.sh
+
+xvfb=(xvfb-run -a -s '-screen 0 1920x1080x24 -noreset')
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== unit, integration and CLI tests"
+cargo build -p helpdesk-button --locked
+"${xvfb[@]}" dbus-run-session -- cargo test --workspace --locked
+
+echo "== page tests (ui/ in Chromium)"
+PLAYWRIGHT_CORE_DIR="$PWD/tests/e2e" node --test --test-concurrency=1 ui/tests/
+
+echo "== WebDriver suite (the real window)"
+HB_BIN="$PWD/target/debug/helpdesk-button" TAURI_DRIVER="$(command -v tauri-driver)" \
+  "${xvfb[@]}" node --test --test-concurrency=1 tests/e2e/
