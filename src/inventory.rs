@@ -349,7 +349,7 @@ impl Inventory {
     }
 
     /// Long OS name, with the version appended when the long name does not already carry it.
-    fn os_display(&self) -> String {
+    pub fn os_display(&self) -> String {
         let long = if self.os.long_name.is_empty() {
             &self.os.name
         } else {

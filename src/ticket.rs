@@ -91,7 +91,7 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
     html.push_str("<div style=\"font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45;color:#1f2937\">\n");
 
     // The problem first: it is what the technician reads before anything else.
-    let _ = write!(html, "<p style=\"font-size:15px;margin:0 0 12px\">{}</p>\n", escape_multiline(&form.description));
+    let _ = writeln!(html, "<p style=\"font-size:15px;margin:0 0 12px\">{}</p>", escape_multiline(&form.description));
 
     if !input.values.replacements.is_empty() {
         html.push_str("<div style=\"border:1px solid #f59e0b;background:#fffbeb;padding:8px 12px;margin:0 0 12px\"><strong>Submission errors</strong><ul style=\"margin:4px 0 0 18px;padding:0\">\n");
@@ -126,7 +126,7 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
             let rows = [
                 ("Computer", escape(&inv.hostname)),
                 ("User", escape(&inv.display_name())),
-                ("OS", escape(&format!("{} {}", inv.os.long_name, inv.os.version).trim().to_string())),
+                ("OS", escape(&inv.os_display())),
                 ("IP address", escape(inv.primary_ipv4().unwrap_or("unknown"))),
                 ("MAC address", escape(inv.primary_mac().unwrap_or("unknown"))),
                 ("Network", escape(primary.map_or("unknown", |p| p.name.as_str()))),

@@ -22,7 +22,7 @@ cargo build -p helpdesk-button --locked
 "${xvfb[@]}" dbus-run-session -- cargo test --workspace --locked
 
 echo "== page tests (ui/ in Chromium)"
-PLAYWRIGHT_CORE_DIR="$PWD/tests/e2e" node --test --test-concurrency=1 ui/tests/
+PLAYWRIGHT_CORE_DIR="$PWD/tests/e2e" node --test --test-concurrency=1 tests/ui/
 
 echo "== WebDriver suite (the real window)"
 HB_BIN="$PWD/target/debug/helpdesk-button" TAURI_DRIVER="$(command -v tauri-driver)" \

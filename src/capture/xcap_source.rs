@@ -14,7 +14,7 @@ impl ScreenSource for XcapSource {
             return Err(CaptureError::NoMonitors);
         }
         // Grab all monitors first, as close to the trigger as possible; encoding comes later.
-        monitors
+        let mut frames: Vec<Frame> = monitors
             .iter()
             .map(|m| {
                 let image = m.capture_image().map_err(grab_err)?;
@@ -29,6 +29,14 @@ impl ScreenSource for XcapSource {
                 };
                 Ok(Frame { monitor, image })
             })
-            .collect()
+            .collect::<Result<_, CaptureError>>()?;
+        // Some X servers (Xvfb, some VNC setups) report no primary output; the monitor at the
+        // origin is where the desktop's panels and new windows go, so it counts as primary.
+        if !frames.iter().any(|f| f.monitor.is_primary) {
+            if let Some(f) = frames.iter_mut().min_by_key(|f| (f.monitor.x != 0 || f.monitor.y != 0, f.monitor.y, f.monitor.x)) {
+                f.monitor.is_primary = true;
+            }
+        }
+        Ok(frames)
     }
 }

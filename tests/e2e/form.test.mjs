@@ -18,7 +18,8 @@ const DRIVER = process.env.TAURI_DRIVER || 'tauri-driver';
 const KEY = 'e2e-sandbox-key-0123456789';
 const WD_PORT = 4444 + (process.pid % 1000);
 const WD = `http://127.0.0.1:${WD_PORT}`;
-const MARKER = '#00c853'; // the desktop colour behind the form, so the screenshot is checkable
+const MARKER = '#00c853';
+const SHOTS = new URL('../../target/e2e-screenshots/', import.meta.url).pathname; // the desktop colour behind the form, so the screenshot is checkable
 
 let sandbox;
 let sandboxUrl;
@@ -142,10 +143,13 @@ test('filling in the form and pressing Ctrl+Enter files the ticket in the sandbo
     await s.click('#radio-0-1');
     await s.click('#priority option[value=High]');
     await s.click('#impact option[value=SiteDown]');
+    await s.exec("document.querySelector('#screenshots').scrollIntoView({ block: 'center' })");
+    await s.screenshot(join(SHOTS, 'form-filled.png'));
     await s.exec("document.querySelector('#description').focus()");
     await s.chord([KEYS.CONTROL, KEYS.ENTER]);
     await s.waitFor("document.body.dataset.view === 'success'", 'the success page');
     const number = await s.exec("return document.querySelector('#success-title').dataset.ticketNumber");
+    await s.screenshot(join(SHOTS, 'success.png'));
     const all = await tickets();
     assert.equal(all.length, before + 1, 'exactly one ticket');
     const t = all[all.length - 1];
@@ -208,6 +212,28 @@ test('a bad email is refused inline and nothing is sent', async () => {
     assert.equal(await s.exec("return document.activeElement.id"), 'email');
     assert.equal(await s.exec("return document.querySelector('#description').value"), 'Broken mouse');
     assert.equal((await tickets()).length, before);
+  } finally {
+    await s.end();
+  }
+});
+
+test('when Atera cannot be reached the error page says so and the form keeps everything', async () => {
+  const unreachable = mkdtempSync(join(tmpdir(), 'hb-e2e-down-'));
+  const set = spawnSync(BIN, ['--config-dir', unreachable, 'settings', 'set', 'atera.endpoint', '127.0.0.1:9'], { encoding: 'utf8' });
+  assert.equal(set.status, 0, set.stderr);
+  const s = await Session.start(WD, BIN, ['--config-dir', unreachable, 'helpdesk-button://new']);
+  try {
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form');
+    await s.type('#name', 'Ada Lovelace');
+    await s.type('#email', 'ada@example.com');
+    await s.type('#description', 'Nothing works & the network is down');
+    await s.click('#submit-btn');
+    await s.waitFor("document.body.dataset.view === 'error'", 'the error page');
+    assert.match(await s.text('#error-message'), /could not be reached/);
+    await s.click('#error-back-btn');
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form again');
+    assert.equal(await s.exec("return document.querySelector('#description').value"), 'Nothing works & the network is down');
+    assert.equal(await s.exec("return document.querySelector('#email').value"), 'ada@example.com');
   } finally {
     await s.end();
   }

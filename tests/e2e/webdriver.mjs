@@ -76,6 +76,14 @@ export class Session {
     throw new Error(`timed out waiting for ${what} (${expression}); last value ${JSON.stringify(last)}`);
   }
 
+  /// Saves a PNG of the window.
+  async screenshot(path) {
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const { dirname } = await import('node:path');
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, Buffer.from(await this.cmd('GET', '/screenshot'), 'base64'));
+  }
+
   async end() {
     try {
       await call(this.base, 'DELETE', `/session/${this.id}`);

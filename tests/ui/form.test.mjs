@@ -6,7 +6,7 @@
 //
 // playwright-core is looked up from the current directory (so it can live outside the repo), then
 // next to this file, then in $PLAYWRIGHT_CORE_DIR. The page is served with the app's CSP, and the
-// Tauri globals are replaced by ui/fixtures/mock-tauri.js.
+// Tauri globals are replaced by tests/ui/mock-tauri.js.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -15,7 +15,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const UI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const UI = path.resolve(HERE, '..', '..', 'ui');
 const CHROMIUM = '/usr/bin/chromium';
 const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -69,7 +70,7 @@ async function openForm({ cfg = {}, state = {}, width = 720, height = 800, waitF
     document.addEventListener('securitypolicyviolation', (e) => window.__CSP_VIOLATIONS__.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   await page.addInitScript(({ c, s }) => { window.__MOCK_TAURI_CONFIG__ = c; window.__MOCK_STATE_PATCH__ = s; }, { c: cfg, s: state });
-  await page.addInitScript({ path: path.join(UI, 'fixtures', 'mock-tauri.js') });
+  await page.addInitScript({ path: path.join(HERE, 'mock-tauri.js') });
   await page.addInitScript(() => { Object.assign(window.__MOCK_TAURI__.config.state, window.__MOCK_STATE_PATCH__ || {}); });
   await page.goto(`${base}index.html`);
   if (waitFor) await page.waitForSelector(`body[data-view="${waitFor}"]`);
