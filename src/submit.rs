@@ -246,8 +246,12 @@ pub async fn resolve_contact(
     Ok(ContactMatch::NameAndEmail { first_name, last_name })
 }
 
+/// Whether a failure in an optional step (the agent lookup, creating the contact) must stop the
+/// submission. Only a rejected key does: anything else (an account without agents, an endpoint
+/// that lacks this API, a contact Atera refuses) moves on to the next way of naming the
+/// requester, and a real outage shows up when the ticket itself is sent.
 fn is_fatal(e: &AteraError) -> bool {
-    !matches!(e, AteraError::NotFound { .. } | AteraError::Validation { .. } | AteraError::Decode { .. })
+    matches!(e, AteraError::Unauthorized { .. })
 }
 
 /// The agent most likely to be this machine: one whose MAC matches, then the newest `LastSeen`.
