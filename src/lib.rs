@@ -6,6 +6,7 @@
 
 pub mod atera;
 pub mod capture;
+pub mod check;
 pub mod draft;
 pub mod form;
 pub mod html;

@@ -1,7 +1,9 @@
 //! The one submission path, used by the form window and the CLI alike: validate the form, find
 //! the requester in Atera, compose the ticket and file it.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -67,6 +69,9 @@ pub enum ContactMatch {
     Fallback { end_user_id: i64, email: String },
     /// Unknown to Atera: the ticket carries the requester's name and email.
     NameAndEmail { first_name: String, last_name: String },
+    /// A dry run ([`resolve_contact`] with `dry_run`): a contact would be created under this
+    /// machine's customer.
+    WouldCreateUnderCustomer { customer_id: i64, customer_name: String },
 }
 
 impl ContactMatch {
@@ -81,6 +86,9 @@ impl ContactMatch {
                 format!("email not known to Atera; filed under the fallback contact {email} (#{end_user_id})")
             }
             Self::NameAndEmail { .. } => "email not known to Atera; sent the requester's name and email".into(),
+            Self::WouldCreateUnderCustomer { customer_name, .. } => {
+                format!("email not known to Atera; a new contact would be created under {customer_name} (found by this computer's Atera agent)")
+            }
         }
     }
 }
@@ -91,6 +99,9 @@ pub struct SubmitOutcome {
     pub ticket_id: i64,
     pub ticket_number: String,
     pub reference: String,
+    /// The ticket was found in Atera after an answer was lost, rather than created by the last
+    /// request: proof that it was not sent twice.
+    pub adopted: bool,
     pub contact: ContactMatch,
     pub screenshot_bytes: usize,
     pub omitted_screenshots: usize,
@@ -99,6 +110,11 @@ pub struct SubmitOutcome {
 /// What is submitted: the form and what was captured at trigger time.
 pub struct Submission<'a> {
     pub form: TicketForm,
+    /// The submission's reference ([`new_reference`]), carried in the ticket.
+    pub reference: String,
+    /// An earlier attempt with this reference failed, so it may have created the ticket: look
+    /// for it before sending. Set it when the user retries, so a retry never duplicates.
+    pub resumed: bool,
     /// All screenshots of the capture; `form.included_screenshots` selects which are attached.
     pub screenshots: &'a [Screenshot],
     pub inventory: Option<&'a Inventory>,
@@ -127,11 +143,27 @@ pub async fn submit_ticket(
     submission: Submission<'_>,
     app_version: &str,
 ) -> Result<SubmitOutcome, SubmitError> {
+    submit_ticket_with(client, settings, submission, app_version, &RetryPolicy::default()).await
+}
+
+/// [`submit_ticket`] with an explicit retry policy.
+///
+/// # Errors
+/// [`SubmitError::Invalid`] with per-field messages, or the last Atera failure once retries are
+/// exhausted or the failure is not retryable.
+pub async fn submit_ticket_with(
+    client: &AteraClient,
+    settings: &Settings,
+    submission: Submission<'_>,
+    app_version: &str,
+    policy: &RetryPolicy,
+) -> Result<SubmitOutcome, SubmitError> {
     let form = submission.form.normalised();
     form.validate(settings).map_err(SubmitError::Invalid)?;
+    let deadline = Instant::now() + policy.max_total;
     let values = TicketValues::resolve(&form, settings);
-    let contact = resolve_contact(client, settings, &form, submission.inventory).await?;
-    let reference = new_reference();
+    let contact = resolve_contact(client, settings, &form, submission.inventory, false, policy, deadline).await?;
+    let reference = submission.reference;
     let included: Vec<Screenshot> = submission
         .screenshots
         .iter()
@@ -161,27 +193,30 @@ pub async fn submit_ticket(
         ContactMatch::Existing { end_user_id }
         | ContactMatch::CreatedUnderCustomer { end_user_id, .. }
         | ContactMatch::Fallback { end_user_id, .. } => request.end_user_id = Some(*end_user_id),
-        ContactMatch::NameAndEmail { first_name, last_name } => {
-            request.end_user_first_name = Some(first_name.clone());
-            request.end_user_last_name = Some(last_name.clone());
+        ContactMatch::NameAndEmail { .. } | ContactMatch::WouldCreateUnderCustomer { .. } => {
+            // (A dry-run match never gets here: submissions resolve for real.)
+            let (first_name, last_name) = split_name(&form.name);
+            request.end_user_first_name = Some(first_name);
+            request.end_user_last_name = Some(last_name);
             request.end_user_email = Some(form.email.clone());
         }
     }
-    let ticket_id = client.create_ticket(&request).await?;
+    let (ticket_id, adopted) = create_ticket_exactly_once(client, &request, &reference, submission.resumed, policy, deadline).await?;
     // The number people see can differ from the id on some accounts; ask, but never fail a filed
     // ticket over it.
-    let ticket_number = match client.ticket(ticket_id).await {
+    let ticket_number = match retrying(policy, deadline, "read ticket number", || client.ticket(ticket_id)).await {
         Ok(t) => t.ticket_number.unwrap_or_else(|| ticket_id.to_string()),
         Err(e) => {
             tracing::warn!(ticket_id, error = %e, "ticket filed, but reading its number failed");
             ticket_id.to_string()
         }
     };
-    tracing::info!(ticket_id, reference, contact = ?std::mem::discriminant(&contact), bytes = request.description.len(), "ticket filed");
+    tracing::info!(ticket_id, reference, adopted, bytes = request.description.len(), "ticket filed");
     Ok(SubmitOutcome {
         ticket_id,
         ticket_number,
         reference,
+        adopted,
         contact,
         screenshot_bytes: rendered.screenshot_bytes,
         omitted_screenshots: rendered.omitted_screenshots,
@@ -190,6 +225,7 @@ pub async fn submit_ticket(
 
 /// Finds the Atera contact for the requester: exact email match; else a new contact under this
 /// machine's customer (via its agent); else the admin's fallback contact; else name and email.
+/// With `dry_run` nothing is created: the integration test uses it to show what would happen.
 ///
 /// # Errors
 /// Failures that make the submission itself impossible (key rejected, Atera down). A missing
@@ -199,17 +235,28 @@ pub async fn resolve_contact(
     settings: &Settings,
     form: &TicketForm,
     inventory: Option<&Inventory>,
+    dry_run: bool,
+    policy: &RetryPolicy,
+    deadline: Instant,
 ) -> Result<ContactMatch, AteraError> {
-    let matches = client.find_contacts_by_email(&form.email).await?;
+    let find = |email: String| retrying(policy, deadline, "find contact", move || {
+        let email = email.clone();
+        async move { client.find_contacts_by_email(&email).await }
+    });
+    let matches = find(form.email.clone()).await?;
     if let Some(id) = matches.iter().filter_map(|c| c.end_user_id).min() {
         return Ok(ContactMatch::Existing { end_user_id: id });
     }
     let (first_name, last_name) = split_name(&form.name);
     if let Some(inv) = inventory {
-        match client.agents_by_machine(&inv.hostname).await {
+        match retrying(policy, deadline, "find agent", || client.agents_by_machine(&inv.hostname)).await {
             Ok(agents) => {
                 if let Some(agent) = best_agent(&agents, inv.primary_mac()) {
                     if let Some(customer_id) = agent.customer_id {
+                        let customer_name = agent.customer_name.clone().unwrap_or_else(|| format!("customer #{customer_id}"));
+                        if dry_run {
+                            return Ok(ContactMatch::WouldCreateUnderCustomer { customer_id, customer_name });
+                        }
                         let contact = CreateContact {
                             email: form.email.trim().to_string(),
                             customer_id,
@@ -217,13 +264,18 @@ pub async fn resolve_contact(
                             last_name: last_name.clone(),
                             phone: Some(form.phone.trim().to_string()).filter(|p| !p.is_empty()),
                         };
-                        match client.create_contact(&contact).await {
+                        let created = match client.create_contact(&contact).await {
+                            // The contact may exist although the answer was lost: look again
+                            // rather than create a second one.
+                            Err(e) if e.is_ambiguous() => match find(form.email.clone()).await?.iter().filter_map(|c| c.end_user_id).min() {
+                                Some(id) => Ok(id),
+                                None => client.create_contact(&contact).await,
+                            },
+                            other => other,
+                        };
+                        match created {
                             Ok(end_user_id) => {
-                                return Ok(ContactMatch::CreatedUnderCustomer {
-                                    end_user_id,
-                                    customer_id,
-                                    customer_name: agent.customer_name.clone().unwrap_or_else(|| format!("customer #{customer_id}")),
-                                })
+                                return Ok(ContactMatch::CreatedUnderCustomer { end_user_id, customer_id, customer_name })
                             }
                             Err(e) if is_fatal(&e) => return Err(e),
                             Err(e) => tracing::warn!(error = %e, "creating the contact failed; trying the next way"),
@@ -237,7 +289,7 @@ pub async fn resolve_contact(
     }
     let fallback = settings.atera.fallback_contact_email.trim();
     if !fallback.is_empty() {
-        let found = client.find_contacts_by_email(fallback).await?;
+        let found = find(fallback.to_string()).await?;
         if let Some(id) = found.iter().filter_map(|c| c.end_user_id).min() {
             return Ok(ContactMatch::Fallback { end_user_id: id, email: fallback.to_string() });
         }
@@ -264,6 +316,146 @@ fn best_agent<'a>(agents: &'a [Agent], mac: Option<&str>) -> Option<&'a Agent> {
         };
         (has_mac(a), a.last_seen.as_deref().unwrap_or("")).cmp(&(has_mac(b), b.last_seen.as_deref().unwrap_or("")))
     })
+}
+
+/// How one submission retries: only retryable failures, with exponential backoff and jitter,
+/// honouring `Retry-After`, within a bounded total time.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Tries of one request, the first included.
+    pub max_attempts: u32,
+    /// The first wait; each further wait doubles, up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// The whole submission gives up after this long; the user (or the outbox) takes over.
+    pub max_total: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Up to 4 tries per request within 45 s: long enough to ride out a blip or a short rate
+    /// limit, short enough that a person at the form is not left waiting.
+    fn default() -> Self {
+        Self { max_attempts: 4, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(15), max_total: Duration::from_secs(45) }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1-based) after `error`: Atera's `Retry-After` when
+    /// it sent one, otherwise exponential backoff with 50–100 % jitter so many PCs do not retry
+    /// in step.
+    pub fn delay(&self, retry: u32, error: &AteraError) -> Duration {
+        if let AteraError::RateLimited { retry_after: Some(wait) } = error {
+            return *wait;
+        }
+        let exp = self.base_delay.saturating_mul(1u32 << retry.saturating_sub(1).min(16)).min(self.max_delay);
+        exp.mul_f64(0.5 + jitter_fraction() / 2.0)
+    }
+}
+
+fn jitter_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    (h.finish() % 10_000) as f64 / 10_000.0
+}
+
+/// Runs an idempotent request, retrying retryable failures per `policy` until `deadline`.
+async fn retrying<T, F, Fut>(policy: &RetryPolicy, deadline: Instant, what: &str, mut op: F) -> Result<T, AteraError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AteraError>>,
+{
+    let mut retry = 0;
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(e) if e.is_retryable() => {
+                retry += 1;
+                wait_before_retry(policy, deadline, what, retry, e).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits before retry number `retry`, or returns `error` when the policy says to stop.
+async fn wait_before_retry(policy: &RetryPolicy, deadline: Instant, what: &str, retry: u32, error: AteraError) -> Result<(), AteraError> {
+    let delay = policy.delay(retry, &error);
+    if retry >= policy.max_attempts || Instant::now() + delay > deadline {
+        tracing::warn!(what, retries = retry - 1, kind = error.kind(), "giving up");
+        return Err(error);
+    }
+    tracing::info!(what, retry, delay_ms = delay.as_millis() as u64, kind = error.kind(), "retrying");
+    tokio::time::sleep(delay).await;
+    Ok(())
+}
+
+/// `POST /tickets` that never creates a second ticket: after an ambiguous failure (a timeout, a
+/// lost connection) it looks for the submission's reference in Atera and adopts the ticket it
+/// finds; only when the ticket is certainly not there is the request sent again. Returns the id
+/// and whether it was adopted.
+async fn create_ticket_exactly_once(
+    client: &AteraClient,
+    request: &CreateTicket,
+    reference: &str,
+    check_first: bool,
+    policy: &RetryPolicy,
+    deadline: Instant,
+) -> Result<(i64, bool), AteraError> {
+    let mut must_check = check_first;
+    let mut retry = 0;
+    loop {
+        let error = if must_check {
+            match find_ticket_by_reference(client, reference).await {
+                Ok(Some(id)) => {
+                    tracing::info!(ticket_id = id, reference, "found the ticket an earlier attempt created");
+                    return Ok((id, true));
+                }
+                Ok(None) => {
+                    must_check = false;
+                    continue;
+                }
+                Err(e) => e,
+            }
+        } else {
+            match client.create_ticket(request).await {
+                Ok(id) => return Ok((id, false)),
+                Err(e) => {
+                    must_check |= e.is_ambiguous();
+                    e
+                }
+            }
+        };
+        if !error.is_retryable() {
+            return Err(error);
+        }
+        retry += 1;
+        wait_before_retry(policy, deadline, "create ticket", retry, error).await?;
+    }
+}
+
+/// How many of the newest tickets are searched for a reference (Atera lists newest first).
+const REFERENCE_SEARCH_PAGES: u32 = 2;
+
+/// Finds the ticket carrying `reference` among the newest tickets. The reference leads the
+/// description, so it is in `FirstComment`, which Atera's ticket list returns.
+///
+/// # Errors
+/// Any [`AteraError`] from listing tickets.
+pub async fn find_ticket_by_reference(client: &AteraClient, reference: &str) -> Result<Option<i64>, AteraError> {
+    for page in 1..=REFERENCE_SEARCH_PAGES {
+        let result = client.tickets(page, crate::atera::client::MAX_PAGE_SIZE).await?;
+        let hit = result.items.iter().find(|t| {
+            t.first_comment.as_deref().is_some_and(|c| c.contains(reference)) || t.title.as_deref().is_some_and(|c| c.contains(reference))
+        });
+        if let Some(t) = hit {
+            return Ok(t.ticket_id);
+        }
+        if i64::from(page) >= i64::from(result.total_pages) {
+            break;
+        }
+    }
+    Ok(None)
 }
 
 const NAME_PARTICLES: &[&str] = &[

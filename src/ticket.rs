@@ -90,7 +90,10 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
     let mut html = String::with_capacity(screenshot_bytes * 4 / 3 + 8192);
     html.push_str("<div style=\"font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45;color:#1f2937\">\n");
 
-    // The problem first: it is what the technician reads before anything else.
+    // The reference leads the body so it shows in Atera's ticket list (`FirstComment`), which
+    // is how a submission whose answer was lost is found again instead of being sent twice.
+    let _ = writeln!(html, "<p style=\"margin:0 0 8px;color:#9ca3af;font-size:12px\">Helpdesk Button ref {}</p>", escape(input.reference));
+    // Then the problem: it is what the technician reads before anything else.
     let _ = writeln!(html, "<p style=\"font-size:15px;margin:0 0 12px\">{}</p>", escape_multiline(&form.description));
 
     if !input.values.replacements.is_empty() {
@@ -168,9 +171,8 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
 
     let _ = write!(
         html,
-        "<p style=\"margin-top:16px;color:#9ca3af;font-size:12px\">Sent with Helpdesk Button {} · Reference {}</p>\n</div>",
-        escape(input.app_version),
-        escape(input.reference)
+        "<p style=\"margin-top:16px;color:#9ca3af;font-size:12px\">Sent with Helpdesk Button {}</p>\n</div>",
+        escape(input.app_version)
     );
     RenderedTicket { title: ticket_title(form), description: html, screenshot_bytes, omitted_screenshots: omitted }
 }

@@ -192,6 +192,44 @@ fn submit_without_a_key_says_how_to_set_one() {
     assert!(text(&out.stderr).contains("settings set-api-key"), "{}", text(&out.stderr));
 }
 
+#[test]
+fn settings_test_reports_each_step_and_files_a_marked_test_ticket() {
+    let sb = TestSandbox::start();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let customer = sb.get().add_customer("Contoso");
+    sb.get().add_agent(customer, &hostname, None, "2026-11-01T00:00:00Z");
+    let config = sb.config();
+    let out = cli(config.path(), &["settings", "test", "--email", "new.person@contoso.com"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("OK    Reach Atera and check the API key: connected to Sandbox MSP"), "{stdout}");
+    assert!(stdout.contains("has an Atera agent under Contoso"), "{stdout}");
+    assert!(stdout.contains("a new contact would be created under Contoso"), "{stdout}");
+    assert!(sb.get().tickets().is_empty() && sb.get().contacts().is_empty(), "a dry run creates nothing");
+
+    let out = cli(config.path(), &["settings", "test", "--email", "new.person@contoso.com", "--send"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let tickets = sb.get().tickets();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].title, "[TEST] Helpdesk Button integration test");
+    assert!(stdout.contains(&format!("OK    File a test ticket: test ticket #{} filed", tickets[0].ticket_id)), "{stdout}");
+}
+
+#[test]
+fn settings_test_with_a_wrong_key_fails_with_the_fix_and_without_the_key() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let wrong = "wrong-key-never-printed-9z";
+    let out = cli(config.path(), &["settings", "test", "--email", "a@b.co"]).env("HELPDESK_BUTTON_ATERA_API_KEY", wrong).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(all.contains("FAIL  Reach Atera and check the API key: Atera rejected the API key (HTTP 401)"), "{all}");
+    assert!(all.contains("copy the key again from Atera"), "{all}");
+    assert!(!all.contains(wrong));
+    assert!(!all.contains("Find this computer"), "stops at the first failure");
+}
+
 // ---- The tray app's triggers (need a display, xdotool and a session bus) ----
 
 struct App {

@@ -73,6 +73,17 @@ pub enum SettingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check the Atera connection step by step: endpoint, key, this computer's customer, the
+    /// contact a test email gets; with --send, file a clearly marked test ticket.
+    Test {
+        /// The email to look up (and to file the test ticket for). Default: the fallback
+        /// contact, else the last requester on this PC.
+        #[arg(long)]
+        email: Option<String>,
+        /// File a test ticket.
+        #[arg(long)]
+        send: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +207,7 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
                 Err(e) => fail(EXIT_FAILURE, &e.to_string()),
             }
         }
+        SettingsCommand::Test { email, send } => settings_test(&settings, paths, email, send),
         SettingsCommand::Show { json } => {
             let key = KeyVault::new(&OsKeychain, paths).load();
             let (masked, source, warning) = match &key {
@@ -224,6 +236,36 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+fn settings_test(settings: &Settings, paths: &AppPaths, email: Option<String>, send: bool) -> ExitCode {
+    use helpdesk_core::check::{run_integration_test, CheckOptions, StepStatus};
+    let client = match submit::connect(paths, settings, &OsKeychain) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("FAIL  Settings: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let test_email = email
+        .or_else(|| Some(settings.atera.fallback_contact_email.clone()).filter(|e| !e.trim().is_empty()))
+        .or_else(|| Some(helpdesk_core::profile::load(paths, None, "").email).filter(|e| !e.trim().is_empty()))
+        .unwrap_or_default();
+    let inventory = inventory::collect(crate::APP_VERSION, Duration::ZERO);
+    let options = CheckOptions { test_email, send };
+    let steps = runtime().block_on(run_integration_test(&client, settings, &inventory, &options, crate::APP_VERSION, |step| {
+        let tag = match step.status {
+            StepStatus::Ok => "OK  ",
+            StepStatus::Warning => "WARN",
+            StepStatus::Failed => "FAIL",
+        };
+        println!("{tag}  {}: {}", step.name, step.message);
+    }));
+    if steps.iter().any(|s| s.status == StepStatus::Failed) {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -278,7 +320,7 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
     };
     let result = runtime().block_on(async {
         let client = submit::connect(paths, &settings, &OsKeychain)?;
-        submit::submit_ticket(&client, &settings, Submission { form, screenshots: &capture.screenshots, inventory: inventory.as_ref() }, crate::APP_VERSION).await
+        submit::submit_ticket(&client, &settings, Submission { form, reference: submit::new_reference(), resumed: false, screenshots: &capture.screenshots, inventory: inventory.as_ref() }, crate::APP_VERSION).await
     });
     match result {
         Ok(outcome) => {

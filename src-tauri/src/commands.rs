@@ -130,14 +130,25 @@ fn save_draft(state: AppStateArc<'_>, draft: Draft) -> Result<(), CommandError> 
 #[tauri::command]
 async fn submit_ticket(state: AppStateArc<'_>, form: TicketForm) -> Result<Value, CommandError> {
     let state = state.inner().clone();
-    let (settings, screenshots, inventory) = {
+    let (settings, screenshots, inventory, failed_reference) = {
         let guard = state.session();
         let session = guard.as_ref().ok_or_else(|| CommandError::internal("The form has no capture session. Press the button again."))?;
-        (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone())
+        (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone(), session.failed_reference.clone())
     };
     let client = submit::connect(&state.paths, &settings, &OsKeychain)?;
-    let submission = Submission { form: form.clone(), screenshots: &screenshots, inventory: inventory.as_ref() };
-    let outcome = submit::submit_ticket(&client, &settings, submission, crate::APP_VERSION).await?;
+    let resumed = failed_reference.is_some();
+    let reference = failed_reference.unwrap_or_else(submit::new_reference);
+    let submission = Submission { form: form.clone(), reference: reference.clone(), resumed, screenshots: &screenshots, inventory: inventory.as_ref() };
+    let result = submit::submit_ticket(&client, &settings, submission, crate::APP_VERSION).await;
+    if let Some(session) = state.session().as_mut() {
+        // A failure that reached Atera may have created the ticket: remember the reference.
+        session.failed_reference = match &result {
+            Ok(_) => None,
+            Err(SubmitError::Atera(_)) => Some(reference),
+            Err(_) => resumed.then_some(reference),
+        };
+    }
+    let outcome = result?;
     draft::clear(&state.paths);
     let requester = RequesterProfile { name: form.name.trim().into(), email: form.email.trim().into(), phone: form.phone.trim().into() };
     if let Err(e) = profile::save(&state.paths, &requester) {

@@ -24,6 +24,9 @@ pub struct FormSession {
     pub capture: Capture,
     pub capture_error: Option<String>,
     pub inventory: Option<Inventory>,
+    /// The reference of a submission that failed, reused when the user tries again so that a
+    /// ticket created without an answer is found rather than filed twice.
+    pub failed_reference: Option<String>,
 }
 
 /// Shared app state.
@@ -103,6 +106,7 @@ pub fn trigger(app: AppHandle) {
             capture: Capture::default(),
             capture_error: None,
             inventory: None,
+            failed_reference: None,
         });
         spawn_inventory(app.clone(), id);
         let captured = capture::capture(&XcapSource, settings.screenshots.mode);

@@ -12,7 +12,9 @@ use serde::Serialize;
 use url::Url;
 
 use super::error::AteraError;
-use super::models::{Account, ActionResult, Agent, Contact, CreateContact, CreateTicket, Paged, ProblemDetails, Ticket};
+use super::models::{
+    Account, ActionResult, Agent, Comment, Contact, CreateContact, CreateEndUserComment, CreateTicket, Customer, Paged, ProblemDetails, Ticket,
+};
 use crate::secrets::ApiKey;
 use crate::settings::AuthMode;
 
@@ -107,6 +109,76 @@ impl AteraClient {
         self.send(Method::GET, "account", &[], None::<&()>).await
     }
 
+    /// `GET /customers`, one page (1-based, at most [`MAX_PAGE_SIZE`] items).
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn customers(&self, page: u32, items_in_page: u32) -> Result<Paged<Customer>, AteraError> {
+        self.send(Method::GET, "customers", &page_query(page, items_in_page), None::<&()>).await
+    }
+
+    /// `GET /customers/{id}`.
+    ///
+    /// # Errors
+    /// Any [`AteraError`]; [`AteraError::NotFound`] for an unknown id.
+    pub async fn customer(&self, customer_id: i64) -> Result<Customer, AteraError> {
+        self.send(Method::GET, &format!("customers/{customer_id}"), &[], None::<&()>).await
+    }
+
+    /// `GET /contacts/{id}`.
+    ///
+    /// # Errors
+    /// Any [`AteraError`]; [`AteraError::NotFound`] for an unknown id.
+    pub async fn contact(&self, end_user_id: i64) -> Result<Contact, AteraError> {
+        self.send(Method::GET, &format!("contacts/{end_user_id}"), &[], None::<&()>).await
+    }
+
+    /// `GET /tickets`, one page, newest first as Atera lists them.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn tickets(&self, page: u32, items_in_page: u32) -> Result<Paged<Ticket>, AteraError> {
+        self.send(Method::GET, "tickets", &page_query(page, items_in_page), None::<&()>).await
+    }
+
+    /// `GET /tickets/lastmodified?date=`: tickets modified since `since_utc` (ISO 8601), one page.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn tickets_modified_since(&self, since_utc: &str, page: u32, items_in_page: u32) -> Result<Paged<Ticket>, AteraError> {
+        let mut query = page_query(page, items_in_page);
+        query.push(("date", since_utc.to_string()));
+        query.push(("includeComments", "true".to_string()));
+        self.send(Method::GET, "tickets/lastmodified", &query, None::<&()>).await
+    }
+
+    /// `GET /tickets/{id}/comments`, every page (bounded).
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn comments(&self, ticket_id: i64) -> Result<Vec<Comment>, AteraError> {
+        let mut all = Vec::new();
+        for page in 1..=MAX_SEARCH_PAGES {
+            let result: Paged<Comment> =
+                self.send(Method::GET, &format!("tickets/{ticket_id}/comments"), &page_query(page, MAX_PAGE_SIZE), None::<&()>).await?;
+            let len = result.items.len();
+            all.extend(result.items);
+            if len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages) {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `POST /tickets/{id}/comments` as the end user (`EnduserCommentDetails`).
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn create_end_user_comment(&self, ticket_id: i64, comment: &CreateEndUserComment) -> Result<i64, AteraError> {
+        let result: ActionResult = self.send(Method::POST, &format!("tickets/{ticket_id}/comments"), &[], Some(comment)).await?;
+        Ok(result.action_id)
+    }
+
     /// `GET /contacts?Email=`, every page, filtered to exact matches (ignoring case and
     /// surrounding spaces): Atera's search also returns contacts whose email merely contains it.
     ///
@@ -116,7 +188,8 @@ impl AteraClient {
         let wanted = email.trim().to_lowercase();
         let mut found = Vec::new();
         for page in 1..=MAX_SEARCH_PAGES {
-            let query = [("Email", wanted.clone()), ("page", page.to_string()), ("itemsInPage", MAX_PAGE_SIZE.to_string())];
+            let mut query = page_query(page, MAX_PAGE_SIZE);
+            query.push(("Email", wanted.clone()));
             let result: Paged<Contact> = self.send(Method::GET, "contacts", &query, None::<&()>).await?;
             let page_len = result.items.len();
             found.extend(result.items.into_iter().filter(|c| {
@@ -144,7 +217,7 @@ impl AteraClient {
     /// Any [`AteraError`].
     pub async fn agents_by_machine(&self, machine_name: &str) -> Result<Vec<Agent>, AteraError> {
         let path = format!("agents/machine/{}", utf8_percent_encode_segment(machine_name));
-        let query = [("page", "1".to_string()), ("itemsInPage", MAX_PAGE_SIZE.to_string())];
+        let query = page_query(1, MAX_PAGE_SIZE);
         let result: Paged<Agent> = self.send(Method::GET, &path, &query, None::<&()>).await?;
         Ok(result.items)
     }
@@ -262,6 +335,11 @@ impl WithoutUrl for reqwest::Error {
         }
         text
     }
+}
+
+/// Atera's paging parameters: pages are 1-based and hold at most [`MAX_PAGE_SIZE`] items.
+fn page_query(page: u32, items_in_page: u32) -> Vec<(&'static str, String)> {
+    vec![("page", page.max(1).to_string()), ("itemsInPage", items_in_page.clamp(1, MAX_PAGE_SIZE).to_string())]
 }
 
 fn parse_retry_after(value: &str) -> Option<Duration> {

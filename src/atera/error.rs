@@ -36,7 +36,7 @@ pub enum AteraError {
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
-    detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    detail.as_deref().map(|d| format!(": {}", d.trim().trim_end_matches('.'))).unwrap_or_default()
 }
 
 fn retry_suffix(retry_after: &Option<Duration>) -> String {

@@ -140,6 +140,12 @@ pub struct Ticket {
     pub created: Option<String>,
     #[serde(rename = "FirstComment")]
     pub first_comment: Option<String>,
+    #[serde(rename = "EndUserID")]
+    pub end_user_id: Option<i64>,
+    #[serde(rename = "LastTechnicianComment")]
+    pub last_technician_comment: Option<String>,
+    #[serde(rename = "LastTechnicianCommentTimestamp")]
+    pub last_technician_comment_at: Option<String>,
 }
 
 fn opt_string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
@@ -148,6 +154,52 @@ fn opt_string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Op
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     })
+}
+
+/// `CustomerDto`, the properties this app reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Customer {
+    #[serde(rename = "CustomerID")]
+    pub customer_id: Option<i64>,
+    #[serde(rename = "CustomerName")]
+    pub customer_name: Option<String>,
+}
+
+/// `TicketCommentDto`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Comment {
+    #[serde(rename = "Date")]
+    pub date: Option<String>,
+    #[serde(rename = "Comment")]
+    pub text: Option<String>,
+    #[serde(rename = "CommentHtml")]
+    pub html: Option<String>,
+    #[serde(rename = "EndUserID")]
+    pub end_user_id: Option<i64>,
+    #[serde(rename = "TechnicianContactID")]
+    pub technician_contact_id: Option<i64>,
+    #[serde(rename = "FirstName")]
+    pub first_name: Option<String>,
+    #[serde(rename = "LastName")]
+    pub last_name: Option<String>,
+    #[serde(rename = "IsInternal", default)]
+    pub is_internal: bool,
+}
+
+/// `AddCommentToTicketModel` for a comment written by the end user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateEndUserComment {
+    #[serde(rename = "CommentText")]
+    pub text: String,
+    #[serde(rename = "EnduserCommentDetails")]
+    pub end_user: EndUserCommentDetails,
+}
+
+/// `EnduserCommentDetails`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndUserCommentDetails {
+    #[serde(rename = "EnduserId")]
+    pub end_user_id: i64,
 }
 
 /// `ProblemDetails`, Atera's error body.
