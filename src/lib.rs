@@ -11,6 +11,7 @@ pub mod draft;
 pub mod form;
 pub mod html;
 pub mod inventory;
+pub mod outbox;
 pub mod paths;
 pub mod profile;
 pub mod sandbox;

@@ -15,7 +15,7 @@ use crate::inventory::Inventory;
 use crate::paths::AppPaths;
 use crate::secrets::{KeyVault, Keychain};
 use crate::settings::Settings;
-use crate::ticket::{render_ticket, TicketInput, TicketValues};
+use crate::ticket::{prepare_images, render_ticket, TicketImages, TicketInput, TicketValues};
 use crate::values::AteraChoice;
 
 /// Why a submission did not produce a ticket.
@@ -27,6 +27,8 @@ pub enum SubmitError {
     NotConfigured(String),
     #[error(transparent)]
     Atera(#[from] AteraError),
+    #[error("the ticket could not be saved on this PC: {0}")]
+    Storage(String),
 }
 
 impl SubmitError {
@@ -36,6 +38,7 @@ impl SubmitError {
             Self::Invalid(_) => "invalid",
             Self::NotConfigured(_) => "config",
             Self::Atera(_) => "atera",
+            Self::Storage(_) => "internal",
         }
     }
 
@@ -45,6 +48,7 @@ impl SubmitError {
             Self::Invalid(_) => "Some fields need your attention before the ticket can be sent.".into(),
             Self::NotConfigured(_) => "The helpdesk connection on this PC is not set up yet, so the ticket could not be sent. Please call your IT support.".into(),
             Self::Atera(e) => e.user_message(),
+            Self::Storage(e) => format!("Your ticket could not be saved on this PC ({e}). Please call your IT support."),
         }
     }
 
@@ -58,7 +62,7 @@ impl SubmitError {
 }
 
 /// How the requester was matched to an Atera contact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "path", rename_all = "kebab-case")]
 pub enum ContactMatch {
     /// An existing contact whose email matched exactly.
@@ -158,26 +162,105 @@ pub async fn submit_ticket_with(
     app_version: &str,
     policy: &RetryPolicy,
 ) -> Result<SubmitOutcome, SubmitError> {
+    let resumed = submission.resumed;
+    let prepared = prepare(Some(client), settings, submission, policy).await?;
+    deliver(client, settings, &prepared, resumed, app_version, policy).await
+}
+
+/// A submission with everything needed to file it later: the form as it will be sent, the final
+/// values, the machine facts and the screenshots at their final size. It needs neither the
+/// screen nor the user again, so the outbox stores it before any network call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PreparedSubmission {
+    pub reference: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// Normalised and validated.
+    pub form: TicketForm,
+    pub values: TicketValues,
+    /// Text the dispatcher rules add below the message.
+    #[serde(default)]
+    pub append: String,
+    pub inventory: Option<Inventory>,
+    pub images: TicketImages,
+    /// The requester as matched in Atera at submit time; `None` when Atera could not be reached
+    /// then, and it is resolved on delivery.
+    pub contact: Option<ContactMatch>,
+}
+
+/// Validates the form and turns it into a [`PreparedSubmission`]. With a client, the requester
+/// is matched in Atera now (so the rules see Atera's view of them); if Atera cannot be reached
+/// that waits for delivery, and nothing fails.
+///
+/// # Errors
+/// [`SubmitError::Invalid`] with per-field messages; a rejected key when contacting Atera.
+pub async fn prepare(
+    client: Option<&AteraClient>,
+    settings: &Settings,
+    submission: Submission<'_>,
+    policy: &RetryPolicy,
+) -> Result<PreparedSubmission, SubmitError> {
     let form = submission.form.normalised();
     form.validate(settings).map_err(SubmitError::Invalid)?;
-    let deadline = Instant::now() + policy.max_total;
+    let contact = match client {
+        Some(client) => {
+            // At submit time the person is waiting: one quick try, no long retries.
+            let quick = RetryPolicy { max_attempts: 1, ..*policy };
+            match resolve_contact(client, settings, &form, submission.inventory, false, &quick, Instant::now() + policy.max_total).await {
+                Ok(found) => Some(found),
+                Err(e) => {
+                    tracing::info!(kind = e.kind(), "requester not matched now; will be on delivery");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let values = TicketValues::resolve(&form, settings);
-    let contact = resolve_contact(client, settings, &form, submission.inventory, false, policy, deadline).await?;
-    let reference = submission.reference;
-    let included: Vec<Screenshot> = submission
-        .screenshots
-        .iter()
-        .filter(|s| form.included_screenshots.contains(&s.id))
-        .cloned()
-        .collect();
+    let included: Vec<Screenshot> = submission.screenshots.iter().filter(|s| form.included_screenshots.contains(&s.id)).cloned().collect();
+    let images = prepare_images(&included, settings.screenshots.max_total_bytes);
+    let created_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    Ok(PreparedSubmission {
+        reference: submission.reference,
+        created_at,
+        form,
+        values,
+        append: String::new(),
+        inventory: submission.inventory.cloned(),
+        images,
+        contact,
+    })
+}
+
+/// Files a prepared submission: matches the requester if that is still open, composes the
+/// ticket and creates it exactly once. `resumed` says an earlier attempt may have created it.
+///
+/// # Errors
+/// The Atera failure, once retries per `policy` are exhausted or it is not retryable.
+pub async fn deliver(
+    client: &AteraClient,
+    settings: &Settings,
+    prepared: &PreparedSubmission,
+    resumed: bool,
+    app_version: &str,
+    policy: &RetryPolicy,
+) -> Result<SubmitOutcome, SubmitError> {
+    let deadline = Instant::now() + policy.max_total;
+    let form = &prepared.form;
+    let contact = match &prepared.contact {
+        Some(c) => c.clone(),
+        None => resolve_contact(client, settings, form, prepared.inventory.as_ref(), false, policy, deadline).await?,
+    };
+    let values = &prepared.values;
     let rendered = render_ticket(&TicketInput {
-        form: &form,
+        form,
         settings,
-        values: &values,
-        inventory: submission.inventory,
-        screenshots: &included,
+        values,
+        inventory: prepared.inventory.as_ref(),
+        images: &prepared.images,
+        append: &prepared.append,
         contact_note: &contact.note(),
-        reference: &reference,
+        reference: &prepared.reference,
         app_version,
     });
     let mut request = CreateTicket {
@@ -201,7 +284,8 @@ pub async fn submit_ticket_with(
             request.end_user_email = Some(form.email.clone());
         }
     }
-    let (ticket_id, adopted) = create_ticket_exactly_once(client, &request, &reference, submission.resumed, policy, deadline).await?;
+    let reference = &prepared.reference;
+    let (ticket_id, adopted) = create_ticket_exactly_once(client, &request, reference, resumed, policy, deadline).await?;
     // The number people see can differ from the id on some accounts; ask, but never fail a filed
     // ticket over it.
     let ticket_number = match retrying(policy, deadline, "read ticket number", || client.ticket(ticket_id)).await {
@@ -215,7 +299,7 @@ pub async fn submit_ticket_with(
     Ok(SubmitOutcome {
         ticket_id,
         ticket_number,
-        reference,
+        reference: reference.clone(),
         adopted,
         contact,
         screenshot_bytes: rendered.screenshot_bytes,

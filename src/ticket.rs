@@ -24,7 +24,7 @@ const FIT_STEPS: [(u32, u8); 4] = [(1280, 65), (1024, 60), (800, 55), (640, 50)]
 const DISPLAY_MAX_WIDTH: u32 = 960;
 
 /// The values the ticket is filed with, after normalisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TicketValues {
     pub priority: Priority,
     pub ticket_type: TicketType,
@@ -55,8 +55,11 @@ pub struct TicketInput<'a> {
     pub settings: &'a Settings,
     pub values: &'a TicketValues,
     pub inventory: Option<&'a Inventory>,
-    /// The screenshots the user kept included.
-    pub screenshots: &'a [Screenshot],
+    /// The screenshots the user kept included, already fitted under the size cap
+    /// ([`prepare_images`]).
+    pub images: &'a TicketImages,
+    /// Text the dispatcher rules add below the message.
+    pub append: &'a str,
     /// How the requester was matched in Atera, for the technician.
     pub contact_note: &'a str,
     /// The submission reference carried in the ticket.
@@ -75,17 +78,40 @@ pub struct RenderedTicket {
     pub omitted_screenshots: usize,
 }
 
-/// An image ready to inline.
-struct InlineImage<'a> {
-    shot: &'a Screenshot,
-    jpeg: std::borrow::Cow<'a, [u8]>,
-    width: u32,
+/// A screenshot ready to inline: its caption and its JPEG at the size it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TicketImage {
+    pub caption: String,
+    #[serde(with = "base64_bytes")]
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+}
+
+/// The screenshots of one ticket, fitted under the cap, and how many did not fit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TicketImages {
+    pub images: Vec<TicketImage>,
+    pub omitted: usize,
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Builds the title and HTML body.
 pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
     let form = input.form;
-    let (images, omitted) = fit_screenshots(input.screenshots, input.settings.screenshots.max_total_bytes);
+    let (images, omitted) = (&input.images.images, input.images.omitted);
     let screenshot_bytes = images.iter().map(|i| i.jpeg.len()).sum();
     let mut html = String::with_capacity(screenshot_bytes * 4 / 3 + 8192);
     html.push_str("<div style=\"font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45;color:#1f2937\">\n");
@@ -95,6 +121,9 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
     let _ = writeln!(html, "<p style=\"margin:0 0 8px;color:#9ca3af;font-size:12px\">Helpdesk Button ref {}</p>", escape(input.reference));
     // Then the problem: it is what the technician reads before anything else.
     let _ = writeln!(html, "<p style=\"font-size:15px;margin:0 0 12px\">{}</p>", escape_multiline(&form.description));
+    if !input.append.trim().is_empty() {
+        let _ = writeln!(html, "<p style=\"margin:0 0 12px\">{}</p>", escape_multiline(input.append.trim()));
+    }
 
     if !input.values.replacements.is_empty() {
         html.push_str("<div style=\"border:1px solid #f59e0b;background:#fffbeb;padding:8px 12px;margin:0 0 12px\"><strong>Submission errors</strong><ul style=\"margin:4px 0 0 18px;padding:0\">\n");
@@ -139,16 +168,15 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
         None => html.push_str("<p style=\"color:#6b7280\">The inventory could not be collected.</p>\n"),
     }
 
-    if !images.is_empty() || omitted > 0 || !input.screenshots.is_empty() {
+    if !images.is_empty() || omitted > 0 {
         section(&mut html, "Screenshots");
-        for image in &images {
-            let m = &image.shot.monitor;
-            let caption = format!("{} · {}×{}{}", m.name, m.width, m.height, if m.is_primary { " · primary" } else { "" });
+        for image in images {
+            let caption = &image.caption;
             let b64 = base64::engine::general_purpose::STANDARD.encode(&image.jpeg);
             let _ = write!(
                 html,
                 "<p style=\"margin:0 0 4px;color:#6b7280\">{cap}</p>\n<p style=\"margin:0 0 12px\"><img src=\"data:image/jpeg;base64,{b64}\" alt=\"Screenshot of {cap}\" width=\"{w}\" style=\"max-width:100%;height:auto;border:1px solid #d1d5db\"></p>\n",
-                cap = escape(&caption),
+                cap = escape(caption),
                 w = image.width.min(DISPLAY_MAX_WIDTH),
             );
         }
@@ -213,11 +241,19 @@ pub fn selection_answers(form: &TicketForm, settings: &Settings) -> Vec<String> 
     answers
 }
 
-fn fit_screenshots(shots: &[Screenshot], budget: usize) -> (Vec<InlineImage<'_>>, usize) {
+/// The caption under a screenshot: monitor name, size, and whether it is the primary one.
+fn caption(shot: &Screenshot) -> String {
+    let m = &shot.monitor;
+    format!("{} · {}×{}{}", m.name, m.width, m.height, if m.is_primary { " · primary" } else { "" })
+}
+
+/// Fits the included screenshots under `budget` JPEG bytes: as encoded at capture time when they
+/// fit, otherwise re-encoded smaller step by step; any that still do not fit are left out.
+pub fn prepare_images(shots: &[Screenshot], budget: usize) -> TicketImages {
     let total: usize = shots.iter().map(|s| s.jpeg.len()).sum();
     if total <= budget {
-        let images = shots.iter().map(|s| InlineImage { shot: s, jpeg: std::borrow::Cow::Borrowed(s.jpeg.as_slice()), width: s.jpeg_width }).collect();
-        return (images, 0);
+        let images = shots.iter().map(|s| TicketImage { caption: caption(s), jpeg: s.jpeg.to_vec(), width: s.jpeg_width }).collect();
+        return TicketImages { images, omitted: 0 };
     }
     let mut smallest = Vec::new();
     for (edge, quality) in FIT_STEPS {
@@ -240,10 +276,10 @@ fn fit_screenshots(shots: &[Screenshot], budget: usize) -> (Vec<InlineImage<'_>>
             continue;
         }
         used += bytes.len();
-        images.push(InlineImage { shot, jpeg: std::borrow::Cow::Owned(bytes), width });
+        images.push(TicketImage { caption: caption(shot), jpeg: bytes, width });
     }
     let omitted = shots.len() - images.len();
-    (images, omitted)
+    TicketImages { images, omitted }
 }
 
 fn section(html: &mut String, title: &str) {
@@ -286,12 +322,14 @@ mod tests {
     fn render(shots: &[Screenshot], settings: &Settings) -> RenderedTicket {
         let f = form();
         let values = TicketValues::resolve(&f, settings);
+        let images = prepare_images(shots, settings.screenshots.max_total_bytes);
         render_ticket(&TicketInput {
             form: &f,
             settings,
             values: &values,
             inventory: None,
-            screenshots: shots,
+            images: &images,
+            append: "",
             contact_note: "existing contact #12",
             reference: "HB-TEST-1",
             app_version: "0.1.0",

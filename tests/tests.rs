@@ -2,7 +2,11 @@
 //!
 //! - `submit`: whole submissions against the local Atera sandbox on 127.0.0.1, asserting what the
 //!   sandbox received (contact matching, field names, escaping, inline screenshots, errors).
-//! - `contract`: every request body the app sends, validated against Atera's OpenAPI spec.
+//! - `contract`: every request body the app sends, validated against Atera's OpenAPI spec, and
+//!   example responses (`fixtures/atera/`) that follow the spec and read into our models.
+//! - `errors`: one test per failure class of the Atera client (rejected key, unknown host, not
+//!   Atera, TLS, timeout, dropped connection, rate limit, validation, server error, unreadable
+//!   answer), each made to happen on 127.0.0.1: class, retryability, fix hint, no key shown.
 //! - `resilience`: one submission against a failing sandbox: retries, backoff, Retry-After,
 //!   and never a second ticket after an ambiguous failure.
 //!
@@ -10,6 +14,7 @@
 //! WebDriver suite in `tests/e2e/`.
 
 mod contract;
+mod errors;
 mod resilience;
 mod submit;
 mod util;

@@ -232,7 +232,7 @@ function applyBranding(fs) {
   root.setProperty('--accent-ring', pal.ring);
 
   const company = typeof fs.company_name === 'string' ? fs.company_name.trim() : '';
-  const title = company ? `${company} support` : 'IT support';
+  const title = !company ? 'IT support' : /\bsupport\b/i.test(company) ? company : `${company} support`;
   $('company-title').textContent = title;
   document.title = title;
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use helpdesk_core::capture::{self, XcapSource};
 use helpdesk_core::form::TicketForm;
+use helpdesk_core::outbox::{self, DeliveryResult, Outbox, Submitted};
 use helpdesk_core::paths::AppPaths;
 use helpdesk_core::sandbox::{Sandbox, SandboxConfig};
 use helpdesk_core::secrets::{ApiKey, KeyVault, OsKeychain};
@@ -51,6 +52,9 @@ pub enum Command {
     Settings(SettingsCommand),
     /// File a ticket, the same way the form does.
     Submit(SubmitArgs),
+    /// The tickets saved on this PC that wait to be sent.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Run the local Atera sandbox (a strict stand-in for Atera's API) for demos and tests.
     Sandbox {
         /// Port on 127.0.0.1.
@@ -60,6 +64,17 @@ pub enum Command {
         #[arg(long, default_value = "sandbox-key")]
         api_key: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List saved submissions: waiting, sent and failed.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send every waiting ticket now, failed ones included.
+    Flush,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +170,7 @@ pub fn run(command: Command, config_dir: Option<&Path>) -> ExitCode {
         },
         Command::Settings(cmd) => settings_command(cmd, &paths),
         Command::Submit(args) => submit_command(args, &paths),
+        Command::Outbox(cmd) => outbox_command(cmd, &paths),
         Command::Sandbox { port, api_key } => sandbox_command(port, api_key),
     }
 }
@@ -318,12 +334,15 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
         impact: args.impact.unwrap_or_default(),
         included_screenshots: capture.screenshots.iter().map(|s| s.id).collect(),
     };
-    let result = runtime().block_on(async {
-        let client = submit::connect(paths, &settings, &OsKeychain)?;
-        submit::submit_ticket(&client, &settings, Submission { form, reference: submit::new_reference(), resumed: false, screenshots: &capture.screenshots, inventory: inventory.as_ref() }, crate::APP_VERSION).await
-    });
+    let outbox = match open_outbox(paths) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let client = submit::connect(paths, &settings, &OsKeychain);
+    let submission = Submission { form, reference: submit::new_reference(), resumed: false, screenshots: &capture.screenshots, inventory: inventory.as_ref() };
+    let result = runtime().block_on(outbox::submit(&outbox, client.as_ref(), &settings, submission, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY));
     match result {
-        Ok(outcome) => {
+        Ok(Submitted::Sent(outcome)) => {
             if args.json {
                 println!("{}", serde_json::json!({
                     "outcome": "sent",
@@ -338,8 +357,16 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Ok(Submitted::Queued { reference, reason, waits_for_admin }) => {
+            if args.json {
+                println!("{}", serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "waits_for_admin": waits_for_admin }));
+            } else {
+                println!("queued {reference}");
+                eprintln!("note: {reason} The ticket is saved and will be sent by `helpdesk-button outbox flush` or the running app.");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            let code = if e.kind() == "atera" { EXIT_FAILURE } else { EXIT_INPUT };
             if args.json {
                 println!("{}", serde_json::json!({ "outcome": "error", "kind": e.kind(), "message": e.to_string(), "fields": e.fields() }));
             }
@@ -349,10 +376,76 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
                     for (field, msg) in &fields.0 {
                         eprintln!("  --{}: {msg}", if field == "description" { "message" } else { field });
                     }
-                    ExitCode::from(code)
+                    ExitCode::from(EXIT_INPUT)
                 }
-                None => fail(code, &e.to_string()),
+                None => fail(EXIT_FAILURE, &e.to_string()),
             }
+        }
+    }
+}
+
+fn open_outbox(paths: &AppPaths) -> Result<Outbox, ExitCode> {
+    Outbox::open(&outbox::outbox_file(&paths.data_dir)).map_err(|e| fail(EXIT_FAILURE, &e.to_string()))
+}
+
+fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
+    let outbox = match open_outbox(paths) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match cmd {
+        OutboxCommand::List { json } => {
+            let entries = match outbox.list() {
+                Ok(e) => e,
+                Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+            } else if entries.is_empty() {
+                println!("The outbox is empty.");
+            } else {
+                for e in entries {
+                    let state = match e.state {
+                        outbox::EntryState::Sent => format!("sent as #{}", e.ticket_number.unwrap_or_default()),
+                        outbox::EntryState::Failed => "failed (retry with `outbox flush`)".into(),
+                        outbox::EntryState::Pending | outbox::EntryState::Sending => format!("waiting ({} attempts)", e.attempts),
+                    };
+                    println!("{}  {}  {:<28}  {}", e.reference, e.created_at, state, e.subject);
+                    if let Some(err) = e.last_error.filter(|_| e.state != outbox::EntryState::Sent) {
+                        println!("    last error: {err}");
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        OutboxCommand::Flush => {
+            let settings = match load_settings(paths) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let client = match submit::connect(paths, &settings, &OsKeychain) {
+                Ok(c) => c,
+                Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
+            };
+            let results = runtime().block_on(outbox.deliver_due(&client, &settings, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY, true));
+            let results = match results {
+                Ok(r) => r,
+                Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
+            };
+            let mut unsent = 0;
+            for r in &results {
+                match r {
+                    DeliveryResult::Sent { reference, outcome } => println!("sent {reference} as ticket #{}", outcome.ticket_number),
+                    DeliveryResult::Retrying { reference, error, .. } | DeliveryResult::Failed { reference, error } => {
+                        unsent += 1;
+                        println!("not sent {reference}: {error}");
+                    }
+                }
+            }
+            if results.is_empty() {
+                println!("Nothing to send.");
+            }
+            if unsent > 0 { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS }
         }
     }
 }

@@ -9,6 +9,7 @@ use helpdesk_core::form::TicketForm;
 use helpdesk_core::inventory::Inventory;
 use helpdesk_core::profile::{self, RequesterProfile};
 use helpdesk_core::secrets::OsKeychain;
+use helpdesk_core::outbox::{self, Submitted};
 use helpdesk_core::submit::{self, SubmitError, Submission};
 use helpdesk_core::values::{self, Impact, Priority, TicketType};
 use serde::Serialize;
@@ -128,39 +129,43 @@ fn save_draft(state: AppStateArc<'_>, draft: Draft) -> Result<(), CommandError> 
 }
 
 #[tauri::command]
-async fn submit_ticket(state: AppStateArc<'_>, form: TicketForm) -> Result<Value, CommandError> {
+async fn submit_ticket(app: AppHandle, state: AppStateArc<'_>, form: TicketForm) -> Result<Value, CommandError> {
     let state = state.inner().clone();
-    let (settings, screenshots, inventory, failed_reference) = {
+    let (settings, screenshots, inventory) = {
         let guard = state.session();
         let session = guard.as_ref().ok_or_else(|| CommandError::internal("The form has no capture session. Press the button again."))?;
-        (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone(), session.failed_reference.clone())
+        (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone())
     };
-    let client = submit::connect(&state.paths, &settings, &OsKeychain)?;
-    let resumed = failed_reference.is_some();
-    let reference = failed_reference.unwrap_or_else(submit::new_reference);
-    let submission = Submission { form: form.clone(), reference: reference.clone(), resumed, screenshots: &screenshots, inventory: inventory.as_ref() };
-    let result = submit::submit_ticket(&client, &settings, submission, crate::APP_VERSION).await;
-    if let Some(session) = state.session().as_mut() {
-        // A failure that reached Atera may have created the ticket: remember the reference.
-        session.failed_reference = match &result {
-            Ok(_) => None,
-            Err(SubmitError::Atera(_)) => Some(reference),
-            Err(_) => resumed.then_some(reference),
-        };
-    }
-    let outcome = result?;
+    let client = submit::connect(&state.paths, &settings, &OsKeychain);
+    let submission = Submission { form: form.clone(), reference: submit::new_reference(), resumed: false, screenshots: &screenshots, inventory: inventory.as_ref() };
+    let result = match &state.outbox {
+        Some(outbox) => outbox::submit(outbox, client.as_ref(), &settings, submission, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY).await?,
+        None => Submitted::Sent(submit::submit_ticket(&client?, &settings, submission, crate::APP_VERSION).await?),
+    };
     draft::clear(&state.paths);
     let requester = RequesterProfile { name: form.name.trim().into(), email: form.email.trim().into(), phone: form.phone.trim().into() };
     if let Err(e) = profile::save(&state.paths, &requester) {
         tracing::warn!(error = %e, "could not remember the requester");
     }
-    Ok(json!({
-        "outcome": "sent",
-        "ticket_id": outcome.ticket_id,
-        "ticket_number": outcome.ticket_number,
-        "reference": outcome.reference,
-        "message": "A technician will get back to you. You can close this window.",
-    }))
+    crate::worker::refresh_pending(&app);
+    Ok(match result {
+        Submitted::Sent(outcome) => json!({
+            "outcome": "sent",
+            "ticket_id": outcome.ticket_id,
+            "ticket_number": outcome.ticket_number,
+            "reference": outcome.reference,
+            "message": "A technician will get back to you. You can close this window.",
+        }),
+        Submitted::Queued { reference, reason, waits_for_admin } => {
+            state.deliveries.notify_one();
+            let message = if waits_for_admin {
+                format!("{reason} Your ticket is saved on this PC and will be sent as soon as the connection is fixed.")
+            } else {
+                format!("{reason} Your ticket is saved on this PC and will be sent automatically; you'll get a notification with its number.")
+            };
+            json!({ "outcome": "queued", "reference": reference, "message": message })
+        }
+    })
 }
 
 #[tauri::command]

@@ -5,6 +5,7 @@ pub mod cli;
 mod commands;
 mod session;
 mod tray;
+mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::Ex
                 })
                 .build(),
         )
+        .plugin(tauri_plugin_notification::init())
         .manage(state.clone())
         .invoke_handler(commands::handler())
         .setup(move |app| {
@@ -69,6 +71,7 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::Ex
             if let Err(e) = tray::create(app.handle(), &hotkey_status) {
                 tracing::warn!(error = %e, "no tray icon (no system tray on this desktop?); the hotkey and the helpdesk-button://new link still work");
             }
+            worker::spawn(app.handle().clone());
             if open_form {
                 session::trigger(app.handle().clone());
             }

@@ -24,14 +24,16 @@ pub struct FormSession {
     pub capture: Capture,
     pub capture_error: Option<String>,
     pub inventory: Option<Inventory>,
-    /// The reference of a submission that failed, reused when the user tries again so that a
-    /// ticket created without an answer is found rather than filed twice.
-    pub failed_reference: Option<String>,
 }
 
 /// Shared app state.
 pub struct AppState {
     pub paths: AppPaths,
+    /// The durable outbox; `None` only if its file cannot be opened (then tickets are sent
+    /// directly, and the failure is logged).
+    pub outbox: Option<std::sync::Arc<helpdesk_core::outbox::Outbox>>,
+    /// Wakes the delivery worker (a new entry, a manual retry).
+    pub deliveries: tokio::sync::Notify,
     settings: RwLock<Settings>,
     session: Mutex<Option<FormSession>>,
     triggering: AtomicBool,
@@ -45,7 +47,16 @@ impl AppState {
             tracing::error!(error = %e, "settings unreadable; using the defaults");
             Settings::default()
         });
+        let outbox = match helpdesk_core::outbox::Outbox::open(&helpdesk_core::outbox::outbox_file(&paths.data_dir)) {
+            Ok(o) => Some(std::sync::Arc::new(o)),
+            Err(e) => {
+                tracing::error!(error = %e, "the outbox cannot be opened; tickets are sent directly");
+                None
+            }
+        };
         Self {
+            outbox,
+            deliveries: tokio::sync::Notify::new(),
             paths,
             settings: RwLock::new(settings),
             session: Mutex::new(None),
@@ -60,7 +71,7 @@ impl AppState {
     }
 
     /// Re-reads the settings file so a change applies to the next form without a restart.
-    fn reload_settings(&self) -> Settings {
+    pub fn reload_settings(&self) -> Settings {
         match Settings::load(&self.paths) {
             Ok(s) => {
                 if let Ok(mut guard) = self.settings.write() {
@@ -106,7 +117,6 @@ pub fn trigger(app: AppHandle) {
             capture: Capture::default(),
             capture_error: None,
             inventory: None,
-            failed_reference: None,
         });
         spawn_inventory(app.clone(), id);
         let captured = capture::capture(&XcapSource, settings.screenshots.mode);

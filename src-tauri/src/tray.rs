@@ -3,7 +3,10 @@
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::AppHandle;
+use tauri::{AppHandle, Manager};
+
+/// The menu item showing how many tickets wait in the outbox.
+struct PendingItem(MenuItem<tauri::Wry>);
 
 use crate::HotkeyStatus;
 
@@ -18,9 +21,11 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
         HotkeyStatus::Failed { hotkey, .. } => format!("Hotkey {hotkey} unavailable (in use by another app?)"),
     };
     let hotkey_item = MenuItem::with_id(app, "hotkey-status", hotkey_text, false, None::<&str>)?;
+    let pending = MenuItem::with_id(app, "pending", pending_text(0), false, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&new_ticket, &hotkey_item, &separator, &quit])?;
+    let menu = Menu::with_items(app, &[&new_ticket, &pending, &hotkey_item, &separator, &quit])?;
+    app.manage(PendingItem(pending));
     let icon = match hotkey {
         HotkeyStatus::Registered(_) => Image::from_bytes(include_bytes!("../../icons/tray.png"))?,
         HotkeyStatus::Failed { .. } => Image::from_bytes(include_bytes!("../../icons/tray-warning.png"))?,
@@ -37,4 +42,23 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
         })
         .build(app)?;
     Ok(())
+}
+
+fn pending_text(count: usize) -> String {
+    match count {
+        0 => "All tickets sent".into(),
+        1 => "1 ticket waiting to be sent".into(),
+        n => format!("{n} tickets waiting to be sent"),
+    }
+}
+
+/// Shows the outbox's pending count in the tray menu and tooltip.
+pub fn show_pending(app: &AppHandle, count: usize) {
+    if let Some(item) = app.try_state::<PendingItem>() {
+        let _ = item.0.set_text(pending_text(count));
+    }
+    if let Some(tray) = app.tray_by_id("main") {
+        let tip = if count == 0 { "Helpdesk Button: report a problem".to_string() } else { format!("Helpdesk Button: {}", pending_text(count)) };
+        let _ = tray.set_tooltip(Some(tip));
+    }
 }

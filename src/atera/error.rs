@@ -91,10 +91,10 @@ impl AteraError {
                     .into()
             }
             Self::HostNotFound { .. } | Self::Connect { .. } | Self::Timeout(_) | Self::ConnectionLost(_) => {
-                "The helpdesk could not be reached. Check that this PC is connected to the internet, then try again.".into()
+                "The helpdesk could not be reached: check that this PC is connected to the internet.".into()
             }
             Self::RateLimited { .. } | Self::Server { .. } => {
-                "The helpdesk is busy right now. Please try again in a minute.".into()
+                "The helpdesk is busy right now.".into()
             }
             Self::Validation { detail } => format!("The helpdesk did not accept the ticket: {detail}"),
             Self::UnexpectedStatus { .. } | Self::Decode { .. } => {

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -217,7 +217,7 @@ test('a bad email is refused inline and nothing is sent', async () => {
   }
 });
 
-test('when Atera cannot be reached the error page says so and the form keeps everything', async () => {
+test('when Atera cannot be reached the ticket is saved and the user is told so calmly', async () => {
   const unreachable = mkdtempSync(join(tmpdir(), 'hb-e2e-down-'));
   const set = spawnSync(BIN, ['--config-dir', unreachable, 'settings', 'set', 'atera.endpoint', '127.0.0.1:9'], { encoding: 'utf8' });
   assert.equal(set.status, 0, set.stderr);
@@ -228,11 +228,37 @@ test('when Atera cannot be reached the error page says so and the form keeps eve
     await s.type('#email', 'ada@example.com');
     await s.type('#description', 'Nothing works & the network is down');
     await s.click('#submit-btn');
-    await s.waitFor("document.body.dataset.view === 'error'", 'the error page');
+    await s.waitFor("document.body.dataset.view === 'success'", 'the saved page', 60000);
+    assert.equal(await s.exec("return document.querySelector('#success-view').dataset.outcome"), 'queued');
+    assert.match(await s.text('#success-message'), /could not be reached.*saved on this PC/s);
+    await s.screenshot(join(SHOTS, 'queued.png'));
+  } finally {
+    await s.end();
+  }
+  const list = spawnSync(BIN, ['--config-dir', unreachable, 'outbox', 'list', '--json'], { encoding: 'utf8' });
+  const entries = JSON.parse(list.stdout);
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].subject, 'Nothing works & the network is down');
+  assert.notEqual(entries[0].state, 'sent');
+});
+
+test('when a ticket can be neither sent nor saved the error page says so and the form keeps everything', async () => {
+  const broken = mkdtempSync(join(tmpdir(), 'hb-e2e-broken-'));
+  const set = spawnSync(BIN, ['--config-dir', broken, 'settings', 'set', 'atera.endpoint', '127.0.0.1:9'], { encoding: 'utf8' });
+  assert.equal(set.status, 0, set.stderr);
+  mkdirSync(join(broken, 'outbox.sqlite3')); // the outbox cannot be opened: a directory is in its place
+  const s = await Session.start(WD, BIN, ['--config-dir', broken, 'helpdesk-button://new']);
+  try {
+    await s.waitFor("document.body.dataset.view === 'form'", 'the form');
+    await s.type('#name', 'Ada Lovelace');
+    await s.type('#email', 'ada@example.com');
+    await s.type('#description', 'Nothing works & the disk is full');
+    await s.click('#submit-btn');
+    await s.waitFor("document.body.dataset.view === 'error'", 'the error page', 60000);
     assert.match(await s.text('#error-message'), /could not be reached/);
     await s.click('#error-back-btn');
     await s.waitFor("document.body.dataset.view === 'form'", 'the form again');
-    assert.equal(await s.exec("return document.querySelector('#description').value"), 'Nothing works & the network is down');
+    assert.equal(await s.exec("return document.querySelector('#description').value"), 'Nothing works & the disk is full');
     assert.equal(await s.exec("return document.querySelector('#email').value"), 'ada@example.com');
   } finally {
     await s.end();
