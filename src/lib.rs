@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod outbox;
 pub mod paths;
 pub mod profile;
+pub mod rules;
 pub mod sandbox;
 pub mod secrets;
 pub mod settings;

@@ -230,6 +230,104 @@ fn settings_test_with_a_wrong_key_fails_with_the_fix_and_without_the_key() {
     assert!(!all.contains("Find this computer"), "stops at the first failure");
 }
 
+#[test]
+fn submit_while_atera_is_unreachable_queues_and_flush_delivers_once() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let down = tempfile::tempdir().unwrap();
+    // Point at a closed port first: nothing listens on 127.0.0.1:9.
+    assert!(run(down.path(), &["settings", "set", "atera.endpoint", "127.0.0.1:9"]).status.success());
+    let out = cli(down.path(), &["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Queued while offline", "--no-screenshots"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "queuing is not a failure: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let reference = stdout.trim().strip_prefix("queued ").unwrap_or_else(|| panic!("{stdout}")).to_string();
+    // The network comes back: same data directory, the sandbox's endpoint.
+    assert!(run(down.path(), &["settings", "set", "atera.endpoint", &sb.get().endpoint()]).status.success());
+    let flush = cli(down.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    assert!(flush.status.success(), "{}{}", text(&flush.stdout), text(&flush.stderr));
+    assert!(text(&flush.stdout).contains(&format!("sent {reference} as ticket #")));
+    let again = cli(down.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    assert_eq!(text(&again.stdout).trim(), "Nothing to send.");
+    assert_eq!(sb.get().tickets().len(), 1);
+    let list: serde_json::Value = serde_json::from_slice(&run(down.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["state"], "sent");
+    assert_eq!(list[0]["ticket_id"], sb.get().tickets()[0].ticket_id);
+    drop(config);
+}
+
+#[test]
+fn killing_the_app_at_random_points_of_delivery_loses_nothing_and_duplicates_nothing() {
+    use helpdesk_core::sandbox::Fault;
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    // Save eight submissions while the key is wrong (Atera refuses; they wait in the outbox).
+    for i in 0..8 {
+        let out = cli(config.path(), &["submit", "--name", "Kill Test", "--email", &format!("kill{i}@example.com"), "--message", &format!("kill test {i}"), "--no-screenshots"])
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", "wrong-key-for-queueing")
+            .output()
+            .unwrap();
+        assert!(text(&out.stdout).starts_with("queued "), "{}{}", text(&out.stdout), text(&out.stderr));
+    }
+    let listed: serde_json::Value = serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    let expected: std::collections::BTreeSet<String> = listed.as_array().unwrap().iter().map(|e| e["reference"].as_str().unwrap().to_string()).collect();
+    assert_eq!(expected.len(), 8);
+    // Tickets created whose answers are slow, server errors and dropped connections, so kills land
+    // before, during and after requests.
+    for i in 0..9 {
+        sb.get().inject_fault(match i % 3 {
+            0 => Fault::DoThenHang { method: "POST", path_prefix: "/tickets", hang: Duration::from_millis(1500) },
+            1 => Fault::Status { method: "POST", path_prefix: "/tickets", status: 500, retry_after: None },
+            _ => Fault::DropConnection { method: "POST", path_prefix: "/tickets" },
+        });
+    }
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut kills = 0;
+    for _ in 0..40 {
+        let unsent = |config: &Path| -> usize {
+            let listed: serde_json::Value = serde_json::from_slice(&run(config, &["outbox", "list", "--json"]).stdout).unwrap();
+            listed.as_array().unwrap().iter().filter(|e| e["state"] != "sent").count()
+        };
+        if unsent(config.path()) == 0 {
+            break;
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        // Kill after the sandbox has seen 1 to 5 more requests: a random point of the delivery.
+        let after = sb.get().requests().len() + 1 + (seed % 5) as usize;
+        let mut child = cli(config.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if sb.get().requests().len() >= after {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+                break;
+            }
+            assert!(Instant::now() < deadline, "a flush neither finished nor made requests");
+            std::thread::yield_now();
+        }
+        let _ = child.wait();
+    }
+    assert!(kills >= 3, "the test killed the app only {kills} times");
+    // Whatever is left goes out in one uninterrupted flush.
+    let last = cli(config.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    assert!(last.status.success(), "{}", text(&last.stdout));
+    let found: Vec<String> = sb
+        .get()
+        .tickets()
+        .iter()
+        .filter_map(|t| t.description.split("Helpdesk Button ref ").nth(1).map(|rest| rest[..18].to_string()))
+        .collect();
+    assert_eq!(found.len(), 8, "no ticket twice: {found:?}");
+    assert_eq!(found.into_iter().collect::<std::collections::BTreeSet<_>>(), expected, "the ticket set equals the submission set");
+}
+
 // ---- The tray app's triggers (need a display, xdotool and a session bus) ----
 
 struct App {

@@ -168,7 +168,6 @@ async fn a_web_page_or_an_html_404_is_not_atera() {
 }
 
 #[tokio::test]
-#[ignore = "client bug: rustls' `received corrupt message of type InvalidContentType` is classified as a retryable Connect error; AteraClient::classify only matches the words certificate/tls/handshake"]
 async fn tls_to_a_plain_http_port_is_a_tls_error() {
     let sandbox = sandbox().await;
     let base = format!("https://127.0.0.1:{}/api/v3/", sandbox.addr().port());

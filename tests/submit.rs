@@ -159,7 +159,7 @@ impl RetryableForTest for SubmitError {
 #[tokio::test]
 async fn a_web_page_instead_of_the_api_is_reported_as_not_atera() {
     let sandbox = util::sandbox().await;
-    sandbox.inject_fault(Fault::Html { method: "GET", path_prefix: "/contacts" });
+    sandbox.inject_fault(Fault::Html { method: "POST", path_prefix: "/tickets" });
     let client = util::client_for(&sandbox, util::KEY);
     let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None }, "0.1.0").await.unwrap_err();
     assert!(matches!(err, SubmitError::Atera(AteraError::NotAtera { .. })), "{err:?}");

@@ -7,6 +7,7 @@
 //! - `errors`: one test per failure class of the Atera client (rejected key, unknown host, not
 //!   Atera, TLS, timeout, dropped connection, rate limit, validation, server error, unreadable
 //!   answer), each made to happen on 127.0.0.1: class, retryability, fix hint, no key shown.
+//! - `outbox`: many saved submissions through heavy injected faults, delivered exactly once.
 //! - `resilience`: one submission against a failing sandbox: retries, backoff, Retry-After,
 //!   and never a second ticket after an ambiguous failure.
 //!
@@ -14,6 +15,7 @@
 //! WebDriver suite in `tests/e2e/`.
 
 mod contract;
+mod outbox;
 mod errors;
 mod resilience;
 mod submit;

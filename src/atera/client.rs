@@ -293,7 +293,7 @@ impl AteraClient {
         if error.is_timeout() {
             return AteraError::Timeout(if error.is_connect() { self.timeouts.connect } else { self.timeouts.request });
         }
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        if is_tls_failure(error) || lower.contains("certificate") || lower.contains("handshake") {
             return AteraError::Tls { host: host.into(), reason };
         }
         if error.is_connect() {
@@ -304,6 +304,23 @@ impl AteraClient {
         }
         AteraError::ConnectionLost(reason)
     }
+}
+
+/// Whether a rustls error is among the causes, directly or wrapped in (nested) `io::Error`s, as
+/// hyper and tokio-rustls report handshake failures.
+fn is_tls_failure(error: &reqwest::Error) -> bool {
+    fn contains_rustls(e: &(dyn std::error::Error + 'static)) -> bool {
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            if contains_rustls(inner) {
+                return true;
+            }
+        }
+        e.source().is_some_and(contains_rustls)
+    }
+    error.source().is_some_and(contains_rustls)
 }
 
 /// The error's causes, without the URL reqwest puts in its own message.

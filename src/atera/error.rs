@@ -23,15 +23,15 @@ pub enum AteraError {
     ConnectionLost(String),
     #[error("Atera is limiting requests (HTTP 429){}", retry_suffix(.retry_after))]
     RateLimited { retry_after: Option<Duration> },
-    #[error("Atera refused the request (HTTP 400): {detail}")]
+    #[error("Atera refused the request (HTTP 400): {detail}. Check the default priority, type, impact and status in the settings; if they are right, send this message to your Helpdesk Button vendor.")]
     Validation { detail: String },
     #[error("Atera could not find {what} (HTTP 404)")]
     NotFound { what: String },
     #[error("Atera had a server error (HTTP {status}){}. It is usually temporary.", detail_suffix(.detail))]
     Server { status: u16, detail: Option<String> },
-    #[error("Atera answered HTTP {status} unexpectedly{}", detail_suffix(.detail))]
+    #[error("Atera answered HTTP {status} unexpectedly{}. Check the endpoint setting (usually app.atera.com).", detail_suffix(.detail))]
     UnexpectedStatus { status: u16, detail: Option<String> },
-    #[error("Atera's answer could not be read at `{path}`: {message}")]
+    #[error("Atera's answer could not be read at `{path}`: {message}. Check that the endpoint setting points at Atera (usually app.atera.com).")]
     Decode { path: String, message: String },
 }
 
@@ -58,9 +58,10 @@ impl AteraError {
     }
 
     /// Whether the request may have been processed even though no answer arrived, so a retry of
-    /// a create must first look for what it created.
+    /// a create must first look for what it created. A gateway's 502 or 504 counts: the gateway
+    /// gave up waiting, not necessarily Atera.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, Self::Timeout(_) | Self::ConnectionLost(_))
+        matches!(self, Self::Timeout(_) | Self::ConnectionLost(_) | Self::Server { status: 502 | 504, .. })
     }
 
     /// A short kind name for the UI and logs.
@@ -98,7 +99,7 @@ impl AteraError {
             }
             Self::Validation { detail } => format!("The helpdesk did not accept the ticket: {detail}"),
             Self::UnexpectedStatus { .. } | Self::Decode { .. } => {
-                "The helpdesk gave an answer this app did not understand. Please try again, or call your IT support.".into()
+                "The helpdesk gave an answer this app did not understand. Please call your IT support and mention this message.".into()
             }
         }
     }

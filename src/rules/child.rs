@@ -1,0 +1,226 @@
+//! Running the rules in a child process: the app re-run with [`CHILD_MODE_ARG`].
+//!
+//! Protocol: the parent writes one JSON request `{script, input, limits}` to the child's stdin
+//! and closes it; the child prints the [`RuleOutcome`] as one line of JSON and exits 0. The
+//! parent reads the last non-empty line of stdout, so a banner printed before it does no harm.
+//! A child that outlives `limits.time` + [`CHILD_TIME_MARGIN`] is killed; one that dies (memory
+//! ceiling, abort, signal, panic) becomes a [`DiagnosticKind::Limit`] outcome.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::{failed_outcome, memory_limit_text, time_limit_text};
+use super::{evaluate_in_process, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome};
+
+/// The first argument that makes the app evaluate rules from stdin instead of starting.
+pub const CHILD_MODE_ARG: &str = "__evaluate-rules";
+
+/// Time the child gets beyond `limits.time` for starting and compiling before it is killed.
+pub const CHILD_TIME_MARGIN: Duration = Duration::from_millis(500);
+
+/// The most the parent reads from the child's stdout and stderr.
+const MAX_CHILD_OUTPUT: u64 = 16 * 1024 * 1024;
+const MAX_CHILD_STDERR: u64 = 64 * 1024;
+
+/// Exit code of a child whose request was unreadable.
+const EXIT_BAD_REQUEST: u8 = 2;
+/// Exit code of a child that stopped itself because the parent did not kill it in time.
+const EXIT_WATCHDOG: i32 = 3;
+/// Exit code of a Rust panic.
+const EXIT_PANIC: i32 = 101;
+
+/// Why [`evaluate`] could not produce an outcome. A rule that misbehaves is not an error: it
+/// yields an outcome with `error` set.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("could not start the rules evaluator {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("could not talk to the rules evaluator: {0}")]
+    Pipe(#[source] std::io::Error),
+    #[error("the rules evaluator exited with {status} without an answer: {stderr}")]
+    NoAnswer { status: ExitStatus, stderr: String },
+    #[error("the rules evaluator gave an unreadable answer ({source}): {stderr}")]
+    BadAnswer { source: serde_json::Error, stderr: String },
+}
+
+#[derive(Serialize)]
+struct RequestRef<'a> {
+    script: &'a str,
+    input: &'a RuleInput,
+    limits: &'a RuleLimits,
+}
+
+#[derive(Deserialize)]
+struct Request {
+    script: String,
+    input: RuleInput,
+    limits: RuleLimits,
+}
+
+/// Evaluates the rules in a child process: `exe __evaluate-rules`.
+///
+/// # Errors
+/// The child could not be started, or exited normally without a readable answer (for example,
+/// `exe` does not know the child mode).
+pub fn evaluate(exe: &Path, script: &str, input: &RuleInput, limits: &RuleLimits) -> Result<RuleOutcome, RulesError> {
+    let mut cmd = Command::new(exe);
+    cmd.arg(CHILD_MODE_ARG);
+    evaluate_with_command(cmd, script, input, limits)
+}
+
+/// [`evaluate`] with a caller-built command (tests run the test binary itself as the child).
+/// Its stdin, stdout and stderr are replaced by pipes.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with_command(mut cmd: Command, script: &str, input: &RuleInput, limits: &RuleLimits) -> Result<RuleOutcome, RulesError> {
+    let request = serde_json::to_vec(&RequestRef { script, input, limits }).map_err(|e| RulesError::Pipe(e.into()))?;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        cmd.creation_flags(CREATE_NO_WINDOW);
+    }
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| RulesError::Spawn { program, source })?;
+    let stdin = child.stdin.take();
+    let writer = thread::spawn(move || -> std::io::Result<()> {
+        if let Some(mut stdin) = stdin {
+            stdin.write_all(&request)?;
+        }
+        Ok(())
+    });
+    let stdout = child.stdout.take().map(|s| read_all(s, MAX_CHILD_OUTPUT));
+    let stderr = child.stderr.take().map(|s| read_all(s, MAX_CHILD_STDERR));
+
+    let deadline = started + limits.time + CHILD_TIME_MARGIN;
+    let mut pause = Duration::from_millis(1);
+    let (status, killed) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (Some(status), false),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                break (child.wait().ok(), true);
+            }
+            Ok(None) => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RulesError::Pipe(e));
+            }
+        }
+    };
+    // A child that exits without reading its stdin makes this fail; its exit status tells why.
+    let _ = writer.join();
+    let stdout = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, killed, "rules evaluated in a child process");
+
+    if killed {
+        return Ok(limit_outcome(input, time_limit_text(limits)));
+    }
+    let Some(status) = status else {
+        return Ok(limit_outcome(input, "The rules evaluator stopped unexpectedly".to_owned()));
+    };
+    if status.success() {
+        let text = String::from_utf8_lossy(&stdout);
+        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return serde_json::from_str(last).map_err(|source| RulesError::BadAnswer { source, stderr });
+    }
+    match status.code() {
+        Some(monty_types::OOM_EXIT_CODE) => Ok(limit_outcome(input, memory_limit_text(limits))),
+        Some(EXIT_WATCHDOG) => Ok(limit_outcome(input, time_limit_text(limits))),
+        Some(EXIT_PANIC) => Ok(limit_outcome(input, format!("The rules stopped the evaluator: {}", last_line(&stderr)))),
+        None => Ok(limit_outcome(
+            input,
+            format!("The rules used too much memory or time and the evaluator was stopped ({})", describe(status)),
+        )),
+        Some(_) => Err(RulesError::NoAnswer { status, stderr }),
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("it crashed")
+}
+
+fn describe(status: ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("signal {signal}");
+        }
+    }
+    status.to_string()
+}
+
+fn read_all<R: Read + Send + 'static>(reader: R, max: u64) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut limited = reader.take(max);
+        let _ = limited.read_to_end(&mut buf);
+        // Keep draining so a chatty child never blocks on a full pipe.
+        let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
+        buf
+    })
+}
+
+fn limit_outcome(input: &RuleInput, text: String) -> RuleOutcome {
+    let diag = RuleDiagnostic { line: 0, column: 0, message: text.clone(), kind: DiagnosticKind::Limit };
+    failed_outcome(input, diag, text, Vec::new())
+}
+
+/// The child side: reads the request from stdin, arms the memory limit, evaluates, and prints
+/// the outcome as one line of JSON. Call it first thing in `main` when the first argument is
+/// [`CHILD_MODE_ARG`], before any other setup.
+pub fn child_main() -> ExitCode {
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("rules evaluator: could not read the request: {e}");
+        return ExitCode::from(EXIT_BAD_REQUEST);
+    }
+    let request: Request = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rules evaluator: unreadable request: {e}");
+            return ExitCode::from(EXIT_BAD_REQUEST);
+        }
+    };
+    drop(text);
+    // If the parent is gone and nobody kills us, stop anyway.
+    let watchdog = request.limits.time + CHILD_TIME_MARGIN * 4;
+    thread::spawn(move || {
+        thread::sleep(watchdog);
+        std::process::exit(EXIT_WATCHDOG);
+    });
+    // Fails when `RulesAllocator` is not the global allocator: then only oversized single
+    // operations are refused, and the parent's kill is the backstop.
+    let armed = monty_alloc::set_limit(Some(request.limits.memory_bytes), false).is_ok();
+    let outcome = evaluate_in_process(&request.script, &request.input, &request.limits);
+    if armed {
+        let _ = monty_alloc::set_limit(None, false);
+    }
+    let line = match serde_json::to_string(&outcome) {
+        Ok(line) => line,
+        Err(e) => {
+            eprintln!("rules evaluator: could not write the outcome: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "\n{line}").and_then(|()| stdout.flush()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
