@@ -127,7 +127,7 @@ pub async fn run_integration_test(
         impact: "NoImpact".into(),
         ..Default::default()
     };
-    let submission = Submission { form, reference: new_reference(), resumed: false, screenshots: &[], inventory: Some(inventory) };
+    let submission = Submission { form, reference: new_reference(), resumed: false, screenshots: &[], inventory: Some(inventory), rules: None };
     let step = match submit_ticket_with(client, settings, submission, app_version, &policy).await {
         Ok(outcome) => ok("File a test ticket", format!("test ticket #{} filed (reference {})", outcome.ticket_number, outcome.reference)),
         Err(SubmitError::Atera(e)) => failed("File a test ticket", e.to_string()),

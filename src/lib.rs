@@ -4,6 +4,7 @@
 //! here: one path to capture, one to collect the inventory, one to submit a ticket.
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod atera;
 pub mod capture;
 pub mod check;
@@ -13,6 +14,7 @@ pub mod html;
 pub mod inventory;
 pub mod outbox;
 pub mod paths;
+pub mod policy;
 pub mod profile;
 pub mod rules;
 pub mod sandbox;

@@ -22,6 +22,9 @@ pub enum PathsError {
     Read { path: PathBuf, source: std::io::Error },
 }
 
+/// Overrides where the machine-wide policy file is read from (tests, unusual installs).
+pub const POLICY_FILE_ENV: &str = "HELPDESK_BUTTON_POLICY_FILE";
+
 /// The directories the app uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppPaths {
@@ -29,6 +32,25 @@ pub struct AppPaths {
     pub config_dir: PathBuf,
     /// Drafts and the outbox.
     pub data_dir: PathBuf,
+    /// The machine-wide managed policy (see [`crate::policy`]).
+    pub policy_file: PathBuf,
+}
+
+/// Where fleets put the managed policy: `/etc/helpdesk-button/policy.toml` on Linux,
+/// `%ProgramData%\HelpdeskButton\policy.toml` on Windows and
+/// `/Library/Application Support/HelpdeskButton/policy.toml` on macOS.
+pub fn default_policy_file() -> PathBuf {
+    if let Some(p) = std::env::var_os(POLICY_FILE_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if cfg!(windows) {
+        let base = std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
+        base.join("HelpdeskButton").join("policy.toml")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/HelpdeskButton/policy.toml")
+    } else {
+        PathBuf::from("/etc/helpdesk-button/policy.toml")
+    }
 }
 
 impl AppPaths {
@@ -46,12 +68,12 @@ impl AppPaths {
         }
         let config = dirs::config_dir().ok_or(PathsError::NoConfigDir)?.join(APP_DIR);
         let data = dirs::data_local_dir().unwrap_or_else(|| config.clone()).join(APP_DIR);
-        Ok(Self { config_dir: config, data_dir: data })
+        Ok(Self { config_dir: config, data_dir: data, policy_file: default_policy_file() })
     }
 
-    /// Everything in one directory (the override case).
+    /// Everything in one directory (the override case); the policy stays machine-wide.
     pub fn in_one_dir(dir: PathBuf) -> Self {
-        Self { data_dir: dir.clone(), config_dir: dir }
+        Self { data_dir: dir.clone(), config_dir: dir, policy_file: default_policy_file() }
     }
 
     /// The user settings file.

@@ -143,13 +143,15 @@ pub enum ScreenshotMode {
 #[serde(default)]
 pub struct ScreenshotSettings {
     pub mode: ScreenshotMode,
+    /// Whether users may untick a monitor in the form.
+    pub allow_exclude: bool,
     /// Cap on the inline JPEG bytes of all screenshots in one ticket body.
     pub max_total_bytes: usize,
 }
 
 impl Default for ScreenshotSettings {
     fn default() -> Self {
-        Self { mode: ScreenshotMode::AllMonitors, max_total_bytes: crate::ticket::DEFAULT_SCREENSHOT_BUDGET }
+        Self { mode: ScreenshotMode::AllMonitors, allow_exclude: true, max_total_bytes: crate::ticket::DEFAULT_SCREENSHOT_BUDGET }
     }
 }
 
@@ -160,12 +162,39 @@ pub struct Branding {
     pub company_name: String,
     /// `#rrggbb`.
     pub accent_color: String,
+    /// A `data:image/png;base64,…` (or jpeg/svg+xml) logo for the form's header; empty for none.
+    pub logo_data_url: String,
 }
 
 impl Default for Branding {
     fn default() -> Self {
-        Self { company_name: "IT Support".into(), accent_color: "#2563eb".into() }
+        Self { company_name: "IT Support".into(), accent_color: "#2563eb".into(), logo_data_url: String::new() }
     }
+}
+
+/// Ways to reach the MSP, shown on the form's success and error pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SupportLinks {
+    pub phone: String,
+    pub email: String,
+    pub url: String,
+}
+
+/// Which update channel this copy follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateChannel {
+    #[default]
+    Stable,
+    Beta,
+}
+
+/// The update channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdateSettings {
+    pub channel: UpdateChannel,
 }
 
 /// All settings.
@@ -177,6 +206,8 @@ pub struct Settings {
     pub form: FormSettings,
     pub screenshots: ScreenshotSettings,
     pub branding: Branding,
+    pub support: SupportLinks,
+    pub updates: UpdateSettings,
     /// The global hotkey, e.g. `Ctrl+Shift+F1` or a single `F9`.
     pub hotkey: String,
 }
@@ -193,6 +224,8 @@ impl Default for Settings {
             form: FormSettings::default(),
             screenshots: ScreenshotSettings::default(),
             branding: Branding::default(),
+            support: SupportLinks::default(),
+            updates: UpdateSettings::default(),
             hotkey: DEFAULT_HOTKEY.into(),
         }
     }
@@ -204,11 +237,26 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Parse`] when the file exists but is not valid.
     pub fn load(paths: &AppPaths) -> Result<Self, SettingsError> {
+        let policy = crate::policy::Policy::load(&paths.policy_file)?;
+        Self::load_with(paths, &policy)
+    }
+
+    /// The effective settings under a given policy: the defaults, then the policy's values, then
+    /// the user's file (migrated to the current schema), then the policy's locked values on top.
+    ///
+    /// # Errors
+    /// [`SettingsError::Parse`] when the user's file is not valid.
+    pub fn load_with(paths: &AppPaths, policy: &crate::policy::Policy) -> Result<Self, SettingsError> {
         let path = paths.settings_file();
-        let Some(bytes) = read_optional(&path)? else { return Ok(Self::default()) };
-        let text = String::from_utf8_lossy(&bytes);
-        let settings: Self = toml::from_str(&text)
-            .map_err(|e| SettingsError::Parse { path: path.display().to_string(), message: e.message().to_string() })?;
+        let parse_err = |message: String| SettingsError::Parse { path: path.display().to_string(), message };
+        let mut user = match read_optional(&path)? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).parse::<toml::Table>().map_err(|e| parse_err(e.message().to_string()))?,
+            None => toml::Table::new(),
+        };
+        migrate(&mut user);
+        let defaults = toml::Table::try_from(Self::default()).map_err(|e| parse_err(e.to_string()))?;
+        let merged = policy.apply(defaults, user);
+        let settings: Self = merged.try_into().map_err(|e: toml::de::Error| parse_err(e.message().to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -240,6 +288,24 @@ impl Settings {
         if self.hotkey.trim().is_empty() {
             return Err(invalid("hotkey", &self.hotkey, "give a key such as F9 or Ctrl+Shift+F1"));
         }
+        let logo = &self.branding.logo_data_url;
+        if !logo.is_empty() && !(logo.starts_with("data:image/png;base64,") || logo.starts_with("data:image/jpeg;base64,") || logo.starts_with("data:image/svg+xml;base64,")) {
+            return Err(invalid("branding.logo_data_url", "(logo)", "use a PNG, JPEG or SVG image"));
+        }
+        if logo.len() > 300_000 {
+            return Err(invalid("branding.logo_data_url", "(logo)", "use an image under 200 KB"));
+        }
+        let email = self.atera.fallback_contact_email.trim();
+        if !email.is_empty() && !email.contains('@') {
+            return Err(invalid("atera.fallback_contact_email", email, "use an email address like frontdesk@yourcompany.com"));
+        }
+        let url = self.support.url.trim();
+        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid("support.url", url, "start the address with https://"));
+        }
+        if self.screenshots.max_total_bytes < 50_000 {
+            return Err(invalid("screenshots.max_total_bytes", &self.screenshots.max_total_bytes.to_string(), "allow at least 50000 bytes"));
+        }
         Ok(())
     }
 
@@ -259,12 +325,17 @@ impl Settings {
     /// [`SettingsError::UnknownKey`] or [`SettingsError::InvalidValue`] saying what to type.
     pub fn set(&mut self, key: &str, raw: &str) -> Result<Vec<String>, SettingsError> {
         let mut notes = Vec::new();
-        let raw_value = if key == "atera.endpoint" {
-            let (endpoint, endpoint_notes) = Endpoint::parse(raw)?;
-            notes = endpoint_notes;
-            endpoint.to_string()
-        } else {
-            raw.to_string()
+        let raw_value = match key {
+            "atera.endpoint" => {
+                let (endpoint, endpoint_notes) = Endpoint::parse(raw)?;
+                notes = endpoint_notes;
+                endpoint.to_string()
+            }
+            // Defaults take people's names and legacy names too, like everywhere else.
+            "atera.defaults.priority" => Priority::parse(raw).map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
+            "atera.defaults.type" => TicketType::parse(raw).map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
+            "atera.defaults.impact" => Impact::parse(raw).map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
+            _ => raw.to_string(),
         };
         let mut tree = serde_json::to_value(&*self).map_err(|e| invalid(key, raw, &e.to_string()))?;
         let slot = key
@@ -289,6 +360,22 @@ impl Settings {
     }
 }
 
+/// Brings a settings table written by an older version up to [`SCHEMA_VERSION`], one step at a
+/// time, so old files keep working after an update.
+pub fn migrate(table: &mut toml::Table) {
+    let version = table.get("schema_version").and_then(toml::Value::as_integer).unwrap_or(0);
+    if version < 1 {
+        // Version 0 (before schema versions) called the default status "standing", as some of
+        // Atera's older documentation does.
+        if let Some(defaults) = table.get_mut("atera").and_then(|a| a.get_mut("defaults")).and_then(toml::Value::as_table_mut) {
+            if let Some(standing) = defaults.remove("standing") {
+                defaults.entry("status").or_insert(standing);
+            }
+        }
+    }
+    table.insert("schema_version".into(), toml::Value::Integer(i64::from(SCHEMA_VERSION)));
+}
+
 fn value_hint(key: &str, error: &serde_json::Error) -> String {
     let allowed: Option<Vec<&str>> = match key {
         "atera.defaults.priority" => Some(Priority::ALL.iter().map(|v| v.api_value()).collect()),
@@ -296,6 +383,7 @@ fn value_hint(key: &str, error: &serde_json::Error) -> String {
         "atera.defaults.impact" => Some(Impact::ALL.iter().map(|v| v.api_value()).collect()),
         "atera.auth_mode" => Some(vec!["auto", "api-key", "bearer"]),
         "screenshots.mode" => Some(vec!["all-monitors", "primary-only", "off"]),
+        "updates.channel" => Some(vec!["stable", "beta"]),
         _ => None,
     };
     match allowed {
@@ -494,6 +582,24 @@ mod tests {
         assert!(err.contains("Low, Medium, High, Critical"), "{err}");
         assert!(settings.set("branding.accent_color", "blue").is_err());
         assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn a_version_0_file_is_migrated_and_keeps_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        std::fs::write(paths.settings_file(), "hotkey = \"F9\"\n[atera.defaults]\nstanding = \"Pending\"\npriority = \"High\"\n").unwrap();
+        let s = Settings::load(&paths).unwrap();
+        assert_eq!((s.schema_version, s.hotkey.as_str(), s.atera.defaults.status.as_str()), (SCHEMA_VERSION, "F9", "Pending"));
+        assert_eq!(s.atera.defaults.priority, Priority::High);
+    }
+
+    #[test]
+    fn defaults_accept_peoples_names() {
+        let mut s = Settings::default();
+        s.set("atera.defaults.impact", "site down").unwrap();
+        s.set("atera.defaults.type", "Service Request").unwrap();
+        assert_eq!((s.atera.defaults.impact, s.atera.defaults.ticket_type), (Impact::SiteDown, TicketType::Request));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum SubmitError {
     Atera(#[from] AteraError),
     #[error("the ticket could not be saved on this PC: {0}")]
     Storage(String),
+    /// The dispatcher rules refused the submission; the text is the rule's `exception`.
+    #[error("{0}")]
+    Blocked(String),
 }
 
 impl SubmitError {
@@ -39,6 +42,7 @@ impl SubmitError {
             Self::NotConfigured(_) => "config",
             Self::Atera(_) => "atera",
             Self::Storage(_) => "internal",
+            Self::Blocked(_) => "blocked",
         }
     }
 
@@ -49,6 +53,7 @@ impl SubmitError {
             Self::NotConfigured(_) => "The helpdesk connection on this PC is not set up yet, so the ticket could not be sent. Please call your IT support.".into(),
             Self::Atera(e) => e.user_message(),
             Self::Storage(e) => format!("Your ticket could not be saved on this PC ({e}). Please call your IT support."),
+            Self::Blocked(text) => text.clone(),
         }
     }
 
@@ -65,8 +70,12 @@ impl SubmitError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "path", rename_all = "kebab-case")]
 pub enum ContactMatch {
-    /// An existing contact whose email matched exactly.
-    Existing { end_user_id: i64 },
+    /// An existing contact whose email matched exactly, with Atera's name for them.
+    Existing {
+        end_user_id: i64,
+        #[serde(default)]
+        name: String,
+    },
     /// A new contact created under this machine's customer, found through its Atera agent.
     CreatedUnderCustomer { end_user_id: i64, customer_id: i64, customer_name: String },
     /// The admin's fallback contact.
@@ -82,7 +91,7 @@ impl ContactMatch {
     /// One line for the technician, in the ticket body.
     pub fn note(&self) -> String {
         match self {
-            Self::Existing { end_user_id } => format!("existing contact #{end_user_id} (exact email match)"),
+            Self::Existing { end_user_id, .. } => format!("existing contact #{end_user_id} (exact email match)"),
             Self::CreatedUnderCustomer { end_user_id, customer_name, .. } => {
                 format!("new contact #{end_user_id} created under {customer_name} (found by this computer's Atera agent)")
             }
@@ -122,6 +131,17 @@ pub struct Submission<'a> {
     /// All screenshots of the capture; `form.included_screenshots` selects which are attached.
     pub screenshots: &'a [Screenshot],
     pub inventory: Option<&'a Inventory>,
+    /// The admin's dispatcher rules, when there are any.
+    pub rules: Option<&'a RulesConfig>,
+}
+
+/// The dispatcher rules and how to run them: in a child process of `exe` (the app re-run in its
+/// rule-evaluation mode), so a runaway rule cannot take the app down.
+#[derive(Debug, Clone)]
+pub struct RulesConfig {
+    pub exe: std::path::PathBuf,
+    pub script: String,
+    pub limits: crate::rules::RuleLimits,
 }
 
 /// Builds the Atera client from the settings and the stored key.
@@ -216,7 +236,31 @@ pub async fn prepare(
         }
         None => None,
     };
-    let values = TicketValues::resolve(&form, settings);
+    let mut form = form;
+    let mut values = TicketValues::resolve(&form, settings);
+    let mut append = String::new();
+    if let Some(rules) = submission.rules {
+        let input = rule_input(&form, &values, submission.inventory, contact.as_ref());
+        match crate::rules::evaluate(&rules.exe, &rules.script, &input, &rules.limits) {
+            Ok(outcome) => {
+                if let Some(exception) = outcome.exception.filter(|e| !e.trim().is_empty()) {
+                    tracing::info!("the dispatcher rules blocked the submission");
+                    return Err(SubmitError::Blocked(exception));
+                }
+                form.subject = outcome.subject.trim().to_string();
+                form.description = outcome.msg;
+                append = outcome.append;
+                values = TicketValues::from_strings(&outcome.priority, &outcome.r#type, &outcome.impact, &outcome.status, settings);
+                tracing::info!(changed = ?outcome.changed, "dispatcher rules applied");
+            }
+            Err(e) => {
+                // Rules that cannot run must not cost the user their ticket: send it unchanged
+                // and say so in the ticket.
+                tracing::error!(error = %e, "the dispatcher rules could not run");
+                values.replacements.push(crate::values::Replacement { field: "rules".into(), given: e.to_string(), used: "the form's values".into() });
+            }
+        }
+    }
     let included: Vec<Screenshot> = submission.screenshots.iter().filter(|s| form.included_screenshots.contains(&s.id)).cloned().collect();
     let images = prepare_images(&included, settings.screenshots.max_total_bytes);
     let created_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
@@ -225,11 +269,42 @@ pub async fn prepare(
         created_at,
         form,
         values,
-        append: String::new(),
+        append,
         inventory: submission.inventory.cloned(),
         images,
         contact,
     })
+}
+
+/// What the rules see: the form's values and the integration defaults, this machine's facts, and
+/// the requester as Atera knows them. `input_*` hold what the user typed only when Atera did
+/// not know the email.
+pub fn rule_input(form: &TicketForm, values: &TicketValues, inventory: Option<&Inventory>, contact: Option<&ContactMatch>) -> crate::rules::RuleInput {
+    let known = matches!(contact, Some(ContactMatch::Existing { .. }));
+    let name = match contact {
+        Some(ContactMatch::Existing { name, .. }) if !name.is_empty() => name.clone(),
+        _ => form.name.clone(),
+    };
+    crate::rules::RuleInput {
+        selections: form.selections.clone(),
+        hostname: inventory.map(|i| i.hostname.clone()).unwrap_or_default(),
+        name,
+        email: form.email.clone(),
+        ip: inventory.and_then(Inventory::primary_ipv4).unwrap_or_default().to_string(),
+        mac: inventory.and_then(Inventory::primary_mac).unwrap_or_default().to_string(),
+        username: inventory.map(|i| i.user.username.clone()).unwrap_or_default(),
+        os: inventory.map(Inventory::os_display).unwrap_or_default(),
+        input_name: (!known).then(|| form.name.clone()),
+        input_email: (!known).then(|| form.email.clone()),
+        input_phone: (!known).then(|| form.phone.clone()),
+        priority: values.priority.api_value().into(),
+        r#type: values.ticket_type.api_value().into(),
+        impact: values.impact.api_value().into(),
+        status: values.status.clone(),
+        subject: form.subject.clone(),
+        msg: form.description.clone(),
+        append: String::new(),
+    }
 }
 
 /// Files a prepared submission: matches the requester if that is still open, composes the
@@ -273,7 +348,7 @@ pub async fn deliver(
         ..Default::default()
     };
     match &contact {
-        ContactMatch::Existing { end_user_id }
+        ContactMatch::Existing { end_user_id, .. }
         | ContactMatch::CreatedUnderCustomer { end_user_id, .. }
         | ContactMatch::Fallback { end_user_id, .. } => request.end_user_id = Some(*end_user_id),
         ContactMatch::NameAndEmail { .. } | ContactMatch::WouldCreateUnderCustomer { .. } => {
@@ -328,8 +403,15 @@ pub async fn resolve_contact(
         async move { client.find_contacts_by_email(&email).await }
     });
     let matches = find(form.email.clone()).await?;
-    if let Some(id) = matches.iter().filter_map(|c| c.end_user_id).min() {
-        return Ok(ContactMatch::Existing { end_user_id: id });
+    if let Some(contact) = matches.iter().filter(|c| c.end_user_id.is_some()).min_by_key(|c| c.end_user_id) {
+        let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Ok(ContactMatch::Existing { end_user_id: contact.end_user_id.unwrap_or_default(), name });
     }
     let (first_name, last_name) = split_name(&form.name);
     if let Some(inv) = inventory {

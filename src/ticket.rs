@@ -38,12 +38,18 @@ impl TicketValues {
     /// Normalises the form's priority, type and impact (Atera values, people's names or legacy
     /// names); anything unmappable falls back to the settings' defaults and is recorded.
     pub fn resolve(form: &TicketForm, settings: &Settings) -> Self {
+        Self::from_strings(&form.priority, &form.ticket_type, &form.impact, &settings.atera.defaults.status, settings)
+    }
+
+    /// Normalises values given as text (by the form, the CLI or the rules); an empty status is
+    /// the default status.
+    pub fn from_strings(priority: &str, ticket_type: &str, impact: &str, status: &str, settings: &Settings) -> Self {
         let defaults = &settings.atera.defaults;
         let mut replacements = Vec::new();
-        let priority = crate::values::normalise_or_default(&form.priority, defaults.priority, &mut replacements);
-        let ticket_type = crate::values::normalise_or_default(&form.ticket_type, defaults.ticket_type, &mut replacements);
-        let impact = crate::values::normalise_or_default(&form.impact, defaults.impact, &mut replacements);
-        let status = crate::values::normalise_status(&defaults.status);
+        let priority = crate::values::normalise_or_default(priority, defaults.priority, &mut replacements);
+        let ticket_type = crate::values::normalise_or_default(ticket_type, defaults.ticket_type, &mut replacements);
+        let impact = crate::values::normalise_or_default(impact, defaults.impact, &mut replacements);
+        let status = crate::values::normalise_status(if status.trim().is_empty() { &defaults.status } else { status });
         Self { priority, ticket_type, impact, status, replacements }
     }
 }

@@ -38,7 +38,7 @@ async fn ticket_and_contact_bodies_in_every_contact_path_follow_the_spec() {
     let agent_pc = util::inventory("AGENT-PC", "aa:bb:cc:00:00:01");
     let lone_pc = util::inventory("LONE-PC", "aa:bb:cc:00:00:02");
     for (email, inv) in [("grace@navy.example", &agent_pc), ("new@navy.example", &agent_pc), ("stranger@else.example", &lone_pc)] {
-        let submission = Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(email), screenshots: &[], inventory: Some(inv) };
+        let submission = Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(email), screenshots: &[], inventory: Some(inv), rules: None };
         submit_ticket(&client, &settings, submission, "0.1.0").await.unwrap();
     }
     let tickets = util::posts(&sandbox, "/api/v3/tickets");

@@ -50,7 +50,7 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
         sandbox.inject_fault(Fault::Status { method: "*", path_prefix: "/", status: 503, retry_after: None });
     }
     let c = client(&sandbox);
-    let submission = Submission { form: form(1), reference: new_reference(), resumed: false, screenshots: &[], inventory: None };
+    let submission = Submission { form: form(1), reference: new_reference(), resumed: false, screenshots: &[], inventory: None, rules: None };
     let result = outbox::submit(&outbox, Ok(&c), &settings, submission, "0.1.0", &FAST).await.unwrap();
     let Submitted::Queued { reference, waits_for_admin: false, .. } = result else { panic!("{result:?}") };
     assert!(sandbox.tickets().is_empty());
@@ -87,7 +87,7 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
     let c = client(&sandbox);
     let mut expected = BTreeSet::new();
     for i in 0..16 {
-        let submission = Submission { form: form(i), reference: new_reference(), resumed: false, screenshots: &[], inventory: None };
+        let submission = Submission { form: form(i), reference: new_reference(), resumed: false, screenshots: &[], inventory: None, rules: None };
         let prepared = prepare(None, &settings, submission, &FAST).await.unwrap();
         outbox.enqueue(&prepared).unwrap();
         expected.insert(prepared.reference);

@@ -29,7 +29,7 @@ fn form() -> TicketForm {
 }
 
 async fn submit(sandbox: &Sandbox, client: &AteraClient, reference: &str, resumed: bool) -> Result<SubmitOutcome, SubmitError> {
-    let submission = Submission { form: form(), reference: reference.into(), resumed, screenshots: &[], inventory: None };
+    let submission = Submission { form: form(), reference: reference.into(), resumed, screenshots: &[], inventory: None, rules: None };
     submit_ticket_with(client, &util::settings_for(sandbox), submission, "0.1.0", &FAST).await
 }
 

@@ -32,10 +32,10 @@ async fn exact_email_match_wins_over_atera_partial_matches() {
     sandbox.add_contact(customer, "Bobby", "Tables", "bobby@contoso.com");
     let client = util::client_for(&sandbox, util::KEY);
     let inv = util::inventory("PC-042", "aa:bb:cc:dd:ee:ff");
-    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: Some(&inv) }, "0.1.0")
+    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: Some(&inv), rules: None }, "0.1.0")
         .await
         .unwrap();
-    assert_eq!(outcome.contact, ContactMatch::Existing { end_user_id: bob });
+    assert_eq!(outcome.contact, ContactMatch::Existing { end_user_id: bob, name: "Bob Builder".into() });
     let tickets = sandbox.tickets();
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].request_json["EndUserID"], bob);
@@ -50,7 +50,7 @@ async fn ticket_fields_are_atera_values_and_the_body_is_escaped_with_inline_scre
     let client = util::client_for(&sandbox, util::KEY);
     let shots = util::screenshots();
     let inv = util::inventory("PC-042", "aa:bb:cc:dd:ee:ff");
-    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &shots, inventory: Some(&inv) }, "0.1.0")
+    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &shots, inventory: Some(&inv), rules: None }, "0.1.0")
         .await
         .unwrap();
     let t = &sandbox.tickets()[0];
@@ -77,7 +77,7 @@ async fn excluded_screenshots_are_not_sent() {
     let shots = util::screenshots();
     let mut f = form();
     f.included_screenshots = vec![1];
-    submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &shots, inventory: None }, "0.1.0").await.unwrap();
+    submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &shots, inventory: None, rules: None }, "0.1.0").await.unwrap();
     let d = &sandbox.tickets()[0].description;
     assert_eq!(d.matches("data:image/jpeg;base64,").count(), 1);
     assert!(d.contains("DP-2") && !d.contains("HDMI-1"));
@@ -96,7 +96,7 @@ async fn unknown_email_creates_the_contact_under_this_machines_customer() {
     f.name = "Ludwig van Beethoven".into();
     f.email = "ludwig@contoso.com".into();
     f.phone = "+49 228 981750".into();
-    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &[], inventory: Some(&inv) }, "0.1.0").await.unwrap();
+    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &[], inventory: Some(&inv), rules: None }, "0.1.0").await.unwrap();
     let ContactMatch::CreatedUnderCustomer { end_user_id, customer_id, .. } = outcome.contact else { panic!("{:?}", outcome.contact) };
     assert_eq!(customer_id, contoso, "the agent whose MAC matches wins over the newer one");
     let created = sandbox.contacts().into_iter().find(|c| c.end_user_id == end_user_id).unwrap();
@@ -114,7 +114,7 @@ async fn unknown_email_and_machine_use_the_fallback_contact_when_configured() {
     let client = util::client_for(&sandbox, util::KEY);
     let mut settings = util::settings_for(&sandbox);
     settings.atera.fallback_contact_email = "frontdesk@msp.example".into();
-    let outcome = submit_ticket(&client, &settings, Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None }, "0.1.0").await.unwrap();
+    let outcome = submit_ticket(&client, &settings, Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap();
     assert_eq!(outcome.contact, ContactMatch::Fallback { end_user_id: fallback, email: "frontdesk@msp.example".into() });
     assert!(sandbox.tickets()[0].description.contains("BOB@contoso.com"), "the real requester is still in the body");
 }
@@ -126,7 +126,7 @@ async fn invalid_form_is_refused_before_any_request_is_made() {
     let mut f = form();
     f.email = "bob.contoso.com".into();
     f.description = " ".into();
-    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &[], inventory: None }, "0.1.0").await.unwrap_err();
+    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap_err();
     let fields = err.fields().expect("field errors");
     assert_eq!(fields.0.keys().collect::<Vec<_>>(), ["description", "email"]);
     assert_eq!(err.kind(), "invalid");
@@ -138,7 +138,7 @@ async fn a_rejected_key_says_what_to_do_and_never_shows_the_key() {
     let sandbox = util::sandbox().await;
     let wrong = "wrong-key-that-must-not-leak-42";
     let client = util::client_for(&sandbox, wrong);
-    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None }, "0.1.0").await.unwrap_err();
+    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap_err();
     let SubmitError::Atera(AteraError::Unauthorized { status: 401, .. }) = &err else { panic!("{err:?}") };
     let text = format!("{err} {err:?} {}", err.user_message());
     assert!(text.contains("copy the key again"), "{text}");
@@ -161,7 +161,7 @@ async fn a_web_page_instead_of_the_api_is_reported_as_not_atera() {
     let sandbox = util::sandbox().await;
     sandbox.inject_fault(Fault::Html { method: "POST", path_prefix: "/tickets" });
     let client = util::client_for(&sandbox, util::KEY);
-    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None }, "0.1.0").await.unwrap_err();
+    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap_err();
     assert!(matches!(err, SubmitError::Atera(AteraError::NotAtera { .. })), "{err:?}");
     assert!(err.to_string().contains("Check the endpoint setting"));
     assert!(sandbox.tickets().is_empty());
@@ -171,7 +171,7 @@ async fn a_web_page_instead_of_the_api_is_reported_as_not_atera() {
 async fn requests_carry_the_key_header_user_agent_and_accept_json() {
     let sandbox = util::sandbox().await;
     let client = util::client_for(&sandbox, util::KEY);
-    submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None }, "0.1.0").await.unwrap();
+    submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap();
     let requests = sandbox.requests();
     assert!(!requests.is_empty());
     for r in &requests {

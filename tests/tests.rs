@@ -10,6 +10,8 @@
 //! - `outbox`: many saved submissions through heavy injected faults, delivered exactly once.
 //! - `resilience`: one submission against a failing sandbox: retries, backoff, Retry-After,
 //!   and never a second ticket after an ambiguous failure.
+//! - `rules`: dispatcher rules evaluated in a real child process (this binary re-run as the
+//!   child), abuse scripts stopped by the limits, and the vendor-style fixtures (`fixtures/rules/`).
 //!
 //! The CLI and the real window are tested from `tests/cli.rs` (in the app package) and the
 //! WebDriver suite in `tests/e2e/`.
@@ -18,5 +20,6 @@ mod contract;
 mod outbox;
 mod errors;
 mod resilience;
+mod rules;
 mod submit;
 mod util;

@@ -88,6 +88,15 @@ pub enum SettingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the effective settings as TOML (policy applied; never the key), for `import`
+    /// on another machine.
+    Export,
+    /// Replace this machine's settings with a file written by `export` (locked keys stay as the
+    /// policy sets them).
+    Import { file: PathBuf },
+    /// Read a password from standard input and print its argon2 hash, for the policy file's
+    /// `admin_password_hash`.
+    HashPassword,
     /// Check the Atera connection step by step: endpoint, key, this computer's customer, the
     /// contact a test email gets; with --send, file a clearly marked test ticket.
     Test {
@@ -185,11 +194,54 @@ fn load_settings(paths: &AppPaths) -> Result<Settings, ExitCode> {
 }
 
 fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
-    let mut settings = match load_settings(paths) {
+    let policy = match helpdesk_core::policy::Policy::load(&paths.policy_file) {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_INPUT, &e.to_string()),
+    };
+    let mut settings = match Settings::load_with(paths, &policy) {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => return fail(EXIT_INPUT, &e.to_string()),
     };
     match cmd {
+        SettingsCommand::Set { key, .. } if policy.is_locked(&key) => fail(
+            EXIT_INPUT,
+            &format!("`{key}` is locked by the policy in {}; change it there", policy.source.as_deref().unwrap_or(paths.policy_file.as_path()).display()),
+        ),
+        SettingsCommand::Export => {
+            print!("{}", toml::to_string_pretty(&settings).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        SettingsCommand::Import { file } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => return fail(EXIT_INPUT, &format!("cannot read {}: {e}", file.display())),
+            };
+            let imported = match import_settings(&text, &policy) {
+                Ok(s) => s,
+                Err(e) => return fail(EXIT_INPUT, &format!("{} is not a valid settings file: {e}", file.display())),
+            };
+            match imported.save(paths) {
+                Ok(()) => {
+                    println!("settings imported from {}", file.display());
+                    if !policy.locked.is_empty() {
+                        println!("note: these stay as the policy sets them: {}", policy.locked.join(", "));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(EXIT_FAILURE, &e.to_string()),
+            }
+        }
+        SettingsCommand::HashPassword => {
+            let mut raw = String::new();
+            let _ = std::io::stdin().read_to_string(&mut raw);
+            match helpdesk_core::admin::hash_password(raw.trim_end_matches(['\r', '\n'])) {
+                Ok(hash) => {
+                    println!("{hash}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(EXIT_INPUT, &e.to_string()),
+            }
+        }
         SettingsCommand::Set { key, value } => match settings.set(&key, &value) {
             Ok(notes) => {
                 if let Err(e) = settings.save(paths) {
@@ -285,6 +337,17 @@ fn settings_test(settings: &Settings, paths: &AppPaths, email: Option<String>, s
     }
 }
 
+/// Reads an exported settings file: migrated, with the policy applied on top, validated.
+fn import_settings(text: &str, policy: &helpdesk_core::policy::Policy) -> Result<Settings, String> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    helpdesk_core::settings::migrate(&mut table);
+    let defaults = toml::Table::try_from(Settings::default()).map_err(|e| e.to_string())?;
+    let merged = policy.apply(defaults, table);
+    let settings: Settings = merged.try_into().map_err(|e: toml::de::Error| e.message().to_string())?;
+    settings.validate().map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
 fn source_label(source: &helpdesk_core::secrets::KeySource) -> String {
     match source {
         helpdesk_core::secrets::KeySource::Environment => "from the environment".into(),
@@ -339,7 +402,15 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
         Err(code) => return code,
     };
     let client = submit::connect(paths, &settings, &OsKeychain);
-    let submission = Submission { form, reference: submit::new_reference(), resumed: false, screenshots: &capture.screenshots, inventory: inventory.as_ref() };
+    let rules = crate::rules_config(paths);
+    let submission = Submission {
+        form,
+        reference: submit::new_reference(),
+        resumed: false,
+        screenshots: &capture.screenshots,
+        inventory: inventory.as_ref(),
+        rules: rules.as_ref(),
+    };
     let result = runtime().block_on(outbox::submit(&outbox, client.as_ref(), &settings, submission, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY));
     match result {
         Ok(Submitted::Sent(outcome)) => {
@@ -378,6 +449,7 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
                     }
                     ExitCode::from(EXIT_INPUT)
                 }
+                None if e.kind() == "blocked" => fail(EXIT_INPUT, &e.to_string()),
                 None => fail(EXIT_FAILURE, &e.to_string()),
             }
         }

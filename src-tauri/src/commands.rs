@@ -21,9 +21,32 @@ use crate::AppState;
 
 type AppStateArc<'a> = State<'a, std::sync::Arc<AppState>>;
 
-/// The commands the form window may call (see `permissions/form.toml`).
+/// Every command. Which window may call which is decided by the capabilities: the form window
+/// gets the form's commands (`permissions/form.toml`), the admin window the admin ones
+/// (`permissions/admin.toml`), and admin commands also refuse to work while locked.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![get_form_state, get_screenshot, save_draft, submit_ticket, close_form, form_painted]
+    use crate::admin::*;
+    tauri::generate_handler![
+        get_form_state,
+        get_screenshot,
+        save_draft,
+        submit_ticket,
+        close_form,
+        form_painted,
+        admin_status,
+        admin_set_password,
+        admin_unlock,
+        admin_lock,
+        admin_get_settings,
+        admin_validate,
+        admin_save,
+        admin_set_api_key,
+        admin_test_connection,
+        admin_check_rules,
+        admin_test_rules,
+        admin_save_rules,
+        admin_sample_input,
+    ]
 }
 
 /// An error as the UI sees it.
@@ -137,7 +160,15 @@ async fn submit_ticket(app: AppHandle, state: AppStateArc<'_>, form: TicketForm)
         (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone())
     };
     let client = submit::connect(&state.paths, &settings, &OsKeychain);
-    let submission = Submission { form: form.clone(), reference: submit::new_reference(), resumed: false, screenshots: &screenshots, inventory: inventory.as_ref() };
+    let rules = crate::rules_config(&state.paths);
+    let submission = Submission {
+        form: form.clone(),
+        reference: submit::new_reference(),
+        resumed: false,
+        screenshots: &screenshots,
+        inventory: inventory.as_ref(),
+        rules: rules.as_ref(),
+    };
     let result = match &state.outbox {
         Some(outbox) => outbox::submit(outbox, client.as_ref(), &settings, submission, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY).await?,
         None => Submitted::Sent(submit::submit_ticket(&client?, &settings, submission, crate::APP_VERSION).await?),

@@ -1,6 +1,7 @@
 //! The Helpdesk Button app: tray icon, global hotkey, single instance, and the form window.
 //! This crate is glue: every decision about tickets lives in `helpdesk-core`.
 
+mod admin;
 pub mod cli;
 mod commands;
 mod session;
@@ -65,6 +66,7 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::Ex
         )
         .plugin(tauri_plugin_notification::init())
         .manage(state.clone())
+        .manage(admin::AdminGate::default())
         .invoke_handler(commands::handler())
         .setup(move |app| {
             let hotkey_status = register_hotkey(app.handle(), &state.settings().hotkey);
@@ -116,6 +118,28 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
             HotkeyStatus::Failed { hotkey: hotkey.to_string(), reason }
         }
     }
+}
+
+/// Moves the global hotkey after an admin changed it, without a restart.
+pub(crate) fn rebind_hotkey(app: &tauri::AppHandle, old: &str, new: &str) {
+    if let Ok(old) = old.parse::<tauri_plugin_global_shortcut::Shortcut>() {
+        let _ = app.global_shortcut().unregister(old);
+    }
+    let status = register_hotkey(app, new);
+    tray::show_hotkey(app, &status);
+}
+
+/// The installed dispatcher rules, run by re-running this executable in its rule mode.
+pub fn rules_config(paths: &AppPaths) -> Option<helpdesk_core::submit::RulesConfig> {
+    let script = match helpdesk_core::rules::load_rules(paths) {
+        Ok(script) => script?,
+        Err(e) => {
+            tracing::error!(error = %e, "the rules file cannot be read; submitting without rules");
+            return None;
+        }
+    };
+    let exe = std::env::current_exe().ok()?;
+    Some(helpdesk_core::submit::RulesConfig { exe, script, limits: helpdesk_core::rules::RuleLimits::default() })
 }
 
 /// Gets the shared state from any manager.

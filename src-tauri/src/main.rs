@@ -6,7 +6,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Counts allocations so the rule-evaluation child can enforce its memory limit; inert until
+/// that child mode arms it.
+#[global_allocator]
+static ALLOC: helpdesk_core::rules::RulesAllocator = helpdesk_core::rules::RulesAllocator;
+
 fn main() -> ExitCode {
+    // The dispatcher rules run in a child copy of this program, isolated from the app.
+    if std::env::args_os().nth(1).is_some_and(|a| a == helpdesk_core::rules::CHILD_MODE_ARG) {
+        return helpdesk_core::rules::child_main();
+    }
     let cli = helpdesk_button::cli::Cli::parse();
     helpdesk_button::init_logging(if cli.command.is_some() { "error" } else { "info,tao=warn,wry=warn" });
     match cli.command {

@@ -26,6 +26,8 @@ pub const CHILD_TIME_MARGIN: Duration = Duration::from_millis(500);
 /// The most the parent reads from the child's stdout and stderr.
 const MAX_CHILD_OUTPUT: u64 = 16 * 1024 * 1024;
 const MAX_CHILD_STDERR: u64 = 64 * 1024;
+/// How long the parent waits for the child's output once the child has exited.
+const OUTPUT_GRACE: Duration = Duration::from_millis(250);
 
 /// Exit code of a child whose request was unreadable.
 const EXIT_BAD_REQUEST: u8 = 2;
@@ -120,10 +122,12 @@ pub fn evaluate_with_command(mut cmd: Command, script: &str, input: &RuleInput, 
             }
         }
     };
-    // A child that exits without reading its stdin makes this fail; its exit status tells why.
-    let _ = writer.join();
-    let stdout = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
-    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    // The pipes close when the child is gone, unless something it started still holds them:
+    // wait a little for the rest of the output, never for that.
+    let grace = Instant::now() + if killed { Duration::ZERO } else { OUTPUT_GRACE };
+    let _ = join_by(writer, grace); // fails if the child exited without reading; its status tells why
+    let stdout = stdout.and_then(|h| join_by(h, grace)).unwrap_or_default();
+    let stderr = stderr.and_then(|h| join_by(h, grace)).unwrap_or_default();
     let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, killed, "rules evaluated in a child process");
 
@@ -163,6 +167,17 @@ fn describe(status: ExitStatus) -> String {
         }
     }
     status.to_string()
+}
+
+/// The thread's result if it finishes by `deadline`; otherwise it is left to end on its own.
+fn join_by<T>(handle: thread::JoinHandle<T>, deadline: Instant) -> Option<T> {
+    while !handle.is_finished() {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    handle.join().ok()
 }
 
 fn read_all<R: Read + Send + 'static>(reader: R, max: u64) -> thread::JoinHandle<Vec<u8>> {

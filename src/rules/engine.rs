@@ -1,7 +1,9 @@
 //! Compiling and running a rule script in this process, on monty.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Mutex;
 
 use monty::MontyRun;
 use monty_types::{CompileOptions, ExcType, MontyException, MontyObject, PrintWriter, ResourceLimits, ResourceTracker};
@@ -26,27 +28,40 @@ struct Compiled {
     warnings: Vec<RuleDiagnostic>,
 }
 
-type CacheEntry = (String, Result<Arc<Compiled>, RuleDiagnostic>);
+type CacheEntry = (String, Result<Rc<Compiled>, RuleDiagnostic>);
 
-/// Compiled scripts by their text, most recent last: the same rules are not parsed twice.
-static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
+thread_local! {
+    /// Compiled scripts by their text, most recent last: the same rules are not parsed twice.
+    /// Per thread, because a compiled monty program is neither `Send` nor `Sync`.
+    static COMPILED: RefCell<Vec<CacheEntry>> = const { RefCell::new(Vec::new()) };
+}
 
-fn compile(script: &str) -> Result<Arc<Compiled>, RuleDiagnostic> {
-    {
-        let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(pos) = cache.iter().position(|(s, _)| s == script) {
-            let entry = cache.remove(pos);
-            let result = entry.1.clone();
-            cache.push(entry);
-            return result;
-        }
-    }
-    let result = compile_uncached(script).map(Arc::new);
-    let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+/// [`check`] results by script text, shared by all threads (the GUI checks on every change).
+static CHECKED: Mutex<Vec<(String, CheckResult)>> = Mutex::new(Vec::new());
+
+type CheckResult = Result<Vec<RuleDiagnostic>, RuleDiagnostic>;
+
+fn remember<T>(cache: &mut Vec<(String, T)>, script: &str, value: T) {
     if cache.len() >= CACHE_SIZE {
         cache.remove(0);
     }
-    cache.push((script.to_owned(), result.clone()));
+    cache.push((script.to_owned(), value));
+}
+
+fn recall<T: Clone>(cache: &mut Vec<(String, T)>, script: &str) -> Option<T> {
+    let pos = cache.iter().position(|(s, _)| s == script)?;
+    let entry = cache.remove(pos);
+    let value = entry.1.clone();
+    cache.push(entry);
+    Some(value)
+}
+
+fn compile(script: &str) -> Result<Rc<Compiled>, RuleDiagnostic> {
+    if let Some(hit) = COMPILED.with_borrow_mut(|cache| recall(cache, script)) {
+        return hit;
+    }
+    let result = compile_uncached(script).map(Rc::new);
+    COMPILED.with_borrow_mut(|cache| remember(cache, script, result.clone()));
     result
 }
 
@@ -81,7 +96,13 @@ fn input_names() -> Vec<String> {
 /// The first syntax error (or use of syntax the engine does not support), with its line and
 /// column.
 pub fn check(script: &str) -> Result<Vec<RuleDiagnostic>, RuleDiagnostic> {
-    compile(script).map(|c| c.warnings.clone())
+    let lock = || CHECKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(hit) = recall(&mut lock(), script) {
+        return hit;
+    }
+    let result = compile(script).map(|c| c.warnings.clone());
+    remember(&mut lock(), script, result.clone());
+    result
 }
 
 /// A position in the script from one in the compiled source, if it falls in the script.

@@ -118,9 +118,8 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
                 i += 1;
                 while i < bytes.len() {
                     let b = bytes[i];
-                    if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' {
-                        i += 1;
-                    } else if (b == b'+' || b == b'-') && matches!(bytes[i - 1], b'e' | b'E') && !src[start..i].starts_with("0x") {
+                    let exponent_sign = (b == b'+' || b == b'-') && matches!(bytes[i - 1], b'e' | b'E') && !src[start..i].starts_with("0x");
+                    if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || exponent_sign {
                         i += 1;
                     } else {
                         break;
@@ -607,8 +606,9 @@ fn textwrap_import_edit(s: &Script<'_>, st: &Stmt) -> Option<Edit> {
             return None;
         }
     } else if s.is_name(start, "from") && s.is_name(start + 1, "textwrap") && s.is_name(start + 2, "import") {
-        for (a, b) in s.split_depth0(start + 3, end, ",") {
-            let toks: Vec<usize> = (a..b).filter(|&j| matches!(s.kind(j), Some(Kind::Name | Kind::Op)) && s.text(j) != "(" && s.text(j) != ")").collect();
+        let (from, to) = if s.is_op(start + 3, "(") { (start + 4, end.saturating_sub(1)) } else { (start + 3, end) };
+        for (a, b) in s.split_depth0(from, to, ",") {
+            let toks: Vec<usize> = (a..b).collect();
             match toks.as_slice() {
                 [star] if s.text(*star) == "*" => {
                     assigns.extend(TEXTWRAP_NAMES.iter().map(|n| ((*n).to_owned(), format!("textwrap.{n}"))));

@@ -66,7 +66,9 @@ pub use monty_alloc::LimitedAllocator as RulesAllocator;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RuleInput {
-    /// The chosen labels; the script sees them as one string joined by `"\n"`.
+    /// The chosen labels; the script sees them as one string joined by `"\n"`. JSON may also
+    /// give them as that one string.
+    #[serde(deserialize_with = "lines_or_list")]
     pub selections: Vec<String>,
     pub hostname: String,
     pub name: String,
@@ -175,6 +177,22 @@ impl Default for RuleLimits {
     fn default() -> Self {
         Self { time: Duration::from_secs(1), memory_bytes: 64 * 1024 * 1024, max_recursion: 200 }
     }
+}
+
+fn lines_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Lines(String),
+        Null(()),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(list) => list,
+        Either::Lines(text) if text.is_empty() => Vec::new(),
+        Either::Lines(text) => text.split('\n').map(str::to_owned).collect(),
+        Either::Null(()) => Vec::new(),
+    })
 }
 
 mod millis {

@@ -303,15 +303,15 @@ class _hb_TextWrapper:
         return '\n'.join(self.wrap(text))
 
 
-def _hb_hb_tw_letter(c):
+def _hb_tw_letter(c):
     return c.isalpha() or c == '_'
 
 
-def _hb_hb_tw_word(c):
+def _hb_tw_word(c):
     return c.isalnum() or c == '_'
 
 
-def _hb_hb_tw_punct(c):
+def _hb_tw_punct(c):
     return _hb_tw_word(c) or c in '!"\'&.,?'
 
 

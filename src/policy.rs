@@ -1,0 +1,167 @@
+//! The managed policy: one machine-wide file an MSP pushes to a fleet through its RMM. It sets
+//! values and can lock them. Locked values override the user's settings and cannot be changed
+//! in the app or the CLI; unlocked values are defaults the admin on the PC may change.
+//!
+//! ```toml
+//! # /etc/helpdesk-button/policy.toml
+//! locked = ["atera.endpoint", "atera.defaults"]   # dotted keys; a table locks everything in it
+//! admin_password_hash = "$argon2id$v=19$..."      # optional: `helpdesk-button admin hash-password`
+//!
+//! [settings.atera]
+//! endpoint = "app.atera.com"
+//! [settings.atera.defaults]
+//! priority = "High"
+//! ```
+//!
+//! The policy never holds the API key: RMM scripts store it with `settings set-api-key`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::paths::read_optional;
+use crate::settings::SettingsError;
+
+/// A loaded policy; empty when there is no policy file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    /// Where it was read from, when a file exists.
+    pub source: Option<PathBuf>,
+    /// Locked dotted keys.
+    pub locked: Vec<String>,
+    /// The admin password's argon2 hash, when the policy sets it.
+    pub admin_password_hash: Option<String>,
+    /// The values it sets, in the settings file's shape.
+    pub settings: toml::Table,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    locked: Vec<String>,
+    #[serde(default)]
+    admin_password_hash: Option<String>,
+    #[serde(default)]
+    settings: toml::Table,
+}
+
+impl Policy {
+    /// Reads the policy at `path`; no file means no policy.
+    ///
+    /// # Errors
+    /// [`SettingsError::Parse`] when the file exists but is not valid, naming the file.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let Some(bytes) = read_optional(path)? else { return Ok(Self::default()) };
+        let parse_err = |message: String| SettingsError::Parse { path: path.display().to_string(), message };
+        let file: PolicyFile = toml::from_str(&String::from_utf8_lossy(&bytes)).map_err(|e| parse_err(e.message().to_string()))?;
+        let mut settings = file.settings;
+        crate::settings::migrate(&mut settings);
+        settings.remove("schema_version");
+        Ok(Self {
+            source: Some(path.to_path_buf()),
+            locked: file.locked.into_iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect(),
+            admin_password_hash: file.admin_password_hash.filter(|h| !h.trim().is_empty()),
+            settings,
+        })
+    }
+
+    /// Whether `key` (dotted) is locked, itself or through a locked parent table.
+    pub fn is_locked(&self, key: &str) -> bool {
+        self.locked.iter().any(|l| key == l || key.starts_with(&format!("{l}.")) || l.starts_with(&format!("{key}.")))
+    }
+
+    /// The effective settings table: `defaults`, then the policy's values, then the user's,
+    /// then the policy's values for locked keys (or the defaults, when a locked key has no
+    /// value in the policy).
+    pub fn apply(&self, defaults: toml::Table, user: toml::Table) -> toml::Table {
+        let mut merged = defaults.clone();
+        merge(&mut merged, &self.settings);
+        merge(&mut merged, &user);
+        for key in &self.locked {
+            let forced = get(&self.settings, key).or_else(|| get(&defaults, key)).cloned();
+            if let Some(value) = forced {
+                set(&mut merged, key, value);
+            }
+        }
+        merged
+    }
+}
+
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn get<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut parts = key.split('.');
+    let first = table.get(parts.next()?)?;
+    parts.try_fold(first, |node, part| node.as_table()?.get(part))
+}
+
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut node = table;
+    for part in &parts[..parts.len() - 1] {
+        let entry = node.entry((*part).to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(next) = entry.as_table_mut() else { return };
+        node = next;
+    }
+    node.insert(parts[parts.len() - 1].to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::AppPaths;
+    use crate::settings::Settings;
+    use crate::values::Priority;
+
+    fn policy(text: &str) -> (tempfile::TempDir, Policy) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, text).unwrap();
+        let p = Policy::load(&path).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn locked_values_win_over_the_user_and_unlocked_ones_are_defaults() {
+        let (_d, p) = policy(
+            "locked = [\"atera.endpoint\", \"atera.defaults\"]\n\
+             [settings.atera]\nendpoint = \"msp.atera.example\"\n\
+             [settings.atera.defaults]\npriority = \"High\"\n\
+             [settings.branding]\ncompany_name = \"Contoso IT\"\n",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        std::fs::write(
+            paths.settings_file(),
+            "[atera]\nendpoint = \"evil.example.com\"\n[atera.defaults]\npriority = \"Low\"\nimpact = \"Crisis\"\n[branding]\ncompany_name = \"Mine\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with(&paths, &p).unwrap();
+        assert_eq!(s.atera.endpoint, "msp.atera.example", "locked value");
+        assert_eq!(s.atera.defaults.priority, Priority::High, "locked table");
+        assert_eq!(s.atera.defaults.impact, crate::values::Impact::Minor, "a locked table without a policy value falls back to the default");
+        assert_eq!(s.branding.company_name, "Mine", "an unlocked policy value is only a default");
+        assert!(p.is_locked("atera.defaults.priority") && p.is_locked("atera.endpoint") && p.is_locked("atera"));
+        assert!(!p.is_locked("branding.company_name"));
+    }
+
+    #[test]
+    fn no_file_means_no_policy_and_a_bad_file_names_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Policy::load(&dir.path().join("none.toml")).unwrap(), Policy::default());
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lokked = []").unwrap();
+        let err = Policy::load(&path).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("lokked"), "{err}");
+    }
+}
