@@ -261,7 +261,10 @@ pub async fn prepare(
             }
         }
     }
-    let included: Vec<Screenshot> = submission.screenshots.iter().filter(|s| form.included_screenshots.contains(&s.id)).cloned().collect();
+    // When the admin does not let users exclude monitors, every captured screen goes.
+    let may_exclude = settings.screenshots.allow_exclude;
+    let included: Vec<Screenshot> =
+        submission.screenshots.iter().filter(|s| !may_exclude || form.included_screenshots.contains(&s.id)).cloned().collect();
     let images = prepare_images(&included, settings.screenshots.max_total_bytes);
     let created_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     Ok(PreparedSubmission {

@@ -328,6 +328,77 @@ fn killing_the_app_at_random_points_of_delivery_loses_nothing_and_duplicates_not
     assert_eq!(found.into_iter().collect::<std::collections::BTreeSet<_>>(), expected, "the ticket set equals the submission set");
 }
 
+#[test]
+fn a_fleet_policy_locks_values_and_export_import_moves_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "locked = [\"atera.endpoint\", \"atera.defaults\"]\n[settings.atera]\nendpoint = \"msp.atera.example\"\n[settings.atera.defaults]\npriority = \"High\"\n",
+    )
+    .unwrap();
+    let with_policy = |config: &Path, args: &[&str]| cli(config, args).env("HELPDESK_BUTTON_POLICY_FILE", &policy).output().unwrap();
+    let a = tempfile::tempdir().unwrap();
+    let out = with_policy(a.path(), &["settings", "set", "atera.endpoint", "app.atera.com"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is locked by the policy"), "{}", text(&out.stderr));
+    let out = with_policy(a.path(), &["settings", "set", "atera.defaults.priority", "Low"]);
+    assert_eq!(out.status.code(), Some(2), "a locked table locks its keys");
+    assert!(with_policy(a.path(), &["settings", "set", "branding.company_name", "Contoso IT"]).status.success());
+    let exported = with_policy(a.path(), &["settings", "export"]);
+    let exported_text = text(&exported.stdout);
+    assert!(exported_text.contains("endpoint = \"msp.atera.example\"") && exported_text.contains("company_name = \"Contoso IT\""), "{exported_text}");
+    let file = dir.path().join("exported.toml");
+    std::fs::write(&file, exported_text.replace("msp.atera.example", "other.example.com")).unwrap();
+    // Another machine without the policy imports it.
+    let b = tempfile::tempdir().unwrap();
+    let out = run(b.path(), &["settings", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&run(b.path(), &["settings", "show", "--json"]).stdout).unwrap();
+    assert_eq!(shown["settings"]["branding"]["company_name"], "Contoso IT");
+    assert_eq!(shown["settings"]["atera"]["endpoint"], "other.example.com");
+    // With the policy, the locked endpoint stays the policy's whatever the imported file says.
+    let out = with_policy(b.path(), &["settings", "show", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["settings"]["atera"]["endpoint"], "msp.atera.example");
+    assert_eq!(shown["settings"]["atera"]["defaults"]["priority"], "High");
+}
+
+#[test]
+fn dispatcher_rules_rewrite_the_ticket_and_an_exception_blocks_it() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let rules = config.path().join("my-rules.py");
+    std::fs::write(
+        &rules,
+        "if 'This is an emergency' in selections: priority = 'Critical'\n\
+         if priority == 'Critical': subject = '**EMERGENCY** ' + subject\n\
+         if 'fabrikam.com' in email.lower(): exception = 'Ticket submission is paused for this account.'\n\
+         msg = msg + '\\n\\n[host=' + hostname + ']'\n",
+    )
+    .unwrap();
+    let out = run(config.path(), &["settings", "set-rules", rules.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let submit = |email: &str| {
+        cli(config.path(), &["submit", "--name", "Ada", "--email", email, "--message", "Server room is flooding", "--selection", "This is an emergency", "--no-screenshots"])
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let out = submit("ada@contoso.com");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = &sb.get().tickets()[0];
+    assert_eq!((t.title.as_str(), t.priority.as_str()), ("**EMERGENCY** Server room is flooding", "Critical"));
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(t.description.contains(&format!("[host={}]", hostname.trim())), "{}", &t.description[..300]);
+    let out = submit("bob@fabrikam.com");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Ticket submission is paused for this account."));
+    assert_eq!(sb.get().tickets().len(), 1, "a blocked submission is not filed or queued");
+    let listed: serde_json::Value = serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
 // ---- The tray app's triggers (need a display, xdotool and a session bus) ----
 
 struct App {

@@ -194,3 +194,17 @@ async fn a_jwt_token_is_sent_as_bearer() {
     assert!(r.headers.iter().any(|(k, v)| k == "authorization" && v == &format!("Bearer {jwt}")));
     assert!(!r.headers.iter().any(|(k, _)| k == "x-api-key"));
 }
+
+#[tokio::test]
+async fn when_users_may_not_exclude_monitors_every_screen_is_sent() {
+    let sandbox = util::sandbox().await;
+    let client = util::client_for(&sandbox, util::KEY);
+    let shots = util::screenshots();
+    let mut settings = util::settings_for(&sandbox);
+    settings.screenshots.allow_exclude = false;
+    let mut f = form();
+    f.included_screenshots = vec![];
+    let submission = Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &shots, inventory: None, rules: None };
+    submit_ticket(&client, &settings, submission, "0.1.0").await.unwrap();
+    assert_eq!(sandbox.tickets()[0].description.matches("data:image/jpeg;base64,").count(), 2);
+}

@@ -470,7 +470,10 @@ function renderScreenshots(fs, excluded = []) {
     const meta = el('div', { class: 'shot-meta' });
     meta.append(el('p', { class: 'shot-caption', id: `screenshot-caption-${shot.id}`, text: caption }));
     const include = el('input', { type: 'checkbox', id: includeId, class: 'shot-include' });
-    include.checked = !skip.has(shot.id);
+    // The admin's policy may require every monitor to be sent.
+    const mayExclude = fs.allow_exclude !== false;
+    include.checked = !mayExclude || !skip.has(shot.id);
+    include.disabled = !mayExclude;
     include.setAttribute('aria-describedby', `screenshot-caption-${shot.id}`);
     const includeLabel = el('label', { class: 'check check-small', for: includeId }, include, el('span', { class: 'check-text', text: 'Include' }));
     const view = el('button', { type: 'button', class: 'btn btn-link', id: `screenshot-view-${shot.id}`, text: 'View larger' });

@@ -27,6 +27,9 @@ pub struct Cli {
     /// Open the ticket form right away.
     #[arg(long)]
     pub new_ticket: bool,
+    /// Open the admin settings window right away.
+    #[arg(long)]
+    pub settings: bool,
     /// A `helpdesk-button://new` link: opens the form (in the running instance, if there is one).
     pub link: Option<String>,
     #[command(subcommand)]

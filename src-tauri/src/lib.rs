@@ -40,7 +40,7 @@ pub fn init_logging(default_filter: &str) {
 }
 
 /// Runs the tray app until Quit.
-pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::ExitCode {
+pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool) -> std::process::ExitCode {
     let paths = match AppPaths::resolve(config_dir.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -52,8 +52,13 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::Ex
     let app = tauri::Builder::default()
         // Must be first: a second launch hands its arguments to us and exits.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
-            tracing::info!(args = argv.len(), "second launch: opening the form");
-            session::trigger(app.clone());
+            if argv.iter().any(|a| a == "--settings") {
+                tracing::info!("second launch: opening the settings");
+                admin::open_window(app);
+            } else {
+                tracing::info!(args = argv.len(), "second launch: opening the form");
+                session::trigger(app.clone());
+            }
         }))
         .plugin(
             tauri_plugin_global_shortcut::Builder::new()
@@ -76,6 +81,9 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool) -> std::process::Ex
             worker::spawn(app.handle().clone());
             if open_form {
                 session::trigger(app.handle().clone());
+            }
+            if open_settings {
+                admin::open_window(app.handle());
             }
             Ok(())
         })

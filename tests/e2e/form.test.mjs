@@ -124,6 +124,18 @@ test('the form shows the screens captured before it opened, and this machine', a
     assert.equal(stats.w, 1600);
     assert.ok(stats.marker > 0.95, `the screenshot shows the desktop: ${JSON.stringify(stats)}`);
     assert.equal(stats.blue, 0, 'the form is not in its own screenshot');
+    // The form window's capability grants the form's commands only: admin commands are refused
+    // by Tauri before they run.
+    const refused = await s.execAsync(`
+      const done = arguments[arguments.length - 1];
+      window.__TAURI__.core.invoke('admin_get_settings').then(() => done('allowed'), (e) => done(String(e)));
+    `);
+    assert.match(refused, /not allowed/i, refused);
+    const refusedKey = await s.execAsync(`
+      const done = arguments[arguments.length - 1];
+      window.__TAURI__.core.invoke('admin_set_api_key', { key: 'stolen-0123456789' }).then(() => done('allowed'), (e) => done(String(e)));
+    `);
+    assert.match(refusedKey, /not allowed/i, refusedKey);
   } finally {
     await s.end();
   }
