@@ -19,6 +19,11 @@ fn main() {
         "admin_test_rules",
         "admin_save_rules",
         "admin_sample_input",
+        "my_tickets_list",
+        "my_tickets_thread",
+        "my_tickets_reply",
+        "my_tickets_retry",
+        "my_tickets_refresh",
     ])))
     .expect("tauri build script");
 }

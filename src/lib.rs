@@ -22,4 +22,5 @@ pub mod secrets;
 pub mod settings;
 pub mod submit;
 pub mod ticket;
+pub mod tracking;
 pub mod values;

@@ -151,7 +151,23 @@ impl Outbox {
                 ticket_number TEXT,
                 submission TEXT NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);",
+            CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);
+            CREATE TABLE IF NOT EXISTS tracking (
+                reference TEXT PRIMARY KEY,
+                status TEXT,
+                last_reply_text TEXT,
+                last_reply_at TEXT,
+                last_reply_by TEXT,
+                tech_activity_at TEXT,
+                unread INTEGER NOT NULL DEFAULT 0,
+                closed INTEGER NOT NULL DEFAULT 0,
+                checked_at INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE IF NOT EXISTS poll_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                last_poll_utc TEXT,
+                paused_until INTEGER NOT NULL DEFAULT 0
+            );",
         )
         .map_err(open_err)?;
         #[cfg(unix)]
@@ -162,7 +178,7 @@ impl Outbox {
         Ok(Self { conn: Mutex::new(conn), delivering: tokio::sync::Mutex::new(()) })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 

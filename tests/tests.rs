@@ -8,6 +8,7 @@
 //!   Atera, TLS, timeout, dropped connection, rate limit, validation, server error, unreadable
 //!   answer), each made to happen on 127.0.0.1: class, retryability, fix hint, no key shown.
 //! - `outbox`: many saved submissions through heavy injected faults, delivered exactly once.
+//! - `tracking`: "My tickets": polite polling, status changes and replies, the thread.
 //! - `resilience`: one submission against a failing sandbox: retries, backoff, Retry-After,
 //!   and never a second ticket after an ambiguous failure.
 //! - `rules`: dispatcher rules evaluated in a real child process (this binary re-run as the
@@ -22,4 +23,5 @@ mod errors;
 mod resilience;
 mod rules;
 mod submit;
+mod tracking;
 mod util;

@@ -30,6 +30,9 @@ pub struct Cli {
     /// Open the admin settings window right away.
     #[arg(long)]
     pub settings: bool,
+    /// Open the My tickets window right away.
+    #[arg(long)]
+    pub my_tickets: bool,
     /// A `helpdesk-button://new` link: opens the form (in the running instance, if there is one).
     pub link: Option<String>,
     #[command(subcommand)]

@@ -26,6 +26,7 @@ type AppStateArc<'a> = State<'a, std::sync::Arc<AppState>>;
 /// (`permissions/admin.toml`), and admin commands also refuse to work while locked.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
     use crate::admin::*;
+    use crate::tickets::*;
     tauri::generate_handler![
         get_form_state,
         get_screenshot,
@@ -46,6 +47,11 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         admin_test_rules,
         admin_save_rules,
         admin_sample_input,
+        my_tickets_list,
+        my_tickets_thread,
+        my_tickets_reply,
+        my_tickets_retry,
+        my_tickets_refresh,
     ]
 }
 

@@ -5,6 +5,7 @@ mod admin;
 pub mod cli;
 mod commands;
 mod session;
+mod tickets;
 mod tray;
 mod worker;
 
@@ -40,7 +41,7 @@ pub fn init_logging(default_filter: &str) {
 }
 
 /// Runs the tray app until Quit.
-pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool) -> std::process::ExitCode {
+pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool, open_tickets: bool) -> std::process::ExitCode {
     let paths = match AppPaths::resolve(config_dir.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -55,6 +56,8 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool
             if argv.iter().any(|a| a == "--settings") {
                 tracing::info!("second launch: opening the settings");
                 admin::open_window(app);
+            } else if argv.iter().any(|a| a == "--my-tickets") {
+                tickets::open_window(app, None);
             } else {
                 tracing::info!(args = argv.len(), "second launch: opening the form");
                 session::trigger(app.clone());
@@ -79,11 +82,15 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool
                 tracing::warn!(error = %e, "no tray icon (no system tray on this desktop?); the hotkey and the helpdesk-button://new link still work");
             }
             worker::spawn(app.handle().clone());
+            worker::spawn_poller(app.handle().clone());
             if open_form {
                 session::trigger(app.handle().clone());
             }
             if open_settings {
                 admin::open_window(app.handle());
+            }
+            if open_tickets {
+                tickets::open_window(app.handle(), None);
             }
             Ok(())
         })

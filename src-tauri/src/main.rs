@@ -25,7 +25,7 @@ fn main() -> ExitCode {
             if let Some(link) = cli.link.as_deref().filter(|l| !helpdesk_button::is_new_ticket_link(l)) {
                 eprintln!("helpdesk-button: ignoring unknown argument {link:?} (did you mean helpdesk-button://new?)");
             }
-            helpdesk_button::run_gui(cli.config_dir, open_form, cli.settings)
+            helpdesk_button::run_gui(cli.config_dir, open_form, cli.settings, cli.my_tickets)
         }
     }
 }

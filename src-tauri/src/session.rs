@@ -34,6 +34,10 @@ pub struct AppState {
     pub outbox: Option<std::sync::Arc<helpdesk_core::outbox::Outbox>>,
     /// Wakes the delivery worker (a new entry, a manual retry).
     pub deliveries: tokio::sync::Notify,
+    /// Asks for a poll of the tickets' status now (the My tickets window's Refresh).
+    pub poll_now: tokio::sync::Notify,
+    /// A ticket the My tickets window should open once it has loaded (a notification click).
+    pub open_ticket: Mutex<Option<i64>>,
     settings: RwLock<Settings>,
     session: Mutex<Option<FormSession>>,
     triggering: AtomicBool,
@@ -57,6 +61,8 @@ impl AppState {
         Self {
             outbox,
             deliveries: tokio::sync::Notify::new(),
+            poll_now: tokio::sync::Notify::new(),
+            open_ticket: Mutex::new(None),
             paths,
             settings: RwLock::new(settings),
             session: Mutex::new(None),

@@ -20,11 +20,12 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
     let new_ticket = MenuItem::with_id(app, "new-ticket", "New ticket…", true, None::<&str>)?;
     let hotkey_item = MenuItem::with_id(app, "hotkey-status", hotkey_text(hotkey), false, None::<&str>)?;
     let settings = MenuItem::with_id(app, "settings", "Settings…", true, None::<&str>)?;
+    let my_tickets = MenuItem::with_id(app, "my-tickets", "My tickets…", true, None::<&str>)?;
     let pending = MenuItem::with_id(app, "pending", pending_text(0), false, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&new_ticket, &pending, &hotkey_item, &separator, &settings, &separator2, &quit])?;
+    let menu = Menu::with_items(app, &[&new_ticket, &my_tickets, &pending, &hotkey_item, &separator, &settings, &separator2, &quit])?;
     app.manage(PendingItem(pending));
     app.manage(HotkeyItem(hotkey_item));
     let icon = match hotkey {
@@ -39,6 +40,7 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
         .on_menu_event(|app, event| match event.id().as_ref() {
             "new-ticket" => crate::session::trigger(app.clone()),
             "settings" => crate::admin::open_window(app),
+            "my-tickets" => crate::tickets::open_window(app, None),
             "quit" => app.exit(0),
             _ => {}
         })

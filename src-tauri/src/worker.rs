@@ -8,13 +8,39 @@ use helpdesk_core::outbox::DeliveryResult;
 use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, RetryPolicy};
 use tauri::AppHandle;
-use tauri_plugin_notification::NotificationExt;
 
 /// The longest the worker sleeps while entries wait, so entries saved by the CLI or while the
 /// network was down are picked up.
 const MAX_IDLE: Duration = Duration::from_secs(300);
 /// How often the network is probed while entries wait for it.
 const PROBE_EVERY: Duration = Duration::from_secs(30);
+
+/// How often the tickets' status is checked, before jitter.
+const POLL_EVERY: Duration = Duration::from_secs(600);
+
+/// Starts the poller of "My tickets" on the app's async runtime: a polite cycle every
+/// 10 minutes (±20 % jitter, so a fleet does not poll in step), or at once when asked.
+pub fn spawn_poller(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let state = crate::app_state(&app);
+        let Some(outbox) = state.outbox.clone() else { return };
+        loop {
+            let settings = state.settings();
+            if let Ok(client) = submit::connect(&state.paths, &settings, &OsKeychain) {
+                match outbox.poll_tickets(&client).await {
+                    Ok(changes) => crate::tickets::notify_changes(&app, &changes),
+                    Err(e) => tracing::info!(error = %e, "checking the tickets' status failed; next cycle"),
+                }
+            }
+            let jitter = 0.8 + 0.4 * (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) as f64 / 1e9);
+            tokio::select! {
+                () = tokio::time::sleep(POLL_EVERY.mul_f64(jitter)) => {}
+                () = state.poll_now.notified() => {}
+            }
+            let _ = tauri::Emitter::emit_to(&app, crate::tickets::TICKETS_WINDOW, "tickets-changed", ());
+        }
+    });
+}
 
 /// Starts the worker on the app's async runtime.
 pub fn spawn(app: AppHandle) {
@@ -29,7 +55,7 @@ pub fn spawn(app: AppHandle) {
                     Ok(results) => {
                         for result in &results {
                             match result {
-                                DeliveryResult::Sent { outcome, .. } => notify_sent(&app, &outcome.ticket_number),
+                                DeliveryResult::Sent { outcome, .. } => notify_sent(&app, outcome.ticket_id, &outcome.ticket_number),
                                 DeliveryResult::Retrying { error, .. } => {
                                     waiting_for_network |= matches!(error, submit::SubmitError::Atera(e) if e.is_retryable());
                                 }
@@ -70,16 +96,13 @@ async fn network_is_back(settings: &helpdesk_core::settings::Settings) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect((host.as_str(), port))).await, Ok(Ok(_)))
 }
 
-fn notify_sent(app: &AppHandle, ticket_number: &str) {
-    let result = app
-        .notification()
-        .builder()
-        .title("Your ticket was sent")
-        .body(format!("Ticket #{ticket_number} reached your IT support. They will get back to you."))
-        .show();
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not show a notification");
-    }
+fn notify_sent(app: &AppHandle, ticket_id: i64, ticket_number: &str) {
+    crate::tickets::show_notification(
+        app,
+        "Your ticket was sent",
+        &format!("Ticket #{ticket_number} reached your IT support. They will get back to you."),
+        Some(ticket_id),
+    );
 }
 
 /// Updates the tray's count of tickets waiting to be sent.

@@ -373,6 +373,22 @@ impl Sandbox {
         self.shared.store().add_agent(customer_id, machine_name, mac, last_seen)
     }
 
+    /// Plays the technician: sets a ticket's status. Returns false for an unknown ticket.
+    pub fn set_ticket_status(&self, ticket_id: i64, status: &str) -> bool {
+        let mut store = self.shared.store();
+        let Some(record) = store.tickets.iter_mut().find(|t| t.ticket.ticket_id == ticket_id) else { return false };
+        record.ticket.status = status.to_string();
+        record.modified = time::OffsetDateTime::now_utc();
+        true
+    }
+
+    /// Plays the technician: adds a public reply (or an internal note) to a ticket. Returns
+    /// false for an unknown ticket.
+    pub fn add_technician_comment(&self, ticket_id: i64, technician: &str, text: &str, internal: bool) -> bool {
+        let comment = StoredComment { date: store::now(), text: text.to_string(), is_internal: internal, technician: Some(technician.to_string()), enduser_id: None };
+        self.shared.store().add_comment(ticket_id, comment, Some(1)).is_some()
+    }
+
     /// Queues a fault for the next matching request (faults are taken first-in, first-out).
     pub fn inject_fault(&self, fault: Fault) {
         self.shared.store().faults.push_back(fault);

@@ -1,0 +1,356 @@
+//! "My tickets": what became of the tickets filed from this PC. Atera sends no webhooks to
+//! clients, so this polls, politely:
+//!
+//! - one `GET /tickets/lastmodified?date=<last poll>` per cycle covers every ticket (a second
+//!   page only when more than 50 tickets changed); per-ticket `GET /tickets/{id}` is the fallback
+//!   for accounts without that endpoint, least recently checked first;
+//! - at most [`POLL_BUDGET`] requests per cycle; the app runs a cycle every 10 minutes (with
+//!   jitter), so a PC makes at most 60 requests an hour, usually 6;
+//! - closed tickets are no longer polled; nothing is polled while Atera's last answer was 429
+//!   (until its `Retry-After`, or 5 minutes).
+//!
+//! The state lives in the outbox database, next to the submissions it belongs to.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use crate::atera::models::{CreateEndUserComment, EndUserCommentDetails, Ticket};
+use crate::atera::{AteraClient, AteraError};
+use crate::outbox::{EntryState, Outbox, OutboxError};
+use crate::submit::ContactMatch;
+
+/// Requests one poll cycle may make.
+pub const POLL_BUDGET: usize = 10;
+/// How long polling pauses after a 429 without `Retry-After`.
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(300);
+
+/// Errors of the "My tickets" features.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    #[error(transparent)]
+    Store(#[from] OutboxError),
+    #[error(transparent)]
+    Atera(#[from] AteraError),
+    #[error("write a reply first")]
+    EmptyReply,
+    #[error("ticket #{0} was not filed from this PC")]
+    NotMine(i64),
+}
+
+impl From<rusqlite::Error> for TrackingError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(OutboxError::Database(e))
+    }
+}
+
+/// A technician's latest reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub text: String,
+    pub at: String,
+    pub by: String,
+}
+
+/// One ticket of this PC, as "My tickets" lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MyTicket {
+    pub reference: String,
+    pub ticket_id: Option<i64>,
+    pub ticket_number: Option<String>,
+    pub subject: String,
+    pub created_at: String,
+    pub state: EntryState,
+    pub status: Option<String>,
+    pub last_reply: Option<Reply>,
+    pub unread: bool,
+    pub last_error: Option<String>,
+}
+
+/// Something the user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketChange {
+    pub ticket_id: i64,
+    pub ticket_number: String,
+    pub subject: String,
+    pub kind: ChangeKind,
+}
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ChangeKind {
+    Status { from: String, to: String },
+    Reply { by: String, text: String },
+}
+
+/// A comment in a ticket's thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreadComment {
+    pub date: String,
+    pub text: String,
+    pub from: String,
+    pub is_technician: bool,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn now_rfc3339(offset: Duration) -> String {
+    (time::OffsetDateTime::now_utc() - offset)
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn is_closed(status: &str) -> bool {
+    status.eq_ignore_ascii_case("closed")
+}
+
+impl Outbox {
+    /// Every ticket of this PC, newest first: the sent ones with what Atera last said, and the
+    /// ones still waiting in the outbox.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn my_tickets(&self) -> Result<Vec<MyTicket>, OutboxError> {
+        let entries = self.list()?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status, last_reply_text, last_reply_at, last_reply_by, unread FROM tracking WHERE reference = ?1")?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let row = stmt
+                .query_row([&e.reference], |r| {
+                    Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?))
+                })
+                .optional()?;
+            let (status, text, at, by, unread) = row.unwrap_or_default();
+            let last_reply = text.filter(|t| !t.trim().is_empty()).map(|text| Reply { text, at: at.unwrap_or_default(), by: by.unwrap_or_else(|| "Technician".into()) });
+            out.push(MyTicket {
+                reference: e.reference,
+                ticket_id: e.ticket_id,
+                ticket_number: e.ticket_number,
+                subject: e.subject,
+                created_at: e.created_at,
+                state: e.state,
+                status,
+                last_reply,
+                unread,
+                last_error: e.last_error.filter(|_| e.state != EntryState::Sent),
+            });
+        }
+        Ok(out)
+    }
+
+    fn tracked_open(&self) -> Result<Vec<(String, i64, String, String, Option<String>, Option<String>, i64)>, OutboxError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT o.reference, o.ticket_id, COALESCE(o.ticket_number, ''), o.subject, t.status, t.tech_activity_at, COALESCE(t.checked_at, 0)
+             FROM outbox o LEFT JOIN tracking t ON t.reference = o.reference
+             WHERE o.state = 'sent' AND o.ticket_id IS NOT NULL AND COALESCE(t.closed, 0) = 0
+             ORDER BY COALESCE(t.checked_at, 0), o.created_at",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores what a poll learnt. `activity_at` is Atera's `LastTechnicianCommentTimestamp`,
+    /// used only to notice activity; the reply shown is always from the thread, so an internal
+    /// note never reaches the user.
+    fn record(&self, reference: &str, status: &str, activity_at: Option<&str>, reply: Option<&Reply>, new_reply: bool) -> Result<(), OutboxError> {
+        self.conn().execute(
+            "INSERT INTO tracking (reference, status, last_reply_text, last_reply_at, last_reply_by, tech_activity_at, unread, closed, checked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(reference) DO UPDATE SET status = ?2,
+                last_reply_text = COALESCE(?3, last_reply_text), last_reply_at = COALESCE(?4, last_reply_at),
+                last_reply_by = COALESCE(?5, last_reply_by), tech_activity_at = COALESCE(?6, tech_activity_at),
+                unread = MAX(unread, ?7), closed = ?8, checked_at = ?9",
+            params![
+                reference,
+                status,
+                reply.map(|r| r.text.as_str()),
+                reply.map(|r| r.at.as_str()),
+                reply.map(|r| r.by.as_str()),
+                activity_at,
+                new_reply,
+                is_closed(status),
+                now_unix()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One polite poll cycle (see the module docs). Returns what changed since the last one.
+    ///
+    /// # Errors
+    /// Store failures, and Atera failures other than a rate limit (which pauses polling).
+    pub async fn poll_tickets(&self, client: &AteraClient) -> Result<Vec<TicketChange>, TrackingError> {
+        let (last_poll, paused_until): (Option<String>, i64) = self
+            .conn()
+            .query_row("SELECT last_poll_utc, paused_until FROM poll_state WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((None, 0));
+        if paused_until > now_unix() {
+            tracing::debug!("ticket polling paused after a rate limit");
+            return Ok(Vec::new());
+        }
+        let open = self.tracked_open()?;
+        if open.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Overlap a minute with the previous cycle so clock skew loses nothing.
+        let started = now_rfc3339(Duration::from_secs(60));
+        let since = last_poll.unwrap_or_else(|| now_rfc3339(Duration::from_secs(7 * 24 * 3600)));
+        let mine: HashMap<i64, usize> = open.iter().enumerate().map(|(i, t)| (t.1, i)).collect();
+        let mut budget = POLL_BUDGET;
+        let mut fresh: Vec<(usize, Ticket)> = Vec::new();
+        let result: Result<(), AteraError> = async {
+            let mut page = 1;
+            loop {
+                budget -= 1;
+                let result = client.tickets_modified_since(&since, page, crate::atera::client::MAX_PAGE_SIZE).await?;
+                fresh.extend(result.items.into_iter().filter_map(|t| Some((*mine.get(&t.ticket_id?)?, t))));
+                if page >= result.total_pages.max(1) as u32 || page >= 2 || budget == 0 {
+                    return Ok(());
+                }
+                page += 1;
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => {}
+            Err(AteraError::NotFound { .. }) => {
+                // No lastmodified on this account: check tickets one by one, oldest check first.
+                for (i, t) in open.iter().enumerate().take(budget) {
+                    match client.ticket(t.1).await {
+                        Ok(ticket) => fresh.push((i, ticket)),
+                        Err(e) => return Err(self.pause_if_limited(e)),
+                    }
+                }
+            }
+            Err(e) => return Err(self.pause_if_limited(e)),
+        }
+        let mut changes = Vec::new();
+        for (i, ticket) in fresh {
+            let (reference, ticket_id, number, subject, old_status, old_activity, _) = &open[i];
+            let status = ticket.status.clone().unwrap_or_default();
+            if let Some(old) = old_status.as_ref().filter(|old| !old.eq_ignore_ascii_case(&status) && !status.is_empty()) {
+                changes.push(TicketChange {
+                    ticket_id: *ticket_id,
+                    ticket_number: number.clone(),
+                    subject: subject.clone(),
+                    kind: ChangeKind::Status { from: old.clone(), to: status.clone() },
+                });
+            }
+            // A technician commented. That may be an internal note, so what the user sees comes
+            // from the thread, internal notes filtered out.
+            let activity = ticket.last_technician_comment_at.clone();
+            let mut reply = None;
+            let mut new_reply = false;
+            let mut noticed = old_activity.clone();
+            if activity.is_some() && activity != *old_activity && budget > 0 {
+                budget -= 1;
+                let comments = client.comments(*ticket_id).await.map_err(|e| self.pause_if_limited(e))?;
+                let last_public = comments.into_iter().filter(|c| !c.is_internal && c.end_user_id.is_none() && c.date.is_some()).max_by(|a, b| a.date.cmp(&b.date));
+                let last_seen_reply: Option<String> = self
+                    .conn()
+                    .query_row("SELECT last_reply_at FROM tracking WHERE reference = ?1", [reference], |r| r.get(0))
+                    .optional()?
+                    .flatten();
+                if let Some(c) = last_public {
+                    let by = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                    let r = Reply { text: c.text.unwrap_or_default(), at: c.date.unwrap_or_default(), by: if by.trim().is_empty() { "Technician".into() } else { by } };
+                    new_reply = last_seen_reply.as_deref() < Some(r.at.as_str()) && !r.text.trim().is_empty();
+                    if new_reply {
+                        changes.push(TicketChange {
+                            ticket_id: *ticket_id,
+                            ticket_number: number.clone(),
+                            subject: subject.clone(),
+                            kind: ChangeKind::Reply { by: r.by.clone(), text: r.text.clone() },
+                        });
+                    }
+                    reply = Some(r);
+                }
+                noticed = activity;
+            }
+            // (Out of budget: the activity stays unnoticed and is looked at next cycle.)
+            self.record(reference, &status, noticed.as_deref(), reply.as_ref(), new_reply)?;
+        }
+        self.conn().execute(
+            "INSERT INTO poll_state (id, last_poll_utc, paused_until) VALUES (1, ?1, 0) ON CONFLICT(id) DO UPDATE SET last_poll_utc = ?1, paused_until = 0",
+            [started],
+        )?;
+        Ok(changes)
+    }
+
+    fn pause_if_limited(&self, e: AteraError) -> TrackingError {
+        if let AteraError::RateLimited { retry_after } = &e {
+            let until = now_unix() + retry_after.unwrap_or(RATE_LIMIT_PAUSE).as_secs() as i64;
+            let _ = self.conn().execute(
+                "INSERT INTO poll_state (id, paused_until) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET paused_until = ?1",
+                [until],
+            );
+        }
+        TrackingError::Atera(e)
+    }
+
+    fn reference_of(&self, ticket_id: i64) -> Result<String, TrackingError> {
+        self.conn()
+            .query_row("SELECT reference FROM outbox WHERE ticket_id = ?1", [ticket_id], |r| r.get(0))
+            .optional()?
+            .ok_or(TrackingError::NotMine(ticket_id))
+    }
+
+    /// The conversation of one of this PC's tickets, oldest first, without internal notes; marks
+    /// it read.
+    ///
+    /// # Errors
+    /// [`TrackingError::NotMine`] for other tickets, or Atera's failure.
+    pub async fn thread(&self, client: &AteraClient, ticket_id: i64) -> Result<Vec<ThreadComment>, TrackingError> {
+        let reference = self.reference_of(ticket_id)?;
+        let comments = client.comments(ticket_id).await?;
+        self.conn().execute("UPDATE tracking SET unread = 0 WHERE reference = ?1", [&reference])?;
+        Ok(comments
+            .into_iter()
+            .filter(|c| !c.is_internal)
+            .map(|c| {
+                let is_technician = c.end_user_id.is_none();
+                let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                ThreadComment {
+                    date: c.date.unwrap_or_default(),
+                    text: c.text.unwrap_or_default(),
+                    from: if is_technician { if name.trim().is_empty() { "Technician".into() } else { name } } else { "You".into() },
+                    is_technician,
+                }
+            })
+            .collect())
+    }
+
+    /// Posts the user's reply to one of this PC's tickets, as the requester
+    /// (`EnduserCommentDetails`).
+    ///
+    /// # Errors
+    /// An empty reply, another PC's ticket, or Atera's failure.
+    pub async fn reply(&self, client: &AteraClient, ticket_id: i64, text: &str) -> Result<(), TrackingError> {
+        if text.trim().is_empty() {
+            return Err(TrackingError::EmptyReply);
+        }
+        let reference = self.reference_of(ticket_id)?;
+        let known = self.submission(&reference)?.contact.and_then(|c| match c {
+            ContactMatch::Existing { end_user_id, .. } | ContactMatch::CreatedUnderCustomer { end_user_id, .. } | ContactMatch::Fallback { end_user_id, .. } => Some(end_user_id),
+            _ => None,
+        });
+        let end_user_id = match known {
+            Some(id) => id,
+            None => client.ticket(ticket_id).await?.end_user_id.ok_or(TrackingError::NotMine(ticket_id))?,
+        };
+        let comment = CreateEndUserComment { text: text.trim().to_string(), end_user: EndUserCommentDetails { end_user_id } };
+        client.create_end_user_comment(ticket_id, &comment).await?;
+        tracing::info!(ticket_id, "reply posted");
+        Ok(())
+    }
+}
