@@ -698,8 +698,10 @@ function checkNewPassword(prefix, { final = false } = {}) {
   return !pwMsg && !confirmMsg && Array.from(pw).length >= PASSWORD_MIN && pw === confirm;
 }
 
+const ERROR_IDS = { 'unlock-password': 'unlock-error', 'api-key-input': 'api-key-error' };
+
 function setInputError(id, message) {
-  showMessage(`${id}-error`, message);
+  showMessage(ERROR_IDS[id] || `${id}-error`, message);
   const input = $(id);
   if (message) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
 }
@@ -1175,31 +1177,38 @@ function renderLogo() {
   $('branding-logo-choose').textContent = logo ? 'Replace image…' : 'Choose an image…';
 }
 
+/** A problem with the chosen file (not with the saved value): stops a pending check from hiding it. */
+function logoFileError(message) {
+  clearTimeout(state.validateTimers['branding.logo_data_url']);
+  state.validateSeq['branding.logo_data_url'] = (state.validateSeq['branding.logo_data_url'] || 0) + 1;
+  setFieldError('branding.logo_data_url', message);
+}
+
 function onLogoFile() {
   const input = $('branding-logo-file');
   const file = input.files && input.files[0];
   input.value = '';
   if (!file) return;
   if (!['image/png', 'image/jpeg', 'image/svg+xml'].includes(file.type)) {
-    setFieldError('branding.logo_data_url', `"${file.name}" is not a PNG, JPEG or SVG image.`);
+    logoFileError(`"${file.name}" is not a PNG, JPEG or SVG image.`);
     return;
   }
   if (file.size > LOGO_MAX_BYTES) {
-    setFieldError('branding.logo_data_url', `"${file.name}" is ${Math.ceil(file.size / 1024)} KB. Use an image under 200 KB.`);
+    logoFileError(`"${file.name}" is ${Math.ceil(file.size / 1024)} KB. Use an image under 200 KB.`);
     return;
   }
   const reader = new FileReader();
   reader.addEventListener('load', () => {
     const url = String(reader.result || '');
     if (!isLogoDataUrl(url)) {
-      setFieldError('branding.logo_data_url', `"${file.name}" could not be read as an image.`);
+      logoFileError(`"${file.name}" could not be read as an image.`);
       return;
     }
     setPath(state.draft, 'branding.logo_data_url', url);
     renderLogo();
     onFieldChanged('branding.logo_data_url');
   });
-  reader.addEventListener('error', () => setFieldError('branding.logo_data_url', `"${file.name}" could not be read.`));
+  reader.addEventListener('error', () => logoFileError(`"${file.name}" could not be read.`));
   reader.readAsDataURL(file);
 }
 
@@ -1251,17 +1260,36 @@ function applyLocks() {
     if (!locked || !wrap) continue;
     any = true;
     wrap.classList.add('is-locked');
-    const labelEl = wrap.querySelector(':scope > label:not(.toggle), :scope > .label, :scope > legend, :scope > .group-title, .toggle-text');
+    const labelEl = wrap.querySelector(':scope > label:not(.toggle), :scope > .label, :scope > legend, :scope > .group-title, :scope > .label-row > *:first-child, .toggle-text');
     const badge = el('span', { class: 'lock-badge', id: `${id}-lock`, title: "Set by your organisation's policy" },
       el('span', { class: 'lock-glyph', 'aria-hidden': 'true' }), document.createTextNode("Set by your organisation's policy"));
-    if (labelEl) labelEl.after(badge); else wrap.prepend(badge);
+    if (labelEl && labelEl.matches('label:not(.toggle), .label, .group-title')) {
+      // The label and the badge share one row, so locked and unlocked fields stay aligned.
+      let rowEl = labelEl.parentElement;
+      if (!rowEl.classList.contains('label-row')) {
+        rowEl = el('div', { class: 'label-row' });
+        labelEl.before(rowEl);
+        rowEl.append(labelEl);
+      }
+      rowEl.append(badge);
+    } else if (labelEl) {
+      labelEl.after(badge);
+    } else {
+      wrap.prepend(badge);
+    }
     if (main) {
       const described = (main.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
       if (!described.includes(`${id}-lock`)) main.setAttribute('aria-describedby', [...described, `${id}-lock`].join(' '));
     }
   }
-  // Inline badges in a label would break the label's layout; put them on their own line there.
-  $('policy-banner').hidden = !any;
+  state.anyLocked = any;
+  updatePolicyBanner();
+}
+
+/** The policy note shows in the sections that have a locked setting. */
+function updatePolicyBanner() {
+  const here = Object.entries(FIELDS).some(([key, f]) => f.section === state.section && isLockedKey(key, state.locked));
+  $('policy-banner').hidden = !here;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1436,6 +1464,7 @@ function showSection(name, { focus = false } = {}) {
     if (s === name) nav.setAttribute('aria-current', 'page'); else nav.removeAttribute('aria-current');
   }
   document.body.dataset.section = name;
+  updatePolicyBanner();
   $('content').scrollTop = 0;
   closeExamples();
   if (name === 'rules') {
@@ -1792,7 +1821,19 @@ function renderEditor() {
     gfrag.append(g);
   }
   gutter.replaceChildren(gfrag);
+  fitEditorHeight(lines.length);
   syncScroll();
+}
+
+/** The editor grows with the script (a few spare lines), between 200 and 460 px. */
+function fitEditorHeight(lineCount) {
+  const lh = editorLineHeight();
+  const h = Math.max(200, Math.min(460, Math.round((lineCount + 3) * lh + 22)));
+  const box = $('rules-code');
+  if (box.dataset.height !== String(h)) {
+    box.style.setProperty('height', `${h}px`);
+    box.dataset.height = String(h);
+  }
 }
 
 /** line -> {severity, message} from the last check and the last test's error. */
@@ -2116,8 +2157,10 @@ function renderTestResult(r, input) {
   const vars = r.variables && typeof r.variables === 'object' ? { ...r.variables } : {};
   for (const k of RULE_READ_WRITE) if (!(k in vars) && k in r) vars[k] = r[k];
   const body = $('rules-variables-body');
+  const roBody = $('rules-readonly-body');
   body.replaceChildren();
-  const row = (name, value, { readOnly = false } = {}) => {
+  roBody.replaceChildren();
+  const row = (target, name, value, { readOnly = false } = {}) => {
     const isChanged = changed.has(name);
     const tr = el('tr', { class: `${isChanged ? 'is-changed' : ''}${readOnly ? ' is-readonly' : ''}`.trim() || null, id: `rules-var-${name}` });
     tr.dataset.name = name;
@@ -2131,22 +2174,20 @@ function renderTestResult(r, input) {
       td.append(el('span', { class: 'was', text: was ? `was: ${was}` : 'was: (empty)' }));
     }
     tr.append(th, td);
-    body.append(tr);
+    target.append(tr);
   };
-  const group = (title) => body.append(el('tr', { class: 'is-group' }, el('th', { scope: 'rowgroup', colspan: '2', text: title })));
-  group('Submitted');
-  for (const k of RULE_READ_WRITE) row(k, vars[k]);
-  row('exception', exception);
+  for (const k of RULE_READ_WRITE) row(body, k, vars[k]);
+  row(body, 'exception', exception);
   const rest = Object.keys(vars).filter((k) => !RULE_READ_WRITE.includes(k) && k !== 'exception' && k !== 'message');
-  if (rest.length) {
-    group('Read-only');
-    const order = [...RULE_READ_ONLY, ...rest.filter((k) => !RULE_READ_ONLY.includes(k)).sort()];
-    for (const k of order) if (k in vars) row(k, vars[k], { readOnly: RULE_READ_ONLY.includes(k) });
-  }
+  const order = [...RULE_READ_ONLY.filter((k) => rest.includes(k)), ...rest.filter((k) => !RULE_READ_ONLY.includes(k)).sort()];
+  for (const k of order) row(roBody, k, vars[k], { readOnly: RULE_READ_ONLY.includes(k) });
+  $('rules-readonly').hidden = !order.length;
+  $('rules-readonly-summary').textContent = `Read-only values (${order.length}): what the script saw`;
   const printed = typeof r.printed === 'string' ? r.printed : '';
   $('rules-printed').textContent = printed;
   $('rules-printed-box').hidden = !printed;
   $('rules-result').dataset.state = err ? 'error' : exception ? 'blocked' : 'ok';
+  $('rules-result').scrollIntoView({ block: 'nearest' });
 }
 
 // ---- examples menu -------------------------------------------------------------------------------

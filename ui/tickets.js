@@ -5,7 +5,8 @@
 // Atera or from a technician is set with textContent, never parsed as HTML.
 //
 // Backend contract (window.__TAURI__.core.invoke, camelCase args, errors reject with {kind, message}):
-//   my_tickets_list               -> {company_name, accent_color, tickets: [...]}, newest first
+//   my_tickets_list               -> {company_name, accent_color, tickets: [...], open_ticket?}, newest
+//                                    first; open_ticket (an id or null) opens that thread
 //   my_tickets_thread {ticketId}  -> {ticket_id, ticket_number, subject, status, comments: [...]}
 //   my_tickets_reply {ticketId, text} -> {ok: true}
 //   my_tickets_retry {reference}  -> null
@@ -62,7 +63,7 @@ export function messageTime(value, now = Date.now()) {
   const d = toDate(value);
   if (!d) return '';
   const n = new Date(now instanceof Date ? now.getTime() : now);
-  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const time = d.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
   const startOfDay = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const days = Math.round((startOfDay(n) - startOfDay(d)) / DAY);
   if (days <= 0) return time;
@@ -436,6 +437,10 @@ async function loadList({ initial = false } = {}) {
     if (first && !initial) focusFirstCard();
   }
   if (state.thread) renderThreadHead();
+  // A notification clicked before this window listened for `open-ticket`: the backend hands the
+  // ticket over with the list instead.
+  const pendingOpen = ticketIdFromPayload(data.open_ticket);
+  if (pendingOpen && !(state.view === 'thread' && state.thread && state.thread.ticketId === pendingOpen)) openThread(pendingOpen);
 }
 
 // ---- refresh ---------------------------------------------------------------------------------
@@ -542,6 +547,7 @@ function renderReplyArea() {
   const info = threadInfo();
   const closed = isClosed(info.status);
   const ready = !!th.data;
+  const atBottom = ready && nearBottom();
   $('thread-closed').hidden = !(ready && closed);
   const form = $('reply-form');
   const wasHidden = form.hidden;
@@ -563,6 +569,8 @@ function renderReplyArea() {
   $('reply-error').textContent = err || '';
   $('reply-error').hidden = !err;
   if (err) ta.setAttribute('aria-invalid', 'true'); else ta.removeAttribute('aria-invalid');
+  // The reply box may have grown (an error under it): keep the latest message in view.
+  if (atBottom) scrollToBottom();
 }
 
 function messageItem(c, i) {
@@ -579,12 +587,23 @@ function messageItem(c, i) {
   return li;
 }
 
+// The messages scroll inside #thread-body (or, in a very short window, with the page).
 function nearBottom() {
+  const s = $('thread-body');
+  if (s.scrollHeight > s.clientHeight + 1) return s.scrollTop + s.clientHeight >= s.scrollHeight - 80;
   return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
 }
 
 function scrollToBottom() {
-  window.scrollTo(0, document.documentElement.scrollHeight);
+  const s = $('thread-body');
+  s.scrollTop = s.scrollHeight;
+  if (document.documentElement.scrollHeight > window.innerHeight) window.scrollTo(0, document.documentElement.scrollHeight);
+}
+
+function announce(message) {
+  const live = $('thread-announce');
+  live.textContent = '';
+  if (message) setTimeout(() => { live.textContent = message; }, 50);
 }
 
 function renderMessages({ stickToBottom = false } = {}) {
@@ -593,6 +612,12 @@ function renderMessages({ stickToBottom = false } = {}) {
   const ol = $('thread-messages');
   if (!th.data) { ol.replaceChildren(); $('thread-empty').hidden = true; return; }
   const atBottom = nearBottom();
+  const techCount = Array.isArray(th.data.comments) ? th.data.comments.filter((c) => c && c.is_technician).length : 0;
+  if (th.techCount !== undefined && techCount > th.techCount) {
+    const latest = th.data.comments.filter((c) => c && c.is_technician).pop();
+    announce(`New reply from ${latest && latest.from ? latest.from : 'your IT team'}.`);
+  }
+  th.techCount = techCount;
   const local = state.localReplies.get(th.ticketId) || [];
   const merged = mergeLocalReplies(th.data.comments, local);
   if (merged.pending.length) state.localReplies.set(th.ticketId, merged.pending);
@@ -648,6 +673,8 @@ function openThread(ticketId, { openerId = null } = {}) {
   state.thread = { ticketId, data: null };
   state.threadToken += 1;
   $('thread-messages').replaceChildren();
+  $('thread-announce').textContent = '';
+  $('thread-body').scrollTop = 0;
   $('thread-empty').hidden = true;
   showThreadError('');
   $('reply-text').dataset.ticketId = '';
@@ -683,7 +710,7 @@ function backToList() {
 
 function replyErrorMessage(err) {
   if (err.kind === 'invalid') return err.message && err.message !== 'Something went wrong inside the app.' ? err.message : 'Write your reply first.';
-  return `Your reply wasn’t sent: ${err.message} Your text is still here; try again in a moment.`;
+  return `Not sent: ${err.message} Your reply is still here; try again in a moment.`;
 }
 
 async function sendReply() {
@@ -724,6 +751,7 @@ async function sendReply() {
     if (ta.value.trim() === text) ta.value = '';
     renderReplyArea();
     renderMessages({ stickToBottom: true });
+    announce('Reply sent.');
     ta.focus({ preventScroll: true });
   }
 }

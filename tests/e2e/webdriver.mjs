@@ -38,9 +38,14 @@ export class Session {
   }
 
   async type(css, text) {
+    await this.exec('document.querySelector(arguments[0]).scrollIntoView({ block: "center" })', css);
     const el = await this.find(css);
-    await this.cmd('POST', `/element/${el}/clear`, {});
-    await this.cmd('POST', `/element/${el}/value`, { text });
+    try {
+      await this.cmd('POST', `/element/${el}/clear`, {});
+      await this.cmd('POST', `/element/${el}/value`, { text });
+    } catch (e) {
+      throw new Error(`typing into ${css}: ${e.message}`);
+    }
   }
 
   async text(css) {

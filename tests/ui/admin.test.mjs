@@ -460,6 +460,7 @@ test('Integration Test: steps render one by one with icons; send files a test ti
   await page.fill('#atera-fallback_contact_email', 'x@contoso.com');
   assert.equal(await visible(page, '#test-note'), true, 'says the test uses the saved settings');
   await page.fill('#atera-fallback_contact_email', 'frontdesk@contoso.com');
+  await page.evaluate(() => document.getElementById('test-card').scrollIntoView({ block: 'end' }));
   await shot(page, 'admin-atera.png');
   // A failing step
   await page.evaluate(() => window.__MOCK_ADMIN__.configure({ testSteps: [{ name: 'Atera address', status: 'ok', message: 'answers' }, { name: 'API key', status: 'failed', message: 'Atera rejected the API key: copy it again from Admin > API.' }] }));
@@ -515,6 +516,8 @@ test('Form section: branding preview, logo upload and removal, size cap', async 
   await page.waitForSelector('#branding-logo_data_url-error:not([hidden])');
   assert.match(await text(page, '#branding-logo_data_url-error'), /under 200 KB/);
   await page.setInputFiles('#branding-logo-file', { name: 'logo.gif', mimeType: 'image/gif', buffer: png });
+  await page.waitForFunction(() => /gif/.test(document.getElementById('branding-logo_data_url-error').textContent));
+  await page.waitForTimeout(400);
   assert.match(await text(page, '#branding-logo_data_url-error'), /not a PNG, JPEG or SVG/);
   await page.click('#branding-logo-remove');
   assert.equal(await visible(page, '#branding-logo-preview'), false);
@@ -590,14 +593,17 @@ test('rules: Test rules shows every variable, highlights changed ones; errors ju
   assert.deepEqual(await page.$$eval('#rules-variables-body tr.is-changed', (r) => r.map((x) => x.dataset.name)), ['priority', 'subject']);
   assert.equal(await text(page, '#rules-var-priority td'), 'Criticalwas: Medium');
   assert.equal(await text(page, '#rules-var-subject td').then((t) => t.startsWith('**EMERGENCY** Outlook crashes on start')), true);
-  const names = await page.$$eval('#rules-variables-body tr[data-name]', (r) => r.map((x) => x.dataset.name));
+  const names = await page.$$eval('#rules-result tr[data-name]', (r) => r.map((x) => x.dataset.name));
   for (const n of ['priority', 'type', 'impact', 'status', 'subject', 'msg', 'append', 'exception', 'selections', 'hostname', 'name', 'email', 'ip', 'mac', 'username', 'os', 'input_name', 'input_email', 'input_phone']) {
     assert.ok(names.includes(n), `shows ${n}`);
   }
   assert.match(await text(page, '#rules-warnings'), /Read-only.*Line 4.*'name' is read-only/);
   assert.equal(await text(page, '#rules-changed-summary'), 'Changed: priority, subject.');
-  await page.evaluate(() => document.getElementById('rules-result').scrollIntoView());
   await shot(page, 'admin-rules.png');
+  await page.setViewportSize({ width: 980, height: 1180 });
+  await page.evaluate(() => { document.getElementById('content').scrollTop = 0; });
+  await shot(page, 'admin-rules-full.png');
+  await page.setViewportSize({ width: 980, height: 720 });
   // A runtime error: the jump puts the caret on its line and column.
   await page.fill('#rules-editor', "priority = 'High'\n\nimpact = nope\n");
   await page.click('#rules-test-btn');

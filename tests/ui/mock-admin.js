@@ -181,7 +181,7 @@
       const code = stripStrings(raw);
       const t = code.trimEnd();
       if (BLOCK.test(t) && !t.endsWith(':')) {
-        diagnostics.push({ line: i + 1, column: t.length + 1, message: "expected ':'", kind: 'Syntax' });
+        diagnostics.push({ line: i + 1, column: raw.replace(/#.*$/, '').trimEnd().length + 1, message: "expected ':'", kind: 'Syntax' });
       }
       for (const c of code) { if ('([{'.includes(c)) depth += 1; if (')]}'.includes(c)) depth -= 1; }
       const lint = /\bis\s+(not\s+)?('|"|\d)/.exec(raw);

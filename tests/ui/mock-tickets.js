@@ -13,7 +13,8 @@
 //   defaultList(), defaultThreads()
 //
 // config:
-//   list              what my_tickets_list returns (4 sample tickets by default; times relative to now)
+//   list              what my_tickets_list returns (4 sample tickets by default; times relative to
+//                     now); list.open_ticket (id or null) asks the page to open that thread
 //   threads           {ticketId: thread} for my_tickets_thread
 //   listError         when set, my_tickets_list rejects with it
 //   threadError       when set, my_tickets_thread rejects with it
@@ -34,6 +35,7 @@
   const LIST = {
     company_name: 'Contoso IT',
     accent_color: '#2563eb',
+    open_ticket: null,
     tickets: [
       {
         reference: 'HB-20261128-P4N2WD',

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Builds the benchmark table for src-tauri/scripts/bench.sh (Python 3.11, standard library only).
+
+Reads the whole-app samples (target/bench/app-*.json from bench_app.py), criterion's results
+(target/bench/criterion/**/new/) and the sizes, prints one table (figure, median, min, max,
+target, pass/fail) and writes the same figures to target/bench/results.json.
+
+Units: times in milliseconds; memory and sizes in MB (10^6 bytes), as the issue's targets are
+written; CPU as a percentage of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MB = 1e6
+LAYOUTS = ["1x1920x1080", "2x1920x1080", "1x3840x2160"]
+PRETTY = {"1x1920x1080": "1×1080p", "2x1920x1080": "2×1080p", "1x3840x2160": "1×4K"}
+
+
+def stats(values: list[float]) -> dict | None:
+    values = [v for v in values if v is not None and v == v]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def criterion_results(home: Path) -> dict[str, dict]:
+    """full_id -> {median, min, max, n} in ms; min/max are the fastest and slowest sample means."""
+    out = {}
+    for bench in home.rglob("new/benchmark.json"):
+        d = bench.parent
+        try:
+            full_id = json.loads(bench.read_text())["full_id"]
+            est = json.loads((d / "estimates.json").read_text())
+            sample = json.loads((d / "sample.json").read_text())
+        except (OSError, ValueError, KeyError):
+            continue
+        per_iter = [t / i / 1e6 for t, i in zip(sample["times"], sample["iters"]) if i]
+        out[full_id] = {"median": est["median"]["point_estimate"] / 1e6, "min": min(per_iter), "max": max(per_iter), "n": len(per_iter)}
+    return out
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def add(self, fid: str, figure: str, unit: str, s: dict | None, source: str, target: float | None = None,
+            scale: float = 1.0, note: str | None = None) -> None:
+        row = {"id": fid, "figure": figure, "unit": unit, "source": source, "target_max": target}
+        if s is None:
+            row.update(median=None, min=None, max=None, n=0, result="n/a")
+        else:
+            row.update(median=s["median"] / scale, min=s["min"] / scale, max=s["max"] / scale, n=s["n"])
+            row["result"] = "-" if target is None else ("pass" if row["median"] <= target else "FAIL")
+        if note:
+            row["note"] = note
+        self.rows.append(row)
+
+    def print(self) -> None:
+        def fmt(v, unit):
+            if v is None:
+                return "n/a"
+            if unit == "%":
+                return f"{v:.3f}"
+            return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+        head = ("figure", "median", "min", "max", "target", "result")
+        lines = []
+        for r in self.rows:
+            target = "" if r["target_max"] is None else f"≤ {r['target_max']:g} {r['unit']}"
+            lines.append((f"{r['figure']} [{r['unit']}]", fmt(r["median"], r["unit"]), fmt(r["min"], r["unit"]),
+                          fmt(r["max"], r["unit"]), target, r["result"]))
+        widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
+        def row(cells):
+            return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+        print(row(head))
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for l in lines:
+            print(row(l))
+
+
+def breakdown(processes: list[dict]) -> dict[str, float]:
+    """PSS in MB by process name."""
+    out: dict[str, float] = {}
+    for p in processes:
+        out[p["comm"]] = out.get(p["comm"], 0.0) + p["pss_bytes"] / MB
+    return {k: round(v, 1) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
+
+
+def machine() -> dict:
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    mem = next((int(l.split()[1]) * 1024 for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    os_name = next((l.split("=", 1)[1].strip('"') for l in Path("/etc/os-release").read_text().splitlines() if l.startswith("PRETTY_NAME")), "?")
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_bytes": mem, "os": os_name, "kernel": platform.release(), "rustc": rustc,
+            "display": "Xvfb (software rendering), no window manager, private D-Bus session"}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dir", type=Path, default=Path("target/bench"))
+    ap.add_argument("--binary", type=Path, required=True)
+    ap.add_argument("--deb", default="", help="path of the .deb, if one was built")
+    ap.add_argument("--deb-note", default="")
+    ap.add_argument("--started", default="")
+    args = ap.parse_args()
+
+    apps = {}
+    for layout in LAYOUTS:
+        f = args.dir / f"app-{layout}.json"
+        if f.exists():
+            apps[layout] = json.loads(f.read_text())
+    crit = criterion_results(args.dir / "criterion")
+    main_app = apps.get("1x1920x1080", {})
+    t = Table()
+    notes: list[str] = []
+    details: dict = {}
+
+    # The moment of the press.
+    for layout in LAYOUTS:
+        presses = apps.get(layout, {}).get("hotkey", {}).get("presses", [])
+        p = PRETTY[layout]
+        if layout == "1x1920x1080":
+            t.add("hotkey_to_form_p50", f"hotkey → form visible, {p}, webview on demand", "ms",
+                  stats([x["key_to_paint_ms"] for x in presses]), "app log 'form visible' − xdotool key time", 400)
+            t.add("hotkey_to_form_first", "  first press after start", "ms", stats([x["key_to_paint_ms"] for x in presses[:1]]), "app log")
+            t.add("hotkey_to_mapped", "  key → form window mapped (X MapNotify)", "ms",
+                  stats([x.get("key_to_mapped_ms") for x in presses]), "X11 MapNotify on the root window")
+            t.add("hotkey_to_captured", "  key → screens captured", "ms", stats([x.get("key_to_captured_ms") for x in presses]), "app log 'screens captured'")
+        else:
+            t.add(f"hotkey_to_form_{layout}", f"hotkey → form visible, {p}", "ms", stats([x["key_to_paint_ms"] for x in presses]), "app log")
+    t.add("hotkey_to_form_warm", "hotkey → form visible, webview kept warm", "ms", None, "",
+          note="not measurable: the app only creates the form on demand (a warm mode needs an app change)")
+
+    # Capture, from the app's own log (the real trigger, real screens), split.
+    targets = {"1x1920x1080": 60, "1x3840x2160": 250}
+    for layout in LAYOUTS:
+        presses = [x for x in apps.get(layout, {}).get("hotkey", {}).get("presses", []) if "grab_ms" in x]
+        p = PRETTY[layout]
+        t.add(f"capture_{layout}", f"capture {p}: grab + encode + thumbnail (app)", "ms",
+              stats([x["grab_ms"] + x["encode_ms"] + x["thumbnail_ms"] for x in presses]), "app debug log 'captured screens'", targets.get(layout))
+        for part in ("grab", "encode", "thumbnail"):
+            t.add(f"capture_{layout}_{part}", f"  {part}", "ms", stats([x[f"{part}_ms"] for x in presses]), "app debug log")
+        c = crit.get(f"capture/xcap_total/{layout}")
+        t.add(f"capture_{layout}_criterion", f"  capture {p}, criterion (xcap_total)", "ms", c, "criterion capture/xcap_total")
+        g, e = crit.get(f"capture/xcap_grab/{layout}"), crit.get(f"capture/xcap_encode/{layout}")
+        t.add(f"capture_{layout}_criterion_grab", "    grab (criterion)", "ms", g, "criterion capture/xcap_grab")
+        t.add(f"capture_{layout}_criterion_encode", "    encode + thumbnail (criterion)", "ms", e, "criterion capture/xcap_encode")
+    for layout in LAYOUTS:
+        t.add(f"process_frames_{layout}", f"encode + thumbnail, synthetic {PRETTY[layout]}", "ms",
+              crit.get(f"capture/process_frames/{layout}"), "criterion capture/process_frames")
+
+    # In-process figures.
+    t.add("inventory", "inventory collect", "ms", crit.get("inventory/collect"), "criterion", 50)
+    t.add("rules_child", "typical rule, child process", "ms", crit.get("rules/typical/child_process"), "criterion", 20)
+    t.add("rules_in_process", "  typical rule, in process", "ms", crit.get("rules/typical/in_process"), "criterion")
+    t.add("ticket_render", "ticket body rendering, 2 screenshots", "ms", crit.get("ticket/render/2x1920x1080"), "criterion")
+    t.add("ticket_prepare_images", "  fitting 2 screenshots under the cap", "ms", crit.get("ticket/prepare_images/2x1920x1080"), "criterion")
+    t.add("submit_via_outbox", "submit → number, sandbox (outbox + send, 2 screenshots)", "ms",
+          crit.get("submit/via_outbox/2x1920x1080"), "criterion submit/via_outbox", 300)
+    t.add("submit_direct", "  submit → number, direct, no screenshots", "ms", crit.get("submit/ticket_number/no_screenshots"), "criterion")
+    t.add("submit_direct_shots", "  submit → number, direct, 2 screenshots", "ms", crit.get("submit/ticket_number/2x1920x1080"), "criterion")
+    cli = [s["wall_ms"] for s in main_app.get("submit_cli", []) if s.get("outcome") == "sent"]
+    t.add("submit_cli", "  CLI submit --no-screenshots --json (whole process)", "ms", stats(cli), "wall time of the CLI",
+          note="includes process start and the inventory's 250 ms CPU-sampling window")
+    if main_app.get("submit_cli") and len(cli) < len(main_app["submit_cli"]):
+        notes.append(f"CLI submit: {len(main_app['submit_cli']) - len(cli)} run(s) did not answer 'sent'")
+
+    # Idle and memory.
+    idle = main_app.get("idle", [])
+    t.add("idle_pss", "idle tree PSS (tray only, after 60 s)", "MB", stats([s["pss_bytes"] for s in idle]), "smaps_rollup, app + descendants", 40, scale=MB)
+    t.add("idle_cpu", "idle CPU over 60 s (tray only)", "%", stats([s["cpu_percent"] for s in idle]), "/proc stat utime+stime, tree", 0.1)
+    t.add("idle_wakeups", "  idle wakeups (context switches)", "/s", stats([s["wakeups_per_s"] for s in idle]), "/proc task status ctxt switches")
+    after = main_app.get("hotkey", {}).get("after_use")
+    t.add("afteruse_pss", "idle tree PSS, 60 s after forms were closed", "MB", stats([after["pss_bytes"]]) if after else None, "smaps_rollup", scale=MB)
+    t.add("afteruse_cpu", "  idle CPU, 60 s after forms were closed", "%", stats([after["cpu_percent"]]) if after else None, "/proc stat")
+    presses = main_app.get("hotkey", {}).get("presses", [])
+    t.add("form_open_pss", "tree PSS with the form open", "MB", stats([x["form_open_pss_bytes"] for x in presses]), "smaps_rollup", scale=MB)
+    t.add("after_close_pss", "  tree PSS 1 s after the form closed", "MB", stats([x["after_close_pss_bytes"] for x in presses]), "smaps_rollup", scale=MB)
+
+    # Sizes.
+    size = args.binary.stat().st_size if args.binary.exists() else None
+    t.add("binary_size", "release binary size", "MB", stats([size]) if size else None, str(args.binary), 20, scale=MB)
+    deb = Path(args.deb) if args.deb else None
+    t.add("deb_size", ".deb size", "MB", stats([deb.stat().st_size]) if deb and deb.exists() else None, args.deb or "",
+          scale=MB, note=args.deb_note or None)
+
+    # References, same run.
+    refs = main_app.get("references", {})
+    t.add("ref_floor", "reference: xdotool key → bare xmessage mapped (floor)", "ms",
+          stats([s["key_to_mapped_ms"] for s in refs.get("floor", [])]), "X11 MapNotify")
+    chrom = refs.get("chromium", [])
+    t.add("ref_chromium_window", "reference: Chromium --app ui/ → window mapped", "ms",
+          stats([s.get("launch_to_mapped_ms") for s in chrom]), "X11 MapNotify")
+    t.add("ref_chromium_pss", "reference: Chromium --app ui/ tree PSS, settled", "MB",
+          stats([s["pss_bytes"] for s in chrom]), "smaps_rollup", scale=MB)
+    notes.extend(refs.get("notes", []))
+
+    if idle:
+        mid = sorted(idle, key=lambda s: s["pss_bytes"])[len(idle) // 2]
+        details["idle_pss_by_process_mb"] = breakdown(mid["processes"])
+    if presses:
+        mid = sorted(presses, key=lambda s: s["form_open_pss_bytes"])[len(presses) // 2]
+        details["form_open_pss_by_process_mb"] = breakdown(mid["form_open_processes"])
+    if after:
+        details["after_use_pss_by_process_mb"] = breakdown(after["processes"])
+    if chrom:
+        details["chromium_pss_by_process_mb"] = breakdown(sorted(chrom, key=lambda s: s["pss_bytes"])[len(chrom) // 2]["processes"])
+    for layout, app in apps.items():
+        for e in app.get("hotkey", {}).get("errors", []):
+            notes.append(f"{layout}: {e}")
+    details["loadavg"] = {layout: [app.get("loadavg_start"), app.get("loadavg_end")] for layout, app in apps.items()}
+    details["criterion"] = crit
+
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    mach = machine()
+    print()
+    print(f"Helpdesk Button benchmark, {date}; {mach['cpus']} cores ({mach['cpu_model']}), "
+          f"{mach['memory_bytes'] / 2**30:.0f} GiB, {mach['os']}, {mach['rustc']}; release build; Xvfb")
+    print()
+    t.print()
+    print()
+    for k in ("idle_pss_by_process_mb", "form_open_pss_by_process_mb", "after_use_pss_by_process_mb", "chromium_pss_by_process_mb"):
+        if k in details:
+            print(f"{k}: {details[k]}")
+    for r in t.rows:
+        if r.get("note"):
+            print(f"note: {r['figure'].strip()}: {r['note']}")
+    for n in notes:
+        print(f"note: {n}")
+    failed = [r["figure"].strip() for r in t.rows if r["result"] == "FAIL"]
+    print(f"\ntargets: {sum(r['result'] == 'pass' for r in t.rows)} pass, {len(failed)} fail" + (f" ({'; '.join(failed)})" if failed else ""))
+
+    results = {"date": date, "started": args.started, "machine": mach, "figures": t.rows, "details": details, "notes": notes}
+    (args.dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"wrote {args.dir / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
