@@ -289,7 +289,8 @@ impl Settings {
             return Err(invalid("hotkey", &self.hotkey, "give a key such as F9 or Ctrl+Shift+F1"));
         }
         let logo = &self.branding.logo_data_url;
-        if !logo.is_empty() && !(logo.starts_with("data:image/png;base64,") || logo.starts_with("data:image/jpeg;base64,") || logo.starts_with("data:image/svg+xml;base64,")) {
+        let logo_ok = ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/svg+xml;base64,"].iter().any(|p| logo.starts_with(p));
+        if !logo.is_empty() && !logo_ok {
             return Err(invalid("branding.logo_data_url", "(logo)", "use a PNG, JPEG or SVG image"));
         }
         if logo.len() > 300_000 {
@@ -300,7 +301,8 @@ impl Settings {
             return Err(invalid("atera.fallback_contact_email", email, "use an email address like frontdesk@yourcompany.com"));
         }
         let url = self.support.url.trim();
-        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+        let url_ok = url.starts_with("https://") || url.starts_with("http://");
+        if !url.is_empty() && !url_ok {
             return Err(invalid("support.url", url, "start the address with https://"));
         }
         if self.screenshots.max_total_bytes < 50_000 {

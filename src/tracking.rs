@@ -95,6 +95,10 @@ pub struct ThreadComment {
     pub is_technician: bool,
 }
 
+/// A sent ticket still being followed: reference, ticket id, number, subject, last known
+/// status, last technician activity seen, and when it was last checked.
+type TrackedRow = (String, i64, String, String, Option<String>, Option<String>, i64);
+
 fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -146,7 +150,7 @@ impl Outbox {
         Ok(out)
     }
 
-    fn tracked_open(&self) -> Result<Vec<(String, i64, String, String, Option<String>, Option<String>, i64)>, OutboxError> {
+    fn tracked_open(&self) -> Result<Vec<TrackedRow>, OutboxError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT o.reference, o.ticket_id, COALESCE(o.ticket_number, ''), o.subject, t.status, t.tech_activity_at, COALESCE(t.checked_at, 0)
