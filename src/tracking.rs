@@ -318,10 +318,17 @@ impl Outbox {
         let reference = self.reference_of(ticket_id)?;
         let comments = client.comments(ticket_id).await?;
         self.conn().execute("UPDATE tracking SET unread = 0 WHERE reference = ?1", [&reference])?;
+        // The ticket's own description comes back as plain text with the whole machine report;
+        // the user wrote only the message, so that is what they see.
+        let own_message = self.submission(&reference).ok().map(|s| s.form.description);
+        let marker = format!("ref {reference}");
         Ok(comments
             .into_iter()
             .filter(|c| !c.is_internal)
-            .map(|c| {
+            .map(|mut c| {
+                if c.text.as_deref().is_some_and(|t| t.contains(&marker)) {
+                    c.text.clone_from(&own_message);
+                }
                 let is_technician = c.end_user_id.is_none();
                 let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
                 ThreadComment {

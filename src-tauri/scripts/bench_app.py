@@ -228,7 +228,7 @@ class XWatch(threading.Thread):
         self.lock = threading.Lock()
         self.stopping = False
 
-    def _name(self, window: int) -> str:
+    def window_name(self, window: int) -> str:
         ptr = ctypes.c_void_p()
         if self.x.XFetchName(self.dpy, window, ctypes.byref(ptr)) and ptr.value:
             name = ctypes.string_at(ptr.value).decode("utf-8", "replace")
@@ -248,7 +248,7 @@ class XWatch(threading.Thread):
             if ev.type == _MAP_NOTIFY:
                 m = ev.xmap
                 with self.lock:
-                    self.maps.append((t, m.window, bool(m.override_redirect), self._name(m.window)))
+                    self.maps.append((t, m.window, bool(m.override_redirect), self.window_name(m.window)))
             elif ev.type == _KEY_PRESS and self.on_key:
                 self.on_key(t)
 
@@ -499,17 +499,26 @@ def phase_refs(runs: int, ui: Path, settle: float) -> dict:
     # The floor: a key press grabbed by a minimal key daemon (this script, like xbindkeys) that
     # starts a bare xmessage; key press -> the xmessage window mapped.
     spawned: list[subprocess.Popen] = []
+    pressed: list[float] = []
+
+    def on_key(t: float) -> None:
+        pressed.append(t)
+        spawned.append(subprocess.Popen(["xmessage", "-name", "hb-floor", "Helpdesk floor"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
     if shutil.which("xmessage"):
-        watch = XWatch(grab=FLOOR_KEY, on_key=lambda _t: spawned.append(
-            subprocess.Popen(["xmessage", "-name", "hb-floor", "Helpdesk floor"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+        watch = XWatch(grab=FLOOR_KEY, on_key=on_key)
         watch.start()
         try:
             for _ in range(runs):
+                pressed.clear()
                 t_key = time.time()
                 subprocess.run(["xdotool", "key", "ctrl+shift+F2"], check=True)
                 mapped = watch.wait_map(t_key, 10)
                 if mapped:
-                    out["floor"].append({"key_to_mapped_ms": (mapped[0] - t_key) * 1000.0})
+                    sample = {"key_to_mapped_ms": (mapped[0] - t_key) * 1000.0}
+                    if pressed:
+                        sample["key_to_grabbed_ms"] = (pressed[0] - t_key) * 1000.0
+                    out["floor"].append(sample)
                 for p in spawned:
                     p.terminate()
                     p.wait(5)

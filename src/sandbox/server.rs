@@ -127,5 +127,41 @@ fn route(shared: &Shared, method: &Method, path: &str, query: &str, headers: &He
         let segments: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
         return api::handle(shared, method, &segments, query, headers, body);
     }
+    if method == Method::POST {
+        if let Some(id) = path.strip_prefix("/tickets/").and_then(|r| r.strip_suffix("/technician")).and_then(|id| id.parse::<i64>().ok()) {
+            return technician(shared, id, body);
+        }
+    }
     page::handle(shared, method, path)
+}
+
+/// `POST /tickets/{id}/technician` with `{"status": "...", "reply": "...", "internal": false,
+/// "technician": "Sam Tech"}` (all optional): plays the technician, for demos and the
+/// end-to-end tests of "My tickets". Not part of Atera's API.
+fn technician(shared: &Shared, ticket_id: i64, body: &[u8]) -> Response {
+    use axum::response::IntoResponse as _;
+    let Ok(action) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (axum::http::StatusCode::BAD_REQUEST, "send JSON like {\"status\": \"Pending\", \"reply\": \"On my way\"}").into_response();
+    };
+    let mut store = shared.store();
+    if store.ticket(ticket_id).is_none() {
+        return (axum::http::StatusCode::NOT_FOUND, "no such ticket").into_response();
+    }
+    if let Some(status) = action.get("status").and_then(|v| v.as_str()) {
+        if let Some(record) = store.tickets.iter_mut().find(|t| t.ticket.ticket_id == ticket_id) {
+            record.ticket.status = status.to_string();
+            record.modified = time::OffsetDateTime::now_utc();
+        }
+    }
+    if let Some(text) = action.get("reply").and_then(|v| v.as_str()) {
+        let comment = super::StoredComment {
+            date: super::store::now(),
+            text: text.to_string(),
+            is_internal: action.get("internal").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            technician: Some(action.get("technician").and_then(|v| v.as_str()).unwrap_or("Sam Tech").to_string()),
+            enduser_id: None,
+        };
+        store.add_comment(ticket_id, comment, Some(1));
+    }
+    axum::http::StatusCode::NO_CONTENT.into_response()
 }

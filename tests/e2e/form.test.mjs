@@ -276,3 +276,40 @@ test('when a ticket can be neither sent nor saved the error page says so and the
     await s.end();
   }
 });
+
+test('My tickets shows a technician reply and status change, and the user replies', async () => {
+  const config = mkdtempSync(join(tmpdir(), 'hb-e2e-mine-'));
+  const set = spawnSync(BIN, ['--config-dir', config, 'settings', 'set', 'atera.endpoint', sandboxUrl.replace('http://', '')], { encoding: 'utf8' });
+  assert.equal(set.status, 0, set.stderr);
+  const filed = spawnSync(BIN, ['--config-dir', config, 'submit', '--name', 'Ada Lovelace', '--email', 'ada@example.com', '--message', 'Monitor goes black', '--no-screenshots', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, HELPDESK_BUTTON_ATERA_API_KEY: KEY },
+  });
+  assert.equal(filed.status, 0, filed.stderr);
+  const ticketId = JSON.parse(filed.stdout).ticket_id;
+  const s = await Session.start(WD, BIN, ['--config-dir', config, '--my-tickets']);
+  try {
+    await s.waitFor("document.body.dataset.view === 'list'", 'the list');
+    const tech = await fetch(`${sandboxUrl}/tickets/${ticketId}/technician`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'Pending', reply: 'Please check the <b>cable</b>.', technician: 'Sam Tech' }),
+    });
+    assert.equal(tech.status, 204);
+    await s.click('#refresh-btn');
+    await s.waitFor(`(() => { const c = document.querySelector('[data-ticket-id="${ticketId}"]'); return c && c.dataset.status && c.dataset.status.toLowerCase() === 'pending' && c.dataset.unread === 'true'; })()`, 'the new status and reply', 30000);
+    await s.screenshot(join(SHOTS, 'my-tickets.png'));
+    await s.click(`[data-ticket-id="${ticketId}"]`);
+    await s.waitFor("document.body.dataset.view === 'thread'", 'the thread');
+    await s.waitFor("document.querySelector('#thread-messages').textContent.includes('Please check the <b>cable</b>.')", 'the reply as text');
+    await s.type('#reply-text', 'Swapped the cable, still black.');
+    await s.click('#send-reply-btn');
+    await s.waitFor("document.querySelector('#thread-messages').textContent.includes('Swapped the cable')", 'my reply in the thread', 30000);
+    await s.screenshot(join(SHOTS, 'my-tickets-thread.png'));
+    const ticket = (await tickets()).find((t) => t.ticket_id === ticketId);
+    const mine = ticket.comments.find((c) => c.text === 'Swapped the cable, still black.');
+    assert.ok(mine && mine.enduser_id, `posted as the requester: ${JSON.stringify(ticket.comments)}`);
+  } finally {
+    await s.end();
+  }
+});
