@@ -1746,6 +1746,7 @@ function renderAbout(about) {
   $('about-policy_file').textContent = a.policy_file ? (a.policy_loaded ? String(a.policy_file) : `(none at ${a.policy_file})`) : '';
   const bySetting = !!(state.status && state.status.policy_sets_password);
   $('change-password-policy').hidden = !bySetting;
+  $('change-password-intro').hidden = bySetting;
   $('change-password-form').hidden = bySetting;
 }
 

@@ -61,6 +61,9 @@ pub enum Command {
     /// The tickets saved on this PC that wait to be sent.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Check and try out dispatcher rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Run the local Atera sandbox (a strict stand-in for Atera's API) for demos and tests.
     Sandbox {
         /// Port on 127.0.0.1.
@@ -69,6 +72,19 @@ pub enum Command {
         /// The API key the sandbox accepts.
         #[arg(long, default_value = "sandbox-key")]
         api_key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Syntax and lint: exit 0 (maybe with warnings) or 1, with FILE:LINE:COL for each finding.
+    Check { file: PathBuf },
+    /// Run rules on a JSON input and print every variable's final value as JSON.
+    Test {
+        #[arg(long)]
+        rules: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
     },
 }
 
@@ -100,6 +116,8 @@ pub enum SettingsCommand {
     /// Replace this machine's settings with a file written by `export` (locked keys stay as the
     /// policy sets them).
     Import { file: PathBuf },
+    /// Install dispatcher rules (refused with a syntax error).
+    SetRules { file: PathBuf },
     /// Read a password from standard input and print its argon2 hash, for the policy file's
     /// `admin_password_hash`.
     HashPassword,
@@ -186,6 +204,8 @@ pub fn run(command: Command, config_dir: Option<&Path>) -> ExitCode {
         Command::Settings(cmd) => settings_command(cmd, &paths),
         Command::Submit(args) => submit_command(args, &paths),
         Command::Outbox(cmd) => outbox_command(cmd, &paths),
+        Command::Rules(RulesCommand::Check { file }) => crate::rules_cli::rules_check(&file),
+        Command::Rules(RulesCommand::Test { rules, input }) => crate::rules_cli::rules_test(&rules, &input),
         Command::Sandbox { port, api_key } => sandbox_command(port, api_key),
     }
 }
@@ -213,6 +233,7 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
             EXIT_INPUT,
             &format!("`{key}` is locked by the policy in {}; change it there", policy.source.as_deref().unwrap_or(paths.policy_file.as_path()).display()),
         ),
+        SettingsCommand::SetRules { file } => crate::rules_cli::set_rules(paths, &file),
         SettingsCommand::Export => {
             print!("{}", toml::to_string_pretty(&settings).unwrap_or_default());
             ExitCode::SUCCESS

@@ -4,6 +4,7 @@
 mod admin;
 pub mod cli;
 mod commands;
+mod rules_cli;
 mod session;
 mod tickets;
 mod tray;

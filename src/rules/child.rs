@@ -145,17 +145,17 @@ pub fn evaluate_with_command(mut cmd: Command, script: &str, input: &RuleInput, 
     match status.code() {
         Some(monty_types::OOM_EXIT_CODE) => Ok(limit_outcome(input, memory_limit_text(limits))),
         Some(EXIT_WATCHDOG) => Ok(limit_outcome(input, time_limit_text(limits))),
-        Some(EXIT_PANIC) => Ok(limit_outcome(input, format!("The rules stopped the evaluator: {}", last_line(&stderr)))),
-        None => Ok(limit_outcome(
+        Some(EXIT_PANIC) => {
+            tracing::warn!(stderr = %stderr, "the rules evaluator panicked");
+            Ok(limit_outcome(input, "The rules stopped the evaluator (an internal error in the rules engine)".to_owned()))
+        }
+        // A signal (Unix), or an NTSTATUS failure such as a stack overflow (Windows).
+        None | Some(i32::MIN..=-1) => Ok(limit_outcome(
             input,
             format!("The rules used too much memory or time and the evaluator was stopped ({})", describe(status)),
         )),
         Some(_) => Err(RulesError::NoAnswer { status, stderr }),
     }
-}
-
-fn last_line(text: &str) -> &str {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("it crashed")
 }
 
 fn describe(status: ExitStatus) -> String {

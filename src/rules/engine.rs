@@ -16,6 +16,11 @@ const SCRIPT_NAME: &str = "rules.py";
 const MAX_PRINTED: usize = 64 * 1024;
 /// How many compiled scripts are kept.
 const CACHE_SIZE: usize = 8;
+/// The longest script accepted. Real rules are a few KiB; the bound keeps parsing cheap and
+/// its depth within [`PARSE_STACK_BYTES`].
+pub const MAX_SCRIPT_BYTES: usize = 128 * 1024;
+/// Stack of the thread that parses a new script (reserved, not committed, until used).
+const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// A script ready to run: prelude + rewritten script + the read-back expression, compiled.
 struct Compiled {
@@ -69,10 +74,37 @@ fn line_count(text: &str) -> u32 {
     u32::try_from(text.lines().count()).unwrap_or(u32::MAX)
 }
 
+/// Parses the script alone, so that its syntax errors carry its own line numbers.
+///
+/// This runs on a thread with a large stack: a pathological script (a 100 000-term `1+1+...`)
+/// builds a parse tree deep enough to overflow an ordinary thread's stack before monty's
+/// nesting limit rejects it, and a stack overflow aborts the whole process. A script that
+/// passes is nested at most `monty`'s limit (200) deep, so compiling it again anywhere is safe.
+fn parse_alone(script: &str) -> Result<(), RuleDiagnostic> {
+    let lines = line_count(script);
+    if script.len() > MAX_SCRIPT_BYTES {
+        return Err(RuleDiagnostic {
+            line: lines.max(1),
+            column: 1,
+            message: format!("the rules are too long: {} KiB (the limit is {} KiB)", script.len().div_ceil(1024), MAX_SCRIPT_BYTES / 1024),
+            kind: DiagnosticKind::Syntax,
+        });
+    }
+    let parse = move |script: String| {
+        MontyRun::new(script, SCRIPT_NAME, input_names(), CompileOptions::default()).map(drop).map_err(|e| syntax_diagnostic(&e, 0, lines))
+    };
+    let owned = script.to_owned();
+    match std::thread::Builder::new().name("rules-parse".into()).stack_size(PARSE_STACK_BYTES).spawn(move || parse(owned)) {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(RuleDiagnostic { line: 1, column: 1, message: "the rules engine could not read this script".into(), kind: DiagnosticKind::Syntax })
+        }),
+        // No thread to be had: parse here (only the pathological case needs the big stack).
+        Err(_) => parse(script.to_owned()),
+    }
+}
+
 fn compile_uncached(script: &str) -> Result<Compiled, RuleDiagnostic> {
-    // The script alone first: its syntax errors then carry its own line numbers.
-    MontyRun::new(script.to_owned(), SCRIPT_NAME, input_names(), CompileOptions::default())
-        .map_err(|e| syntax_diagnostic(&e, 0, line_count(script)))?;
+    parse_alone(script)?;
     let offset = prelude::prelude_lines();
     let lines = line_count(script);
     let mut full = String::with_capacity(prelude::PRELUDE.len() + script.len() + 512);

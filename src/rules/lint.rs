@@ -650,35 +650,39 @@ fn keep_shape(original: &str, mut text: String) -> String {
     text
 }
 
-/// The end (exclusive token index) of the operand after a `%`: a power-level expression.
+/// The end (exclusive token index) of the operand after a `%`: a power-level expression
+/// (unary operators, an atom, trailers, and `** operand` chains).
 fn operand_end(s: &Script<'_>, mut k: usize, end: usize) -> Option<usize> {
-    while s.is_op(k, "-") || s.is_op(k, "+") || s.is_op(k, "~") {
-        k += 1;
-    }
-    match s.kind(k) {
-        Some(Kind::Name) if !is_keyword(s.text(k)) || matches!(s.text(k), "True" | "False" | "None") => k += 1,
-        Some(Kind::Number) => k += 1,
-        Some(Kind::Str) => {
-            while s.kind(k) == Some(Kind::Str) {
-                k += 1;
+    loop {
+        while s.is_op(k, "-") || s.is_op(k, "+") || s.is_op(k, "~") {
+            k += 1;
+        }
+        match s.kind(k) {
+            Some(Kind::Name) if !is_keyword(s.text(k)) || matches!(s.text(k), "True" | "False" | "None") => k += 1,
+            Some(Kind::Number) => k += 1,
+            Some(Kind::Str) => {
+                while s.kind(k) == Some(Kind::Str) {
+                    k += 1;
+                }
+            }
+            Some(Kind::Op) if matches!(s.text(k), "(" | "[" | "{") => k = s.matching(k, end) + 1,
+            _ => return None,
+        }
+        loop {
+            if s.is_op(k, ".") && s.kind(k + 1) == Some(Kind::Name) {
+                k += 2;
+            } else if s.is_op(k, "(") || s.is_op(k, "[") {
+                k = s.matching(k, end) + 1;
+            } else {
+                break;
             }
         }
-        Some(Kind::Op) if matches!(s.text(k), "(" | "[" | "{") => k = s.matching(k, end) + 1,
-        _ => return None,
-    }
-    loop {
-        if s.is_op(k, ".") && s.kind(k + 1) == Some(Kind::Name) {
-            k += 2;
-        } else if s.is_op(k, "(") || s.is_op(k, "[") {
-            k = s.matching(k, end) + 1;
+        if s.is_op(k, "**") {
+            k += 1;
         } else {
-            break;
+            return (k <= end).then_some(k);
         }
     }
-    if s.is_op(k, "**") {
-        return operand_end(s, k + 1, end);
-    }
-    (k <= end).then_some(k)
 }
 
 /// `'fmt' % args` with a string literal on the left → `_hb_pct_format('fmt', args)`.

@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 use crate::paths::AppPaths;
 
 pub use child::{child_main, evaluate, evaluate_with_command, RulesError, CHILD_MODE_ARG, CHILD_TIME_MARGIN};
-pub use engine::{check, evaluate_in_process};
+pub use engine::{check, evaluate_in_process, MAX_SCRIPT_BYTES};
 pub use variables::{READ_ONLY, READ_WRITE};
 
 /// The global allocator that lets the rule-evaluation child enforce its memory limit.

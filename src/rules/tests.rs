@@ -187,6 +187,21 @@ fn syntax_errors_have_line_and_column() {
 }
 
 #[test]
+fn pathological_scripts_are_refused_without_crashing() {
+    // Deep enough to overflow an ordinary stack while parsing (this test runs on libtest's
+    // 2 MiB thread), yet within the size limit.
+    for script in [format!("x = {}1", "1+".repeat(60_000)), format!("x = {}b", "a.".repeat(60_000)), format!("x = {}1{}", "(".repeat(60_000), ")".repeat(60_000))] {
+        assert!(script.len() <= MAX_SCRIPT_BYTES);
+        let e = check(&script).unwrap_err();
+        assert_eq!(e.kind, DiagnosticKind::Syntax);
+        assert!(e.message.contains("too deeply nested"), "{}", e.message);
+    }
+    let e = check(&"x = 1\n".repeat(30_000)).unwrap_err();
+    assert!(e.message.contains("too long"), "{}", e.message);
+    assert!(run(&"x = 1\n".repeat(30_000)).exception.unwrap().contains("too long"));
+}
+
+#[test]
 fn is_with_a_literal_is_a_lint_warning() {
     let w = check("if priority is 'High':\n    subject = 'x'\nif impact is not 5: pass\n").unwrap();
     let places: Vec<_> = w.iter().map(|d| (d.kind, d.line, d.column)).collect();
