@@ -241,7 +241,12 @@ pub async fn prepare(
     let mut append = String::new();
     if let Some(rules) = submission.rules {
         let input = rule_input(&form, &values, submission.inventory, contact.as_ref());
-        match crate::rules::evaluate(&rules.exe, &rules.script, &input, &rules.limits) {
+        // The child process takes up to the rule time limit: keep it off the async workers.
+        let (exe, script, limits) = (rules.exe.clone(), rules.script.clone(), rules.limits.clone());
+        let evaluated = tokio::task::spawn_blocking(move || crate::rules::evaluate(&exe, &script, &input, &limits))
+            .await
+            .unwrap_or_else(|e| Err(crate::rules::RulesError::Pipe(std::io::Error::other(e.to_string()))));
+        match evaluated {
             Ok(outcome) => {
                 if let Some(exception) = outcome.exception.filter(|e| !e.trim().is_empty()) {
                     tracing::info!("the dispatcher rules blocked the submission");

@@ -752,8 +752,14 @@ async function submitUnlock() {
   } catch (raw) {
     const err = normalizeError(raw);
     setBusy(btn, false);
-    setInputError('unlock-password', err.kind === 'wrong-password' && !err.retryAfterMs ? err.message || "That's not the admin password." : err.message);
-    if (err.retryAfterMs > 0) startCountdown(err.retryAfterMs);
+    let message = err.message || "That's not the admin password.";
+    if (err.retryAfterMs > 0) {
+      // The countdown says when to try again; a fixed "Try again in 5 s." would go stale.
+      message = message.replace(/\s*Try again in \d+\s*s(?:econds?)?\.?\s*$/i, '');
+      if (/^too many/i.test(message)) message = '';
+      startCountdown(err.retryAfterMs);
+    }
+    setInputError('unlock-password', message);
     input.select();
     input.focus();
     return;
@@ -802,6 +808,7 @@ function stopCountdown() {
 /** The backend said "locked" (an idle timeout, or a lock from elsewhere): keep edits, ask again. */
 function lockedOut() {
   if (state.view !== 'admin') return;
+  state.view = 'locking'; // several calls can be refused at once: only the first one acts
   if (isDirty()) state.pendingEdits = { draft: clone(state.draft), rules: $('rules-editor').value };
   closeExamples();
   showLock(state.pendingEdits
@@ -1282,13 +1289,22 @@ function applyLocks() {
       if (!described.includes(`${id}-lock`)) main.setAttribute('aria-describedby', [...described, `${id}-lock`].join(' '));
     }
   }
-  state.anyLocked = any;
+  // The rules script, when the policy ships it.
+  const rulesLocked = isLockedKey('rules', state.locked);
+  $('rules-editor').readOnly = rulesLocked;
+  $('rules-examples-btn').disabled = rulesLocked;
+  if (rulesLocked) {
+    $('rules-status').after(el('span', { class: 'lock-badge', id: 'rules-lock' },
+      el('span', { class: 'lock-glyph', 'aria-hidden': 'true' }), document.createTextNode("Set by your organisation's policy")));
+  }
+  state.anyLocked = any || rulesLocked;
   updatePolicyBanner();
 }
 
 /** The policy note shows in the sections that have a locked setting. */
 function updatePolicyBanner() {
-  const here = Object.entries(FIELDS).some(([key, f]) => f.section === state.section && isLockedKey(key, state.locked));
+  const here = Object.entries(FIELDS).some(([key, f]) => f.section === state.section && isLockedKey(key, state.locked))
+    || (state.section === 'rules' && isLockedKey('rules', state.locked));
   $('policy-banner').hidden = !here;
 }
 
@@ -1420,7 +1436,7 @@ function updateDirty() {
   const dirty = isDirty();
   $('save-btn').disabled = !dirty || state.saving;
   $('cancel-btn').disabled = !dirty || state.saving;
-  $('rules-save-btn').disabled = !rulesDirty() || state.saving;
+  $('rules-save-btn').disabled = !rulesDirty() || state.saving || isLockedKey('rules', state.locked);
   const status = $('save-status');
   if (dirty) {
     status.textContent = 'Unsaved changes';
@@ -1551,15 +1567,16 @@ async function save() {
   $('cancel-btn').disabled = true;
   let notes = [];
   let rulesFailed = false;
+  const settingsChanged = settingsDirty();
   try {
-    if (settingsDirty()) {
+    if (settingsChanged) {
       const r = await call('admin_save', { settings: clone(state.draft) });
       notes = r && Array.isArray(r.notes) ? r.notes : [];
     }
     if (rulesDirty()) rulesFailed = !(await saveRules({ quiet: true }));
     await loadSettings({ keepRules: true });
     if (rulesFailed) {
-      setSaveStatus('Settings saved, but the rules were not: see Rules', 'error');
+      setSaveStatus(settingsChanged ? 'Settings saved, but the rules were not: see Rules' : 'Rules not saved: see the error under the script', 'error');
       showSection('rules');
       $('rules-editor').focus();
     } else {
@@ -2079,6 +2096,13 @@ function parseSample() {
   try {
     const v = JSON.parse(text);
     if (!v || typeof v !== 'object' || Array.isArray(v)) return { error: 'The sample must be a JSON object: { "priority": "Medium", … }.' };
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'selections') {
+        if (!Array.isArray(x) || x.some((s) => typeof s !== 'string')) return { error: '"selections" must be a list of labels: ["This is an emergency", "Call me"].' };
+      } else if (typeof x !== 'string' && !(x === null && k.startsWith('input_'))) {
+        return { error: `"${k}" must be text in quotes, like "${k}": "${x === null || x === undefined ? '' : String(x)}".` };
+      }
+    }
     return { value: v };
   } catch (err) {
     const m = /position (\d+)/.exec(String(err.message));
@@ -2106,6 +2130,13 @@ async function testRules() {
     r = await call('admin_test_rules', { script: $('rules-editor').value, input: sample.value });
   } catch (e) {
     if (e instanceof LockedError) return;
+    if (/invalid args `input`/i.test(e.message)) {
+      // The sample did not fit the rules' input (a number where text belongs, ...).
+      showMessage('rules-sample-error', `The sample doesn't fit: ${e.message.replace(/^.*?:\s*/, '')}`);
+      $('rules-sample').setAttribute('aria-invalid', 'true');
+      setBusy(btn, false);
+      return;
+    }
     r = { error: { line: 0, column: 0, message: e.message, kind: 'Limit' }, exception: e.message, variables: {}, changed: [], warnings: [] };
   } finally {
     setBusy(btn, false);

@@ -5,10 +5,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Mutex;
 
-use monty::MontyRun;
-use monty_types::{CompileOptions, ExcType, MontyException, MontyObject, PrintWriter, ResourceLimits, ResourceTracker};
+use monty::{MontyRun, RunProgress};
+use monty_types::{
+    CompileOptions, ExcType, ExtFunctionResult, MontyException, MontyObject, NameLookupResult, PrintWriter, ResourceLimits,
+    ResourceTracker,
+};
 
-use super::{lint, prelude, variables, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome};
+use super::{clock, lint, prelude, variables, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome};
 
 /// The file name monty puts in tracebacks.
 const SCRIPT_NAME: &str = "rules.py";
@@ -17,8 +20,10 @@ const MAX_PRINTED: usize = 64 * 1024;
 /// How many compiled scripts are kept.
 const CACHE_SIZE: usize = 8;
 /// The longest script accepted. Real rules are a few KiB; the bound keeps parsing cheap and
-/// its depth within [`PARSE_STACK_BYTES`].
+/// its depth within the parsing thread's stack.
 pub const MAX_SCRIPT_BYTES: usize = 128 * 1024;
+/// The longest text a rule may leave in a variable.
+const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// Stack of the thread that parses a new script (reserved, not committed, until used).
 const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -236,8 +241,7 @@ pub fn evaluate_in_process(script: &str, input: &RuleInput, limits: &RuleLimits)
         .max_memory(limits.memory_bytes)
         .max_recursion_depth(limits.max_recursion.max(1));
     let mut printed = String::new();
-    let result =
-        compiled.runner.run(inputs, ResourceTracker::new(resource_limits), PrintWriter::CollectString(&mut printed, Some(MAX_PRINTED)));
+    let result = run(&compiled.runner, inputs, ResourceTracker::new(resource_limits), &mut printed);
     let values = match result {
         Ok(MontyObject::Tuple(values)) if values.len() == variables::ALL.len() => values,
         Ok(other) => {
@@ -257,7 +261,45 @@ pub fn evaluate_in_process(script: &str, input: &RuleInput, limits: &RuleLimits)
             return outcome;
         }
     };
+    // A rule may build a string as large as its memory limit; the ticket cannot use it, and the
+    // answer from the child process must stay small.
+    let oversized = variables::ALL.iter().zip(&values).find(|(name, v)| {
+        !variables::READ_ONLY.contains(name) && matches!(v, MontyObject::String(s) if s.len() > MAX_VALUE_BYTES)
+    });
+    if let Some((name, MontyObject::String(s))) = oversized {
+        let text = format!("`{name}` is too long ({} KiB; the limit is {} KiB)", s.len() / 1024, MAX_VALUE_BYTES / 1024);
+        let diag = RuleDiagnostic { line: 0, column: 0, message: text.clone(), kind: DiagnosticKind::Limit };
+        return failed_outcome(input, diag, text, compiled.warnings.clone());
+    }
     finish(input, &initial, &values, compiled.warnings.clone(), printed)
+}
+
+/// Runs to completion, answering the host calls a rule may make: `datetime.now()` and
+/// `date.today()` get this machine's clock; files, the environment and anything else are
+/// refused with the error CPython would give for a missing permission.
+fn run(runner: &MontyRun, inputs: Vec<MontyObject>, tracker: ResourceTracker, printed: &mut String) -> Result<MontyObject, MontyException> {
+    let mut progress = runner.clone().start(inputs, tracker, print(printed))?;
+    loop {
+        progress = match progress {
+            RunProgress::Complete(value) => return Ok(value),
+            RunProgress::OsCall(call) => {
+                let answer = clock::answer(&call.function_call);
+                call.resume(answer, print(printed))?
+            }
+            RunProgress::NameLookup(lookup) => lookup.resume(NameLookupResult::Undefined, print(printed))?,
+            RunProgress::FunctionCall(call) => {
+                let name = call.function_name.clone();
+                call.resume(ExtFunctionResult::NotFound(name), print(printed))?
+            }
+            RunProgress::ResolveFutures(_) => {
+                return Err(MontyException::new(ExcType::RuntimeError, Some("asynchronous code is not supported in rules".into())));
+            }
+        };
+    }
+}
+
+fn print(printed: &mut String) -> PrintWriter<'_> {
+    PrintWriter::CollectString(printed, Some(MAX_PRINTED))
 }
 
 /// Builds the outcome from the values read back at the end of the script.

@@ -24,8 +24,15 @@
 //! # Built-ins beyond monty
 //! `import textwrap` works (`wrap`, `fill`, `shorten`, `dedent`, `indent`, `TextWrapper`,
 //! ported from CPython and checked against it), and a plain `wrap(text, width)` is always
-//! defined. `%` string formatting with a string literal on the left (`'%s!' % x`) is rewritten
-//! to a CPython-compatible helper, since monty lacks it.
+//! defined, as is the `format(value, spec)` builtin. `%` string formatting with a string literal
+//! on the left (`'%s!' % x`) is rewritten to a CPython-compatible helper, since monty lacks it.
+//! `datetime.now()` and `date.today()` read this machine's clock; files, the environment and the
+//! network are refused. monty does not support `del`, decorators such as `@staticmethod`, or
+//! `str.encode`, and bools are not ints in arithmetic (`True + 1`).
+//!
+//! Scripts are limited to [`MAX_SCRIPT_BYTES`], and each variable's final text to 1 MiB.
+//! Compiled scripts are cached by their text (per thread; [`check`] results for all threads),
+//! so the same rules are parsed once.
 //!
 //! # Isolation
 //! [`evaluate`] runs the script in a child process (the app re-run with [`CHILD_MODE_ARG`]),
@@ -36,6 +43,7 @@
 //! and the time limit and the kill still hold.
 
 mod child;
+mod clock;
 mod engine;
 mod lint;
 mod prelude;

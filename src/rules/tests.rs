@@ -279,6 +279,14 @@ fn non_text_values_are_converted_with_a_warning() {
 }
 
 #[test]
+fn oversized_values_are_refused() {
+    let o = run("msg = 'x' * 2_000_000");
+    assert_eq!(o.error.map(|e| e.kind), Some(DiagnosticKind::Limit));
+    assert_eq!(o.exception.as_deref(), Some("`msg` is too long (1953 KiB; the limit is 1024 KiB)"));
+    assert_eq!(o.msg, "The printer is jammed");
+}
+
+#[test]
 fn print_output_is_kept_for_the_admin() {
     assert_eq!(run("print('checking', hostname)").printed, "checking PC-042\n");
 }
@@ -343,4 +351,33 @@ fn rules_file_round_trip() {
     std::fs::write(rules_file(&paths), "priority = 'High'\n").unwrap();
     assert_eq!(load_rules(&paths).unwrap().as_deref(), Some("priority = 'High'\n"));
     assert_eq!(rules_file(&paths), dir.path().join("rules.py"));
+}
+
+#[test]
+fn the_clock_works_and_the_host_stays_closed() {
+    use chrono::{Datelike, Timelike};
+    let script = "\
+from datetime import datetime, date, timezone, timedelta
+now = datetime.now()
+after_hours = now.hour >= 18 or now.hour < 8 or date.today().weekday() >= 5
+subject = str(date.today().year) + ' ' + str(now.hour) + ' ' + str(datetime.now(timezone.utc).tzinfo is not None)
+if after_hours:
+    append = 'Filed after hours'
+";
+    let before = chrono::Local::now();
+    let o = run(script);
+    let after = chrono::Local::now();
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let expected = |t: chrono::DateTime<chrono::Local>| format!("{} {} True", t.year(), t.hour());
+    assert!(o.subject == expected(before) || o.subject == expected(after), "{}", o.subject);
+    for (script, text) in [
+        ("subject = open('/etc/hostname').read()", "PermissionError"),
+        ("from pathlib import Path\nsubject = Path('/etc/hostname').read_text()", "PermissionError"),
+        ("import os\nsubject = os.getenv('HOME')", "not supported"),
+    ] {
+        let o = run(script);
+        let exception = o.exception.unwrap_or_default();
+        assert!(exception.contains(text), "{script}: {exception}");
+        assert_eq!(o.subject, "Printer jammed");
+    }
 }

@@ -204,6 +204,7 @@ test('wrong password: message, then a countdown that disables Unlock until it pa
   await page.press('#unlock-password', 'Enter');
   await page.waitForSelector('#unlock-countdown:not([hidden])');
   assert.match(await text(page, '#unlock-countdown'), /try again in 2 seconds/);
+  assert.equal(await text(page, '#unlock-error'), 'That is not the admin password.', 'no stale "Try again in N s." next to the countdown');
   assert.equal(await page.isDisabled('#unlock-btn'), true);
   await shot(page, 'admin-lock-throttled.png');
   // Enter during the countdown sends nothing.
@@ -409,6 +410,13 @@ test('Cancel really discards: reloads from the backend', async () => {
   await page.click('#nav-atera');
   assert.equal(await value(page, '#atera-fallback_contact_email'), 'frontdesk@contoso.com');
   assert.equal(await text(page, '#save-status'), 'Changes discarded');
+  // ... the rules editor too.
+  await page.click('#nav-rules');
+  const saved = await value(page, '#rules-editor');
+  await page.fill('#rules-editor', 'priority = 1\n');
+  assert.equal(await page.isDisabled('#cancel-btn'), false);
+  await page.click('#cancel-btn');
+  await page.waitForFunction((v) => document.getElementById('rules-editor').value === v, saved);
   assert.equal((await page.calls('admin_save')).length, 0);
   await page.done();
 });
@@ -578,6 +586,21 @@ test('rules: Tab inserts 4 spaces, Enter keeps the indent, Shift+Tab dedents', a
   await page.keyboard.press('Escape');
   await page.keyboard.press('Tab');
   assert.notEqual(await page.evaluate(() => document.activeElement.id), 'rules-editor', 'Esc then Tab leaves');
+  // A long script: the highlighted copy and the gutter follow the textarea's scrolling.
+  const long = Array.from({ length: 80 }, (_, i) => `priority = 'High'  # line ${i + 1} ${'x'.repeat(i * 2)}`).join('\n');
+  await page.fill('#rules-editor', long);
+  const sync = await page.evaluate(() => {
+    const t = document.getElementById('rules-editor');
+    t.scrollTop = 600; t.scrollLeft = 120;
+    t.dispatchEvent(new Event('scroll'));
+    const code = document.getElementById('rules-highlight-code').style.getPropertyValue('transform');
+    const gutter = document.getElementById('rules-gutter-inner').style.getPropertyValue('transform');
+    const lines = document.querySelectorAll('#rules-gutter-inner .gutter-line').length;
+    return { code, gutter, lines, top: t.scrollTop, left: t.scrollLeft };
+  });
+  assert.equal(sync.code, `translate(${-sync.left}px, ${-sync.top}px)`);
+  assert.equal(sync.gutter, `translateY(${-sync.top}px)`);
+  assert.equal(sync.lines, 80);
   await page.done();
 });
 
@@ -626,6 +649,12 @@ test('rules: Test rules shows every variable, highlights changed ones; errors ju
   await page.fill('#rules-sample', '{ "priority": }');
   await page.click('#rules-test-btn');
   assert.match(await text(page, '#rules-sample-error'), /not valid JSON/);
+  await page.fill('#rules-sample', '{ "priority": 3 }');
+  await page.click('#rules-test-btn');
+  assert.match(await text(page, '#rules-sample-error'), /"priority" must be text in quotes/);
+  await page.fill('#rules-sample', '{ "selections": "Call me" }');
+  await page.click('#rules-test-btn');
+  assert.match(await text(page, '#rules-sample-error'), /list of labels/);
   await page.done();
 });
 
@@ -661,7 +690,8 @@ test('rules: examples insert valid scripts; Save rules stores them; Save also sa
   await page.click('#example-vip');
   await page.click('#save-btn');
   await page.waitForFunction(() => window.__MOCK_ADMIN__.callsOf('admin_save_rules').length === 2);
-  await page.waitForFunction(() => document.getElementById('save-btn').disabled);
+  await page.waitForFunction(() => document.getElementById('save-status').dataset.tone === 'ok');
+  assert.equal(await page.isDisabled('#save-btn'), true);
   assert.equal((await page.db()).rules, `${v}\n${ex[1].code}`);
   assert.equal((await page.calls('admin_save')).length, 0, 'settings unchanged: only the rules were saved');
   await page.done();

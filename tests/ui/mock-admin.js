@@ -274,7 +274,7 @@
       }
       case 'admin_unlock': {
         const left = db.throttleUntil - Date.now();
-        if (left > 0) throw { kind: 'wrong-password', message: 'Too many wrong passwords. Wait a moment.', retry_after_ms: left };
+        if (left > 0) throw { kind: 'wrong-password', message: `Too many wrong passwords. Try again in ${Math.ceil(left / 1000)} s.`, retry_after_ms: left };
         if (!db.passwordSet) throw { kind: 'invalid', message: 'No admin password is set yet.' };
         if (args.password !== db.password) {
           db.failures += 1;
@@ -283,7 +283,7 @@
             retry = config.throttleMs * 2 ** (db.failures - config.throttleAfter);
             db.throttleUntil = Date.now() + retry;
           }
-          throw { kind: 'wrong-password', message: 'That is not the admin password.', retry_after_ms: retry };
+          throw { kind: 'wrong-password', message: retry ? `That is not the admin password. Try again in ${Math.ceil(retry / 1000)} s.` : 'That is not the admin password.', retry_after_ms: retry };
         }
         db.failures = 0; db.unlocked = true;
         return null;
