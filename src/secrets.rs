@@ -29,6 +29,61 @@ pub enum SecretsError {
     File(#[from] PathsError),
     #[error("the OS keychain refused to delete the key: {0}")]
     Keychain(String),
+    #[error("the stored API key cannot be read on this computer (was the file copied from another one?): save the key again with `helpdesk-button settings set-api-key`")]
+    Unreadable,
+}
+
+/// Marks a sealed fallback file.
+const SEALED_PREFIX: &str = "hbk1:";
+
+/// The fallback file's key stream: SHA-256 in counter mode over a secret bound to this machine,
+/// this user and this file. This is not a keychain — anyone who can run code as this user can
+/// recompute it — but the key is never on disk in clear, a plain `grep` does not find it, and
+/// the file is useless on another computer.
+fn keystream_block(path: &std::path::Path, nonce: &[u8], counter: u64) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let machine = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/var/lib/dbus/machine-id"))
+        .unwrap_or_else(|_| whoami::hostname().unwrap_or_default());
+    let mut h = Sha256::new();
+    h.update(b"helpdesk-button fallback key v1\0");
+    h.update(machine.trim().as_bytes());
+    h.update(whoami::username().unwrap_or_default().as_bytes());
+    h.update(path.to_string_lossy().as_bytes());
+    h.update(nonce);
+    h.update(counter.to_le_bytes());
+    h.finalize().into()
+}
+
+fn xor_stream(path: &std::path::Path, nonce: &[u8], data: &[u8]) -> Vec<u8> {
+    data.chunks(32)
+        .enumerate()
+        .flat_map(|(i, chunk)| {
+            let block = keystream_block(path, nonce, i as u64);
+            chunk.iter().zip(block).map(|(b, k)| b ^ k).collect::<Vec<u8>>()
+        })
+        .collect()
+}
+
+fn seal(key: &str, path: &std::path::Path) -> String {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    use base64::Engine as _;
+    let mut nonce = [0u8; 16];
+    OsRng.fill_bytes(&mut nonce);
+    // A check value lets a wrong machine be told apart from a corrupt file.
+    let mut plain = b"HBK:".to_vec();
+    plain.extend_from_slice(key.as_bytes());
+    let mut out = nonce.to_vec();
+    out.extend(xor_stream(path, &nonce, &plain));
+    base64::engine::general_purpose::STANDARD.encode(out)
+}
+
+fn unseal(sealed: &str, path: &std::path::Path) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(sealed.trim()).ok()?;
+    let (nonce, body) = (bytes.get(..16)?, bytes.get(16..)?);
+    let plain = xor_stream(path, nonce, body);
+    String::from_utf8(plain.strip_prefix(b"HBK:")?.to_vec()).ok()
 }
 
 /// An Atera API key or token.
@@ -184,7 +239,12 @@ impl<'a> KeyVault<'a> {
         }
         match read_optional(&self.fallback_file)? {
             Some(bytes) => {
-                let key = ApiKey::new(&String::from_utf8_lossy(&bytes))?;
+                let text = String::from_utf8_lossy(&bytes);
+                let raw = match text.trim().strip_prefix(SEALED_PREFIX) {
+                    Some(sealed) => unseal(sealed, &self.fallback_file).ok_or(SecretsError::Unreadable)?,
+                    None => text.into_owned(),
+                };
+                let key = ApiKey::new(&raw)?;
                 Ok(Some((key, KeySource::File { path: self.fallback_file.clone() })))
             }
             None => Ok(None),
@@ -206,7 +266,8 @@ impl<'a> KeyVault<'a> {
             }
             Err(reason) => {
                 tracing::warn!(%reason, "no usable OS keychain; storing the API key in a user-only file");
-                write_atomic(&self.fallback_file, key.expose().as_bytes(), Some(0o600))?;
+                let sealed = format!("{SEALED_PREFIX}{}", seal(key.expose(), &self.fallback_file));
+                write_atomic(&self.fallback_file, sealed.as_bytes(), Some(0o600))?;
                 Ok(KeySource::File { path: self.fallback_file.clone() })
             }
         }
@@ -273,6 +334,8 @@ mod tests {
         let source = vault.store(&ApiKey::new("secret-key-123456").unwrap()).unwrap();
         let KeySource::File { path } = &source else { panic!("expected the file fallback, got {source:?}") };
         assert!(source.warning().unwrap().contains("No OS keychain"));
+        let on_disk = std::fs::read_to_string(path).unwrap();
+        assert!(on_disk.starts_with("hbk1:") && !on_disk.contains("secret-key-123456"), "never in clear: {on_disk}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -281,6 +344,22 @@ mod tests {
         let (key, loaded_from) = vault.load().unwrap().unwrap();
         assert_eq!(key.expose(), "secret-key-123456");
         assert_eq!(loaded_from, source);
+    }
+
+    #[test]
+    fn a_sealed_file_from_elsewhere_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let keychain = FakeKeychain { available: false, value: Mutex::new(None) };
+        let vault = KeyVault::new(&keychain, &paths);
+        vault.store(&ApiKey::new("secret-key-123456").unwrap()).unwrap();
+        // The same bytes at another path (as on another machine or account) do not open.
+        let copy = dir.path().join("elsewhere");
+        std::fs::create_dir(&copy).unwrap();
+        std::fs::copy(paths.config_dir.join(FALLBACK_FILE), copy.join(FALLBACK_FILE)).unwrap();
+        let other = KeyVault::new(&keychain, &AppPaths::in_one_dir(copy));
+        let err = other.load().unwrap_err().to_string();
+        assert!(err.contains("settings set-api-key"), "{err}");
     }
 
     #[test]

@@ -399,6 +399,44 @@ fn dispatcher_rules_rewrite_the_ticket_and_an_exception_blocks_it() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
 
+#[test]
+fn the_key_is_in_no_file_the_app_writes_and_no_log_line() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let mut child = cli(config.path(), &["settings", "set-api-key"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(KEY.as_bytes()).unwrap();
+    let mut output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for args in [
+        vec!["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Key audit", "--json"],
+        vec!["settings", "test", "--email", "ada@example.com", "--send"],
+        vec!["settings", "show", "--json"],
+        vec!["outbox", "list", "--json"],
+        vec!["settings", "export"],
+    ] {
+        let out = cli(config.path(), &args).env("HELPDESK_BUTTON_LOG", "trace").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        output.stdout.extend(out.stdout);
+        output.stderr.extend(out.stderr);
+    }
+    assert_eq!(sb.get().tickets().len(), 2, "the key worked");
+    let all_output = text(&output.stdout) + &text(&output.stderr);
+    assert!(!all_output.contains(KEY), "the key leaked into output or logs");
+    assert!(all_output.contains("DEBUG") || all_output.contains("TRACE"), "logging was on");
+    let mut files = vec![config.path().to_path_buf()];
+    let mut checked = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "the key is in {}", p.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "settings, the sealed key file and the outbox were checked ({checked})");
+}
+
 // ---- The tray app's triggers (need a display, xdotool and a session bus) ----
 
 struct App {
