@@ -447,7 +447,14 @@ pub enum Submitted {
     Sent(SubmitOutcome),
     /// Saved on this PC; it will be sent automatically (or, when `waits_for_admin`, once someone
     /// fixes the problem and retries it).
-    Queued { reference: String, reason: String, waits_for_admin: bool },
+    Queued {
+        reference: String,
+        /// For the user.
+        reason: String,
+        /// For an admin: what failed and how to fix it.
+        detail: String,
+        waits_for_admin: bool,
+    },
 }
 
 /// The retry policy while a person waits for the answer: a few quick tries, then the outbox's
@@ -479,12 +486,16 @@ pub async fn submit(
     let client = match client {
         Ok(c) => c,
         Err(e) => {
-            return Ok(Submitted::Queued { reference, reason: e.user_message(), waits_for_admin: true });
+            return Ok(Submitted::Queued { reference, reason: e.user_message(), detail: e.to_string(), waits_for_admin: true });
         }
     };
     match outbox.deliver_one(&reference, client, settings, app_version, policy).await.map_err(|e| SubmitError::Storage(e.to_string()))? {
         DeliveryResult::Sent { outcome, .. } => Ok(Submitted::Sent(outcome)),
-        DeliveryResult::Retrying { error, .. } => Ok(Submitted::Queued { reference, reason: error.user_message(), waits_for_admin: false }),
-        DeliveryResult::Failed { error, .. } => Ok(Submitted::Queued { reference, reason: error.user_message(), waits_for_admin: true }),
+        DeliveryResult::Retrying { error, .. } => {
+            Ok(Submitted::Queued { reference, reason: error.user_message(), detail: error.to_string(), waits_for_admin: false })
+        }
+        DeliveryResult::Failed { error, .. } => {
+            Ok(Submitted::Queued { reference, reason: error.user_message(), detail: error.to_string(), waits_for_admin: true })
+        }
     }
 }

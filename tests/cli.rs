@@ -184,11 +184,12 @@ fn submit_refuses_bad_input_with_a_message_per_field() {
 }
 
 #[test]
-fn submit_without_a_key_says_how_to_set_one() {
+fn submit_without_a_key_saves_the_ticket_and_says_how_to_set_one() {
     let sb = TestSandbox::start();
     let config = sb.config();
     let out = run(config.path(), &["submit", "--name", "A", "--email", "a@b.co", "--message", "broken", "--no-screenshots"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(0), "the ticket is saved, not lost");
+    assert!(text(&out.stdout).starts_with("queued HB-"), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("settings set-api-key"), "{}", text(&out.stderr));
 }
 

@@ -455,12 +455,12 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Ok(Submitted::Queued { reference, reason, waits_for_admin }) => {
+        Ok(Submitted::Queued { reference, reason, detail, waits_for_admin }) => {
             if args.json {
-                println!("{}", serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "waits_for_admin": waits_for_admin }));
+                println!("{}", serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "detail": detail, "waits_for_admin": waits_for_admin }));
             } else {
                 println!("queued {reference}");
-                eprintln!("note: {reason} The ticket is saved and will be sent by `helpdesk-button outbox flush` or the running app.");
+                eprintln!("note: not sent yet: {detail}. The ticket is saved and will be sent by the running app or `helpdesk-button outbox flush`.");
             }
             ExitCode::SUCCESS
         }

@@ -198,7 +198,7 @@ async fn submit_ticket(app: AppHandle, state: AppStateArc<'_>, form: TicketForm)
             "reference": outcome.reference,
             "message": "A technician will get back to you. You can close this window.",
         }),
-        Submitted::Queued { reference, reason, waits_for_admin } => {
+        Submitted::Queued { reference, reason, waits_for_admin, .. } => {
             state.deliveries.notify_one();
             let message = if waits_for_admin {
                 format!("{reason} Your ticket is saved on this PC and will be sent as soon as the connection is fixed.")
