@@ -574,3 +574,51 @@ fn an_unusable_hotkey_is_reported_and_the_app_keeps_working() {
     wait_for_form_window();
     assert!(app.alive());
 }
+
+#[test]
+fn clicking_a_reply_notification_opens_my_tickets() {
+    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(), "notifications need a session bus: run under dbus-run-session");
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let out = cli(config.path(), &["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Wi-Fi keeps dropping", "--no-screenshots", "--json"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ticket_id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["ticket_id"].as_i64().unwrap();
+    assert!(sb.get().add_technician_comment(ticket_id, "Sam Tech", "Please forget the network and join again.", false));
+    // A notification daemon, as every desktop has.
+    let mut dunst = Command::new("dunst").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dunst is installed");
+    let count = || -> Option<u32> {
+        let out = Command::new("dunstctl").args(["count", "displayed"]).output().ok()?;
+        out.status.success().then(|| text(&out.stdout).trim().parse().ok()).flatten()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count().is_none() {
+        assert!(Instant::now() < deadline, "dunst did not start");
+        std::thread::yield_now();
+    }
+    // The app's first poll finds the technician's reply and notifies.
+    let mut app = App::start(config.path(), &[]);
+    app.wait_log("hotkey registered");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count().unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "no notification appeared; app log:\n{}", app.seen.join("\n"));
+        std::thread::yield_now();
+    }
+    let windows = |name: &str| {
+        let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", name]).output().unwrap();
+        text(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+    };
+    assert_eq!(windows("My tickets"), 0);
+    assert!(Command::new("dunstctl").args(["action", "0"]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while windows("My tickets") == 0 {
+        assert!(Instant::now() < deadline, "clicking the notification did not open My tickets");
+        std::thread::yield_now();
+    }
+    assert!(app.alive());
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+}

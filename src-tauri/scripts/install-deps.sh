@@ -10,6 +10,7 @@ packages=(
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev  # Tauri 2, keyring
   libpipewire-0.3-dev libclang-dev libgbm-dev                # xcap
   xvfb xauth dbus-x11 x11-utils x11-xserver-utils xdotool imagemagick  # a display for tests and screenshots
+  dunst                                                      # a notification daemon, to click notifications in tests
   webkit2gtk-driver                                          # WebDriver for the real window
   chromium nodejs npm                                        # page tests of ui/
 )
