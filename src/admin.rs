@@ -59,19 +59,31 @@ pub fn hash_password(password: &str) -> Result<String, AdminError> {
         return Err(AdminError::TooShort);
     }
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AdminError::Hash(e.to_string()))
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AdminError::Hash(e.to_string()))
 }
 
 /// Whether `password` matches `hash`. A malformed hash matches nothing.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// Stores a new admin password. `may_replace` is true only for an unlocked admin session.
 ///
 /// # Errors
 /// When the policy sets the password, one is set and `may_replace` is false, or it is too short.
-pub fn set_password(paths: &AppPaths, policy: &Policy, password: &str, may_replace: bool) -> Result<(), AdminError> {
+pub fn set_password(
+    paths: &AppPaths,
+    policy: &Policy,
+    password: &str,
+    may_replace: bool,
+) -> Result<(), AdminError> {
     match stored_hash(paths, policy) {
         Some((_, true)) => return Err(AdminError::SetByPolicy),
         Some((_, false)) if !may_replace => return Err(AdminError::AlreadySet),
@@ -92,7 +104,8 @@ pub struct Throttle {
 impl Throttle {
     /// How long until the next guess is allowed; zero when it is allowed now.
     pub fn wait(&self, now: Instant) -> Duration {
-        self.blocked_until.map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
+        self.blocked_until
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
     }
 
     /// Records a wrong guess and returns the wait before the next one.
@@ -134,20 +147,35 @@ mod tests {
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
         let none = Policy::default();
         set_password(&paths, &none, "first password", false).unwrap();
-        assert!(matches!(set_password(&paths, &none, "second password", false), Err(AdminError::AlreadySet)));
+        assert!(matches!(
+            set_password(&paths, &none, "second password", false),
+            Err(AdminError::AlreadySet)
+        ));
         set_password(&paths, &none, "second password", true).unwrap();
         let (hash, from_policy) = stored_hash(&paths, &none).unwrap();
         assert!(!from_policy && verify_password(&hash, "second password"));
-        let policy = Policy { admin_password_hash: Some(hash_password("fleet password").unwrap()), ..Policy::default() };
-        assert!(matches!(set_password(&paths, &policy, "x".repeat(12).as_str(), true), Err(AdminError::SetByPolicy)));
-        assert!(verify_password(&stored_hash(&paths, &policy).unwrap().0, "fleet password"));
+        let policy = Policy {
+            admin_password_hash: Some(hash_password("fleet password").unwrap()),
+            ..Policy::default()
+        };
+        assert!(matches!(
+            set_password(&paths, &policy, "x".repeat(12).as_str(), true),
+            Err(AdminError::SetByPolicy)
+        ));
+        assert!(verify_password(
+            &stored_hash(&paths, &policy).unwrap().0,
+            "fleet password"
+        ));
     }
 
     #[test]
     fn repeated_wrong_guesses_slow_down() {
         let now = Instant::now();
         let mut t = Throttle::default();
-        assert_eq!([t.failed(now), t.failed(now), t.failed(now)], [Duration::ZERO; 3]);
+        assert_eq!(
+            [t.failed(now), t.failed(now), t.failed(now)],
+            [Duration::ZERO; 3]
+        );
         assert_eq!(t.failed(now), Duration::from_secs(2));
         assert_eq!(t.failed(now), Duration::from_secs(4));
         assert_eq!(t.wait(now), Duration::from_secs(4));

@@ -13,7 +13,9 @@ use crate::atera::AteraClient;
 use crate::form::TicketForm;
 use crate::inventory::Inventory;
 use crate::settings::Settings;
-use crate::submit::{new_reference, resolve_contact, submit_ticket_with, RetryPolicy, SubmitError, Submission};
+use crate::submit::{
+    new_reference, resolve_contact, submit_ticket_with, RetryPolicy, Submission, SubmitError,
+};
 
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,14 +63,20 @@ pub async fn run_integration_test(
         steps.push(step);
         failed
     };
-    let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        ..RetryPolicy::default()
+    };
 
     let step = match client.account().await {
         Ok(account) => ok(
             "Reach Atera and check the API key",
             format!(
                 "connected to {} (account {}) at {}",
-                account.company_name.as_deref().unwrap_or("an unnamed account"),
+                account
+                    .company_name
+                    .as_deref()
+                    .unwrap_or("an unnamed account"),
                 account.account_id.as_deref().unwrap_or("?"),
                 client.base_url()
             ),
@@ -101,12 +109,32 @@ pub async fn run_integration_test(
 
     let email = options.test_email.trim();
     let step = if email.is_empty() {
-        failed("Contact for a test email", "no test email given: pass --email you@yourcompany.com".into())
+        failed(
+            "Contact for a test email",
+            "no test email given: pass --email you@yourcompany.com".into(),
+        )
     } else {
-        let form = TicketForm { name: "Helpdesk Button Test".into(), email: email.into(), ..Default::default() };
+        let form = TicketForm {
+            name: "Helpdesk Button Test".into(),
+            email: email.into(),
+            ..Default::default()
+        };
         let deadline = Instant::now() + policy.max_total;
-        match resolve_contact(client, settings, &form, Some(inventory), true, &policy, deadline).await {
-            Ok(found) => ok("Contact for a test email", format!("{email}: {}", found.note())),
+        match resolve_contact(
+            client,
+            settings,
+            &form,
+            Some(inventory),
+            true,
+            &policy,
+            deadline,
+        )
+        .await
+        {
+            Ok(found) => ok(
+                "Contact for a test email",
+                format!("{email}: {}", found.note()),
+            ),
             Err(e) => failed("Contact for a test email", e.to_string()),
         }
     };
@@ -127,9 +155,22 @@ pub async fn run_integration_test(
         impact: "NoImpact".into(),
         ..Default::default()
     };
-    let submission = Submission { form, reference: new_reference(), resumed: false, screenshots: &[], inventory: Some(inventory), rules: None };
+    let submission = Submission {
+        form,
+        reference: new_reference(),
+        resumed: false,
+        screenshots: &[],
+        inventory: Some(inventory),
+        rules: None,
+    };
     let step = match submit_ticket_with(client, settings, submission, app_version, &policy).await {
-        Ok(outcome) => ok("File a test ticket", format!("test ticket #{} filed (reference {})", outcome.ticket_number, outcome.reference)),
+        Ok(outcome) => ok(
+            "File a test ticket",
+            format!(
+                "test ticket #{} filed (reference {})",
+                outcome.ticket_number, outcome.reference
+            ),
+        ),
         Err(SubmitError::Atera(e)) => failed("File a test ticket", e.to_string()),
         Err(e) => failed("File a test ticket", e.to_string()),
     };
@@ -138,9 +179,17 @@ pub async fn run_integration_test(
 }
 
 fn ok(name: &'static str, message: String) -> CheckStep {
-    CheckStep { name, status: StepStatus::Ok, message }
+    CheckStep {
+        name,
+        status: StepStatus::Ok,
+        message,
+    }
 }
 
 fn failed(name: &'static str, message: String) -> CheckStep {
-    CheckStep { name, status: StepStatus::Failed, message }
+    CheckStep {
+        name,
+        status: StepStatus::Failed,
+        message,
+    }
 }

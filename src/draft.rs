@@ -22,7 +22,8 @@ pub struct Draft {
 impl Draft {
     /// Whether it holds anything the user typed (name/email/phone alone are prefilled anyway).
     pub fn has_content(&self) -> bool {
-        !self.form.description.trim().is_empty() || (self.subject_edited && !self.form.subject.trim().is_empty())
+        !self.form.description.trim().is_empty()
+            || (self.subject_edited && !self.form.subject.trim().is_empty())
     }
 }
 
@@ -41,7 +42,9 @@ pub fn save(paths: &AppPaths, draft: &Draft) -> Result<(), PathsError> {
 /// When the file exists but cannot be read.
 pub fn load(paths: &AppPaths) -> Result<Option<Draft>, PathsError> {
     let path = paths.draft_file();
-    let Some(bytes) = read_optional(&path)? else { return Ok(None) };
+    let Some(bytes) = read_optional(&path)? else {
+        return Ok(None);
+    };
     match serde_json::from_slice(&bytes) {
         Ok(draft) => Ok(Some(draft)),
         Err(e) => {
@@ -67,7 +70,11 @@ mod tests {
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
         assert_eq!(load(&paths).unwrap(), None);
         let draft = Draft {
-            form: TicketForm { description: "half-typed <b>".into(), selections: vec!["Call me".into()], ..Default::default() },
+            form: TicketForm {
+                description: "half-typed <b>".into(),
+                selections: vec!["Call me".into()],
+                ..Default::default()
+            },
             subject_edited: false,
             excluded_screenshots: vec![1],
         };

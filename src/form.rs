@@ -42,13 +42,19 @@ impl FieldErrors {
     }
 
     fn add(&mut self, field: &str, message: &str) {
-        self.0.entry(field.to_string()).or_insert_with(|| message.to_string());
+        self.0
+            .entry(field.to_string())
+            .or_insert_with(|| message.to_string());
     }
 }
 
 impl std::fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(field, msg)| format!("{field}: {msg}")).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(field, msg)| format!("{field}: {msg}"))
+            .collect();
         f.write_str(&parts.join("; "))
     }
 }
@@ -56,7 +62,12 @@ impl std::fmt::Display for FieldErrors {
 impl TicketForm {
     /// Trims the fields and fills the subject from the description when it is empty.
     pub fn normalised(mut self) -> Self {
-        for field in [&mut self.name, &mut self.email, &mut self.phone, &mut self.subject] {
+        for field in [
+            &mut self.name,
+            &mut self.email,
+            &mut self.phone,
+            &mut self.subject,
+        ] {
             *field = field.trim().to_string();
         }
         self.description = self.description.trim_end().to_string();
@@ -73,21 +84,33 @@ impl TicketForm {
     pub fn validate(&self, settings: &Settings) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
         if self.name.trim().is_empty() {
-            errors.add("name", "Enter your name so the technician knows who to help.");
+            errors.add(
+                "name",
+                "Enter your name so the technician knows who to help.",
+            );
         } else if self.name.chars().count() > 100 {
             errors.add("name", "Shorten your name to 100 characters or fewer.");
         }
         let email = self.email.trim();
         if email.is_empty() {
-            errors.add("email", "Enter your email address so we can reply, like name@company.com.");
+            errors.add(
+                "email",
+                "Enter your email address so we can reply, like name@company.com.",
+            );
         } else if !is_plausible_email(email) {
-            errors.add("email", "This doesn't look like an email address. Use the form name@company.com.");
+            errors.add(
+                "email",
+                "This doesn't look like an email address. Use the form name@company.com.",
+            );
         }
         let phone = self.phone.trim();
         if settings.form.require_phone && phone.is_empty() {
             errors.add("phone", "Enter a phone number we can call you on.");
         } else if !phone.is_empty() && !is_plausible_phone(phone) {
-            errors.add("phone", "Use digits, spaces and + ( ) - only, like +1 555 010 2030.");
+            errors.add(
+                "phone",
+                "Use digits, spaces and + ( ) - only, like +1 555 010 2030.",
+            );
         }
         if self.description.trim().chars().count() < 3 {
             errors.add("description", "Describe the problem in a few words, for example what you were doing when it happened.");
@@ -95,14 +118,22 @@ impl TicketForm {
         if self.subject.chars().count() > 200 {
             errors.add("subject", "Shorten the subject to 200 characters or fewer.");
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
 /// The subject derived from a description: its first line, whitespace collapsed, cut to
 /// [`SUBJECT_MAX`] characters at a word boundary (a single longer word is cut hard).
 pub fn derive_subject(description: &str) -> String {
-    let first_line = description.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first_line = description
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let collapsed = first_line.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.chars().count() <= SUBJECT_MAX {
         return collapsed;
@@ -126,7 +157,9 @@ pub fn derive_subject(description: &str) -> String {
 }
 
 fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !email.chars().any(char::is_whitespace)
         && domain.contains('.')
@@ -138,7 +171,9 @@ fn is_plausible_email(email: &str) -> bool {
 
 fn is_plausible_phone(phone: &str) -> bool {
     phone.chars().filter(char::is_ascii_digit).count() >= 3
-        && phone.chars().all(|c| c.is_ascii_digit() || " +()-./x".contains(c))
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +()-./x".contains(c))
 }
 
 #[cfg(test)]
@@ -151,16 +186,32 @@ mod tests {
         let s = derive_subject(d);
         assert_eq!(s, "My laptop cannot connect to the printer on the");
         assert!(s.chars().count() <= SUBJECT_MAX);
-        assert_eq!(derive_subject("\n\n  Outlook   crashes\nwhen I open it"), "Outlook crashes");
+        assert_eq!(
+            derive_subject("\n\n  Outlook   crashes\nwhen I open it"),
+            "Outlook crashes"
+        );
         assert_eq!(derive_subject(&"x".repeat(80)).chars().count(), 50);
-        assert_eq!(derive_subject("Ünïcödé wörds ".repeat(10).as_str()).chars().count(), 49);
+        assert_eq!(
+            derive_subject("Ünïcödé wörds ".repeat(10).as_str())
+                .chars()
+                .count(),
+            49
+        );
     }
 
     #[test]
     fn each_bad_field_gets_its_own_message() {
-        let form = TicketForm { email: "bob@".into(), phone: "call me".into(), ..Default::default() }.normalised();
+        let form = TicketForm {
+            email: "bob@".into(),
+            phone: "call me".into(),
+            ..Default::default()
+        }
+        .normalised();
         let errors = form.validate(&Settings::default()).unwrap_err();
-        assert_eq!(errors.0.keys().collect::<Vec<_>>(), ["description", "email", "name", "phone"]);
+        assert_eq!(
+            errors.0.keys().collect::<Vec<_>>(),
+            ["description", "email", "name", "phone"]
+        );
         assert!(errors.0["email"].contains("name@company.com"));
     }
 
@@ -174,14 +225,30 @@ mod tests {
         }
         .normalised();
         assert_eq!(form.validate(&Settings::default()), Ok(()));
-        assert_eq!((form.name.as_str(), form.email.as_str(), form.subject.as_str()), ("Ada", "ada@contoso.com", "Printer is jammed"));
+        assert_eq!(
+            (
+                form.name.as_str(),
+                form.email.as_str(),
+                form.subject.as_str()
+            ),
+            ("Ada", "ada@contoso.com", "Printer is jammed")
+        );
     }
 
     #[test]
     fn phone_can_be_required_by_settings() {
         let mut settings = Settings::default();
         settings.form.require_phone = true;
-        let form = TicketForm { name: "A".into(), email: "a@b.co".into(), description: "broken".into(), ..Default::default() };
-        assert!(form.validate(&settings).unwrap_err().0.contains_key("phone"));
+        let form = TicketForm {
+            name: "A".into(),
+            email: "a@b.co".into(),
+            description: "broken".into(),
+            ..Default::default()
+        };
+        assert!(form
+            .validate(&settings)
+            .unwrap_err()
+            .0
+            .contains_key("phone"));
     }
 }

@@ -22,7 +22,11 @@ pub fn escape(text: &str) -> String {
 /// Escapes text and turns line breaks into `<br>`, for multi-line user text.
 pub fn escape_multiline(text: &str) -> String {
     let normalised = text.replace("\r\n", "\n");
-    normalised.lines().map(escape).collect::<Vec<_>>().join("<br>\n")
+    normalised
+        .lines()
+        .map(escape)
+        .collect::<Vec<_>>()
+        .join("<br>\n")
 }
 
 #[cfg(test)]
@@ -31,11 +35,17 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape(r#"<img src=x onerror="a('b')">&"#), "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;");
+        assert_eq!(
+            escape(r#"<img src=x onerror="a('b')">&"#),
+            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
+        );
     }
 
     #[test]
     fn multiline_text_keeps_its_line_breaks_and_stays_escaped() {
-        assert_eq!(escape_multiline("a<b\r\nc\n\nd"), "a&lt;b<br>\nc<br>\n<br>\nd");
+        assert_eq!(
+            escape_multiline("a<b\r\nc\n\nd"),
+            "a&lt;b<br>\nc<br>\n<br>\nd"
+        );
     }
 }

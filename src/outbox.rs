@@ -30,7 +30,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error("the outbox database {path} could not be opened: {source}. Check that the folder is writable.")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("the outbox database failed: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("an outbox entry could not be read: {0}")]
@@ -92,11 +95,21 @@ pub struct OutboxEntry {
 /// The result of delivering one entry.
 #[derive(Debug)]
 pub enum DeliveryResult {
-    Sent { reference: String, outcome: SubmitOutcome },
+    Sent {
+        reference: String,
+        outcome: SubmitOutcome,
+    },
     /// Will be retried automatically.
-    Retrying { reference: String, error: SubmitError, next_attempt_at: i64 },
+    Retrying {
+        reference: String,
+        error: SubmitError,
+        next_attempt_at: i64,
+    },
     /// Will not be retried automatically.
-    Failed { reference: String, error: SubmitError },
+    Failed {
+        reference: String,
+        error: SubmitError,
+    },
 }
 
 /// The outbox database.
@@ -118,7 +131,10 @@ pub fn outbox_file(data_dir: &Path) -> PathBuf {
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Outbox {
@@ -127,16 +143,22 @@ impl Outbox {
     /// # Errors
     /// [`OutboxError::Open`] when the file cannot be opened or set up.
     pub fn open(path: &Path) -> Result<Self, OutboxError> {
-        let open_err = |source| OutboxError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| OutboxError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
         // WAL lets the CLI read while the app writes; FULL sync makes a returned insert survive
         // a power cut, which is the whole point of this table.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS outbox (
                 reference TEXT PRIMARY KEY,
@@ -175,11 +197,16 @@ impl Outbox {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        Ok(Self { conn: Mutex::new(conn), delivering: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            delivering: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Stores a submission, due now. Returns once it is on disk.
@@ -200,7 +227,11 @@ impl Outbox {
                 json
             ],
         )?;
-        tracing::info!(reference = submission.reference, bytes = json.len(), "submission saved to the outbox");
+        tracing::info!(
+            reference = submission.reference,
+            bytes = json.len(),
+            "submission saved to the outbox"
+        );
         Ok(())
     }
 
@@ -209,8 +240,14 @@ impl Outbox {
     /// # Errors
     /// [`OutboxError::NotFound`], or an unreadable entry.
     pub fn submission(&self, reference: &str) -> Result<PreparedSubmission, OutboxError> {
-        let json: Option<String> =
-            self.conn().query_row("SELECT submission FROM outbox WHERE reference = ?1", [reference], |r| r.get(0)).optional()?;
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT submission FROM outbox WHERE reference = ?1",
+                [reference],
+                |r| r.get(0),
+            )
+            .optional()?;
         let json = json.ok_or_else(|| OutboxError::NotFound(reference.to_string()))?;
         Ok(serde_json::from_str(&json)?)
     }
@@ -247,7 +284,11 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be read.
     pub fn unsent_count(&self) -> Result<usize, OutboxError> {
-        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM outbox WHERE state != 'sent'", [], |r| r.get(0))?;
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state != 'sent'",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n as usize)
     }
 
@@ -272,7 +313,11 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be read.
     pub fn next_due_at(&self) -> Result<Option<i64>, OutboxError> {
-        Ok(self.conn().query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')", [], |r| r.get(0))?)
+        Ok(self.conn().query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'sending')",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// Makes failed entries (or one) due again now.
@@ -291,12 +336,24 @@ impl Outbox {
     /// earlier attempt may already have created the ticket.
     fn begin_attempt(&self, reference: &str) -> Result<bool, OutboxError> {
         let conn = self.conn();
-        let attempts: u32 = conn.query_row("SELECT attempts FROM outbox WHERE reference = ?1", [reference], |r| r.get(0))?;
-        conn.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE reference = ?1", [reference])?;
+        let attempts: u32 = conn.query_row(
+            "SELECT attempts FROM outbox WHERE reference = ?1",
+            [reference],
+            |r| r.get(0),
+        )?;
+        conn.execute(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE reference = ?1",
+            [reference],
+        )?;
         Ok(attempts > 0)
     }
 
-    fn finish(&self, reference: &str, result: &Result<SubmitOutcome, SubmitError>, created_at: &str) -> Result<Option<i64>, OutboxError> {
+    fn finish(
+        &self,
+        reference: &str,
+        result: &Result<SubmitOutcome, SubmitError>,
+        created_at: &str,
+    ) -> Result<Option<i64>, OutboxError> {
         let conn = self.conn();
         match result {
             Ok(outcome) => {
@@ -307,10 +364,17 @@ impl Outbox {
                 Ok(None)
             }
             Err(error) => {
-                let attempts: u32 = conn.query_row("SELECT attempts FROM outbox WHERE reference = ?1", [reference], |r| r.get(0))?;
-                let age = time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339)
-                    .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds())
-                    .unwrap_or(0);
+                let attempts: u32 = conn.query_row(
+                    "SELECT attempts FROM outbox WHERE reference = ?1",
+                    [reference],
+                    |r| r.get(0),
+                )?;
+                let age = time::OffsetDateTime::parse(
+                    created_at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds())
+                .unwrap_or(0);
                 let gives_up = !keeps_retrying(error) || age > RETRY_HORIZON.as_secs() as i64;
                 let next = now_unix() + next_wait(attempts, error).as_secs() as i64;
                 conn.execute(
@@ -336,37 +400,68 @@ impl Outbox {
     ) -> Result<DeliveryResult, OutboxError> {
         let _serial = self.delivering.lock().await;
         let submission = self.submission(reference)?;
-        if let Some(entry) = self.list()?.into_iter().find(|e| e.reference == reference && e.state == EntryState::Sent) {
+        if let Some(entry) = self
+            .list()?
+            .into_iter()
+            .find(|e| e.reference == reference && e.state == EntryState::Sent)
+        {
             // Delivered meanwhile (by another caller): report it, never send again.
             let outcome = SubmitOutcome {
                 ticket_id: entry.ticket_id.unwrap_or_default(),
                 ticket_number: entry.ticket_number.unwrap_or_default(),
                 reference: reference.to_string(),
                 adopted: true,
-                contact: submission.contact.clone().unwrap_or(crate::submit::ContactMatch::NameAndEmail {
-                    first_name: String::new(),
-                    last_name: String::new(),
-                }),
+                contact: submission.contact.clone().unwrap_or(
+                    crate::submit::ContactMatch::NameAndEmail {
+                        first_name: String::new(),
+                        last_name: String::new(),
+                    },
+                ),
                 screenshot_bytes: 0,
                 omitted_screenshots: 0,
             };
-            return Ok(DeliveryResult::Sent { reference: reference.to_string(), outcome });
+            return Ok(DeliveryResult::Sent {
+                reference: reference.to_string(),
+                outcome,
+            });
         }
         let resumed = self.begin_attempt(reference)?;
         let result = deliver(client, settings, &submission, resumed, app_version, policy).await;
         let retry_at = self.finish(reference, &result, &submission.created_at)?;
         Ok(match (result, retry_at) {
             (Ok(outcome), _) => {
-                tracing::info!(reference, ticket_id = outcome.ticket_id, "outbox entry delivered");
-                DeliveryResult::Sent { reference: reference.to_string(), outcome }
+                tracing::info!(
+                    reference,
+                    ticket_id = outcome.ticket_id,
+                    "outbox entry delivered"
+                );
+                DeliveryResult::Sent {
+                    reference: reference.to_string(),
+                    outcome,
+                }
             }
             (Err(error), Some(next_attempt_at)) => {
-                tracing::info!(reference, kind = error.kind(), "outbox entry will be retried");
-                DeliveryResult::Retrying { reference: reference.to_string(), error, next_attempt_at }
+                tracing::info!(
+                    reference,
+                    kind = error.kind(),
+                    "outbox entry will be retried"
+                );
+                DeliveryResult::Retrying {
+                    reference: reference.to_string(),
+                    error,
+                    next_attempt_at,
+                }
             }
             (Err(error), None) => {
-                tracing::warn!(reference, kind = error.kind(), "outbox entry failed; it stays until retried");
-                DeliveryResult::Failed { reference: reference.to_string(), error }
+                tracing::warn!(
+                    reference,
+                    kind = error.kind(),
+                    "outbox entry failed; it stays until retried"
+                );
+                DeliveryResult::Failed {
+                    reference: reference.to_string(),
+                    error,
+                }
             }
         })
     }
@@ -388,8 +483,16 @@ impl Outbox {
         let mut results = Vec::new();
         let now = if force { i64::MAX } else { now_unix() };
         for reference in self.due(now, force)? {
-            let result = self.deliver_one(&reference, client, settings, app_version, policy).await?;
-            let rate_limited = matches!(&result, DeliveryResult::Retrying { error: SubmitError::Atera(AteraError::RateLimited { .. }), .. });
+            let result = self
+                .deliver_one(&reference, client, settings, app_version, policy)
+                .await?;
+            let rate_limited = matches!(
+                &result,
+                DeliveryResult::Retrying {
+                    error: SubmitError::Atera(AteraError::RateLimited { .. }),
+                    ..
+                }
+            );
             results.push(result);
             if rate_limited {
                 break;
@@ -412,10 +515,15 @@ fn keeps_retrying(error: &SubmitError) -> bool {
 /// The wait before the next automatic attempt: Atera's `Retry-After` when it gave one,
 /// otherwise 30 s doubling per attempt up to 30 min.
 fn next_wait(attempts: u32, error: &SubmitError) -> Duration {
-    if let SubmitError::Atera(AteraError::RateLimited { retry_after: Some(wait) }) = error {
+    if let SubmitError::Atera(AteraError::RateLimited {
+        retry_after: Some(wait),
+    }) = error
+    {
         return (*wait).max(Duration::from_secs(1));
     }
-    FIRST_BACKOFF.saturating_mul(1 << attempts.saturating_sub(1).min(10)).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(1 << attempts.saturating_sub(1).min(10))
+        .min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
@@ -424,19 +532,35 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_a_cap_and_honours_retry_after() {
-        let server = SubmitError::Atera(AteraError::Server { status: 503, detail: None });
+        let server = SubmitError::Atera(AteraError::Server {
+            status: 503,
+            detail: None,
+        });
         assert_eq!(next_wait(1, &server), Duration::from_secs(30));
         assert_eq!(next_wait(2, &server), Duration::from_secs(60));
         assert_eq!(next_wait(20, &server), MAX_BACKOFF);
-        let limited = SubmitError::Atera(AteraError::RateLimited { retry_after: Some(Duration::from_secs(120)) });
+        let limited = SubmitError::Atera(AteraError::RateLimited {
+            retry_after: Some(Duration::from_secs(120)),
+        });
         assert_eq!(next_wait(1, &limited), Duration::from_secs(120));
     }
 
     #[test]
     fn only_lasting_refusals_stop_automatic_retries() {
-        assert!(keeps_retrying(&SubmitError::Atera(AteraError::Timeout(Duration::from_secs(1)))));
-        assert!(keeps_retrying(&SubmitError::Atera(AteraError::Unauthorized { status: 401, detail: None })));
-        assert!(!keeps_retrying(&SubmitError::Atera(AteraError::Validation { detail: "bad".into() })));
+        assert!(keeps_retrying(&SubmitError::Atera(AteraError::Timeout(
+            Duration::from_secs(1)
+        ))));
+        assert!(keeps_retrying(&SubmitError::Atera(
+            AteraError::Unauthorized {
+                status: 401,
+                detail: None
+            }
+        )));
+        assert!(!keeps_retrying(&SubmitError::Atera(
+            AteraError::Validation {
+                detail: "bad".into()
+            }
+        )));
     }
 }
 
@@ -481,21 +605,38 @@ pub async fn submit(
     policy: &RetryPolicy,
 ) -> Result<Submitted, SubmitError> {
     let prepared = crate::submit::prepare(client.ok(), settings, submission, policy).await?;
-    outbox.enqueue(&prepared).map_err(|e| SubmitError::Storage(e.to_string()))?;
+    outbox
+        .enqueue(&prepared)
+        .map_err(|e| SubmitError::Storage(e.to_string()))?;
     let reference = prepared.reference.clone();
     let client = match client {
         Ok(c) => c,
         Err(e) => {
-            return Ok(Submitted::Queued { reference, reason: e.user_message(), detail: e.to_string(), waits_for_admin: true });
+            return Ok(Submitted::Queued {
+                reference,
+                reason: e.user_message(),
+                detail: e.to_string(),
+                waits_for_admin: true,
+            });
         }
     };
-    match outbox.deliver_one(&reference, client, settings, app_version, policy).await.map_err(|e| SubmitError::Storage(e.to_string()))? {
+    match outbox
+        .deliver_one(&reference, client, settings, app_version, policy)
+        .await
+        .map_err(|e| SubmitError::Storage(e.to_string()))?
+    {
         DeliveryResult::Sent { outcome, .. } => Ok(Submitted::Sent(outcome)),
-        DeliveryResult::Retrying { error, .. } => {
-            Ok(Submitted::Queued { reference, reason: error.user_message(), detail: error.to_string(), waits_for_admin: false })
-        }
-        DeliveryResult::Failed { error, .. } => {
-            Ok(Submitted::Queued { reference, reason: error.user_message(), detail: error.to_string(), waits_for_admin: true })
-        }
+        DeliveryResult::Retrying { error, .. } => Ok(Submitted::Queued {
+            reference,
+            reason: error.user_message(),
+            detail: error.to_string(),
+            waits_for_admin: false,
+        }),
+        DeliveryResult::Failed { error, .. } => Ok(Submitted::Queued {
+            reference,
+            reason: error.user_message(),
+            detail: error.to_string(),
+            waits_for_admin: true,
+        }),
     }
 }

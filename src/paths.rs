@@ -17,9 +17,15 @@ pub enum PathsError {
     #[error("this system has no per-user config directory; start the app with --config-dir DIR")]
     NoConfigDir,
     #[error("could not write {path}: {source}. Check that the folder exists and is writable.")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("could not read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Overrides where the machine-wide policy file is read from (tests, unusual installs).
@@ -44,7 +50,8 @@ pub fn default_policy_file() -> PathBuf {
         return PathBuf::from(p);
     }
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
+        let base = std::env::var_os("ProgramData")
+            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
         base.join("HelpdeskButton").join("policy.toml")
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/HelpdeskButton/policy.toml")
@@ -60,20 +67,34 @@ impl AppPaths {
     /// # Errors
     /// [`PathsError::NoConfigDir`] when the OS reports no home directory and nothing overrides it.
     pub fn resolve(explicit: Option<&Path>) -> Result<Self, PathsError> {
-        let overridden = explicit
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os(CONFIG_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
+        let overridden = explicit.map(Path::to_path_buf).or_else(|| {
+            std::env::var_os(CONFIG_DIR_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
         if let Some(dir) = overridden {
             return Ok(Self::in_one_dir(dir));
         }
-        let config = dirs::config_dir().ok_or(PathsError::NoConfigDir)?.join(APP_DIR);
-        let data = dirs::data_local_dir().unwrap_or_else(|| config.clone()).join(APP_DIR);
-        Ok(Self { config_dir: config, data_dir: data, policy_file: default_policy_file() })
+        let config = dirs::config_dir()
+            .ok_or(PathsError::NoConfigDir)?
+            .join(APP_DIR);
+        let data = dirs::data_local_dir()
+            .unwrap_or_else(|| config.clone())
+            .join(APP_DIR);
+        Ok(Self {
+            config_dir: config,
+            data_dir: data,
+            policy_file: default_policy_file(),
+        })
     }
 
     /// Everything in one directory (the override case); the policy stays machine-wide.
     pub fn in_one_dir(dir: PathBuf) -> Self {
-        Self { data_dir: dir.clone(), config_dir: dir, policy_file: default_policy_file() }
+        Self {
+            data_dir: dir.clone(),
+            config_dir: dir,
+            policy_file: default_policy_file(),
+        }
     }
 
     /// The user settings file.
@@ -93,10 +114,16 @@ impl AppPaths {
 /// # Errors
 /// [`PathsError::Write`] naming the path when the directory cannot be created or written.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), PathsError> {
-    let err = |source| PathsError::Write { path: path.to_path_buf(), source };
+    let err = |source| PathsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut options = std::fs::OpenOptions::new();
@@ -127,7 +154,10 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PathsError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PathsError::Read { path: path.to_path_buf(), source }),
+        Err(source) => Err(PathsError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -152,7 +182,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");

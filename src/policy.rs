@@ -52,15 +52,26 @@ impl Policy {
     /// # Errors
     /// [`SettingsError::Parse`] when the file exists but is not valid, naming the file.
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
-        let Some(bytes) = read_optional(path)? else { return Ok(Self::default()) };
-        let parse_err = |message: String| SettingsError::Parse { path: path.display().to_string(), message };
-        let file: PolicyFile = toml::from_str(&String::from_utf8_lossy(&bytes)).map_err(|e| parse_err(e.message().to_string()))?;
+        let Some(bytes) = read_optional(path)? else {
+            return Ok(Self::default());
+        };
+        let parse_err = |message: String| SettingsError::Parse {
+            path: path.display().to_string(),
+            message,
+        };
+        let file: PolicyFile = toml::from_str(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| parse_err(e.message().to_string()))?;
         let mut settings = file.settings;
         crate::settings::migrate(&mut settings);
         settings.remove("schema_version");
         Ok(Self {
             source: Some(path.to_path_buf()),
-            locked: file.locked.into_iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect(),
+            locked: file
+                .locked
+                .into_iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
             admin_password_hash: file.admin_password_hash.filter(|h| !h.trim().is_empty()),
             settings,
         })
@@ -68,7 +79,9 @@ impl Policy {
 
     /// Whether `key` (dotted) is locked, itself or through a locked parent table.
     pub fn is_locked(&self, key: &str) -> bool {
-        self.locked.iter().any(|l| key == l || key.starts_with(&format!("{l}.")) || l.starts_with(&format!("{key}.")))
+        self.locked.iter().any(|l| {
+            key == l || key.starts_with(&format!("{l}.")) || l.starts_with(&format!("{key}."))
+        })
     }
 
     /// The effective settings table: `defaults`, then the policy's values, then the user's,
@@ -79,7 +92,9 @@ impl Policy {
         merge(&mut merged, &self.settings);
         merge(&mut merged, &user);
         for key in &self.locked {
-            let forced = get(&self.settings, key).or_else(|| get(&defaults, key)).cloned();
+            let forced = get(&self.settings, key)
+                .or_else(|| get(&defaults, key))
+                .cloned();
             if let Some(value) = forced {
                 set(&mut merged, key, value);
             }
@@ -109,8 +124,12 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) {
     let parts: Vec<&str> = key.split('.').collect();
     let mut node = table;
     for part in &parts[..parts.len() - 1] {
-        let entry = node.entry((*part).to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let Some(next) = entry.as_table_mut() else { return };
+        let entry = node
+            .entry((*part).to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(next) = entry.as_table_mut() else {
+            return;
+        };
         node = next;
     }
     node.insert(parts[parts.len() - 1].to_string(), value);
@@ -149,16 +168,30 @@ mod tests {
         let s = Settings::load_with(&paths, &p).unwrap();
         assert_eq!(s.atera.endpoint, "msp.atera.example", "locked value");
         assert_eq!(s.atera.defaults.priority, Priority::High, "locked table");
-        assert_eq!(s.atera.defaults.impact, crate::values::Impact::Minor, "a locked table without a policy value falls back to the default");
-        assert_eq!(s.branding.company_name, "Mine", "an unlocked policy value is only a default");
-        assert!(p.is_locked("atera.defaults.priority") && p.is_locked("atera.endpoint") && p.is_locked("atera"));
+        assert_eq!(
+            s.atera.defaults.impact,
+            crate::values::Impact::Minor,
+            "a locked table without a policy value falls back to the default"
+        );
+        assert_eq!(
+            s.branding.company_name, "Mine",
+            "an unlocked policy value is only a default"
+        );
+        assert!(
+            p.is_locked("atera.defaults.priority")
+                && p.is_locked("atera.endpoint")
+                && p.is_locked("atera")
+        );
         assert!(!p.is_locked("branding.company_name"));
     }
 
     #[test]
     fn no_file_means_no_policy_and_a_bad_file_names_itself() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Policy::load(&dir.path().join("none.toml")).unwrap(), Policy::default());
+        assert_eq!(
+            Policy::load(&dir.path().join("none.toml")).unwrap(),
+            Policy::default()
+        );
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "lokked = []").unwrap();
         let err = Policy::load(&path).unwrap_err().to_string();

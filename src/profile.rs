@@ -25,7 +25,11 @@ pub fn load(paths: &AppPaths, os_full_name: Option<&str>, os_username: &str) -> 
         .flatten()
         .and_then(|bytes| serde_json::from_slice::<RequesterProfile>(&bytes).ok());
     saved.unwrap_or_else(|| RequesterProfile {
-        name: os_full_name.filter(|n| !n.trim().is_empty()).unwrap_or(os_username).trim().to_string(),
+        name: os_full_name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(os_username)
+            .trim()
+            .to_string(),
         ..Default::default()
     })
 }
@@ -35,7 +39,11 @@ pub fn load(paths: &AppPaths, os_full_name: Option<&str>, os_username: &str) -> 
 /// # Errors
 /// When the data directory cannot be written.
 pub fn save(paths: &AppPaths, profile: &RequesterProfile) -> Result<(), PathsError> {
-    write_atomic(&profile_file(paths), &serde_json::to_vec(profile).unwrap_or_default(), Some(0o600))
+    write_atomic(
+        &profile_file(paths),
+        &serde_json::to_vec(profile).unwrap_or_default(),
+        Some(0o600),
+    )
 }
 
 #[cfg(test)]
@@ -46,9 +54,16 @@ mod tests {
     fn saved_profile_wins_over_the_os_account() {
         let dir = tempfile::tempdir().unwrap();
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
-        assert_eq!(load(&paths, Some("Ada Lovelace"), "ada").name, "Ada Lovelace");
+        assert_eq!(
+            load(&paths, Some("Ada Lovelace"), "ada").name,
+            "Ada Lovelace"
+        );
         assert_eq!(load(&paths, None, "ada").name, "ada");
-        let p = RequesterProfile { name: "Ada L.".into(), email: "ada@contoso.com".into(), phone: String::new() };
+        let p = RequesterProfile {
+            name: "Ada L.".into(),
+            email: "ada@contoso.com".into(),
+            phone: String::new(),
+        };
         save(&paths, &p).unwrap();
         assert_eq!(load(&paths, Some("Ada Lovelace"), "ada"), p);
     }

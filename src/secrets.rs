@@ -60,7 +60,11 @@ fn xor_stream(path: &std::path::Path, nonce: &[u8], data: &[u8]) -> Vec<u8> {
         .enumerate()
         .flat_map(|(i, chunk)| {
             let block = keystream_block(path, nonce, i as u64);
-            chunk.iter().zip(block).map(|(b, k)| b ^ k).collect::<Vec<u8>>()
+            chunk
+                .iter()
+                .zip(block)
+                .map(|(b, k)| b ^ k)
+                .collect::<Vec<u8>>()
         })
         .collect()
 }
@@ -80,7 +84,9 @@ fn seal(key: &str, path: &std::path::Path) -> String {
 
 fn unseal(sealed: &str, path: &std::path::Path) -> Option<String> {
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(sealed.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed.trim())
+        .ok()?;
     let (nonce, body) = (bytes.get(..16)?, bytes.get(16..)?);
     let plain = xor_stream(path, nonce, body);
     String::from_utf8(plain.strip_prefix(b"HBK:")?.to_vec()).ok()
@@ -114,7 +120,14 @@ impl ApiKey {
     /// `••••` and the last four characters, the only form ever shown after saving.
     pub fn masked(&self) -> String {
         let key = self.expose();
-        let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = key
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         if key.chars().count() <= 8 {
             "••••".to_string()
         } else {
@@ -127,7 +140,11 @@ impl ApiKey {
         let parts: Vec<&str> = self.expose().split('.').collect();
         parts.len() == 3
             && parts[0].starts_with("eyJ")
-            && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
     }
 }
 
@@ -144,7 +161,9 @@ pub enum KeySource {
     Environment,
     Keychain,
     /// The user-only fallback file; shown with a warning.
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+    },
 }
 
 impl KeySource {
@@ -221,7 +240,10 @@ pub struct KeyVault<'a> {
 impl<'a> KeyVault<'a> {
     /// A vault over `keychain` with its fallback file in the config directory.
     pub fn new(keychain: &'a dyn Keychain, paths: &AppPaths) -> Self {
-        Self { keychain, fallback_file: paths.config_dir.join(FALLBACK_FILE) }
+        Self {
+            keychain,
+            fallback_file: paths.config_dir.join(FALLBACK_FILE),
+        }
     }
 
     /// The key in use and where it came from, or `None` when none is configured.
@@ -229,23 +251,35 @@ impl<'a> KeyVault<'a> {
     /// # Errors
     /// When the fallback file exists but cannot be read, or holds a malformed key.
     pub fn load(&self) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
-        if let Some(raw) = std::env::var(API_KEY_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        if let Some(raw) = std::env::var(API_KEY_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
             return Ok(Some((ApiKey::new(&raw)?, KeySource::Environment)));
         }
         match self.keychain.get() {
             Ok(Some(raw)) => return Ok(Some((ApiKey::new(&raw)?, KeySource::Keychain))),
             Ok(None) => {}
-            Err(reason) => tracing::debug!(%reason, "keychain unavailable; trying the fallback file"),
+            Err(reason) => {
+                tracing::debug!(%reason, "keychain unavailable; trying the fallback file")
+            }
         }
         match read_optional(&self.fallback_file)? {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let raw = match text.trim().strip_prefix(SEALED_PREFIX) {
-                    Some(sealed) => unseal(sealed, &self.fallback_file).ok_or(SecretsError::Unreadable)?,
+                    Some(sealed) => {
+                        unseal(sealed, &self.fallback_file).ok_or(SecretsError::Unreadable)?
+                    }
                     None => text.into_owned(),
                 };
                 let key = ApiKey::new(&raw)?;
-                Ok(Some((key, KeySource::File { path: self.fallback_file.clone() })))
+                Ok(Some((
+                    key,
+                    KeySource::File {
+                        path: self.fallback_file.clone(),
+                    },
+                )))
             }
             None => Ok(None),
         }
@@ -268,7 +302,9 @@ impl<'a> KeyVault<'a> {
                 tracing::warn!(%reason, "no usable OS keychain; storing the API key in a user-only file");
                 let sealed = format!("{SEALED_PREFIX}{}", seal(key.expose(), &self.fallback_file));
                 write_atomic(&self.fallback_file, sealed.as_bytes(), Some(0o600))?;
-                Ok(KeySource::File { path: self.fallback_file.clone() })
+                Ok(KeySource::File {
+                    path: self.fallback_file.clone(),
+                })
             }
         }
     }
@@ -295,7 +331,11 @@ mod tests {
 
     impl Keychain for FakeKeychain {
         fn get(&self) -> Result<Option<String>, String> {
-            if self.available { Ok(self.value.lock().unwrap().clone()) } else { Err("no daemon".into()) }
+            if self.available {
+                Ok(self.value.lock().unwrap().clone())
+            } else {
+                Err("no daemon".into())
+            }
         }
         fn set(&self, key: &str) -> Result<(), String> {
             if !self.available {
@@ -316,30 +356,52 @@ mod tests {
         assert_eq!(key.masked(), "••••wxyz");
         assert_eq!(format!("{key:?}"), "ApiKey(redacted)");
         assert!(matches!(ApiKey::new("  "), Err(SecretsError::Empty)));
-        assert!(matches!(ApiKey::new("abc def"), Err(SecretsError::Malformed)));
+        assert!(matches!(
+            ApiKey::new("abc def"),
+            Err(SecretsError::Malformed)
+        ));
     }
 
     #[test]
     fn jwt_shape_is_detected() {
-        assert!(ApiKey::new("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl").unwrap().looks_like_jwt());
-        assert!(!ApiKey::new("0123456789abcdef0123456789abcdef").unwrap().looks_like_jwt());
+        assert!(
+            ApiKey::new("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
+                .unwrap()
+                .looks_like_jwt()
+        );
+        assert!(!ApiKey::new("0123456789abcdef0123456789abcdef")
+            .unwrap()
+            .looks_like_jwt());
     }
 
     #[test]
     fn without_a_keychain_the_key_goes_to_a_user_only_file_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
-        let keychain = FakeKeychain { available: false, value: Mutex::new(None) };
+        let keychain = FakeKeychain {
+            available: false,
+            value: Mutex::new(None),
+        };
         let vault = KeyVault::new(&keychain, &paths);
-        let source = vault.store(&ApiKey::new("secret-key-123456").unwrap()).unwrap();
-        let KeySource::File { path } = &source else { panic!("expected the file fallback, got {source:?}") };
+        let source = vault
+            .store(&ApiKey::new("secret-key-123456").unwrap())
+            .unwrap();
+        let KeySource::File { path } = &source else {
+            panic!("expected the file fallback, got {source:?}")
+        };
         assert!(source.warning().unwrap().contains("No OS keychain"));
         let on_disk = std::fs::read_to_string(path).unwrap();
-        assert!(on_disk.starts_with("hbk1:") && !on_disk.contains("secret-key-123456"), "never in clear: {on_disk}");
+        assert!(
+            on_disk.starts_with("hbk1:") && !on_disk.contains("secret-key-123456"),
+            "never in clear: {on_disk}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let (key, loaded_from) = vault.load().unwrap().unwrap();
         assert_eq!(key.expose(), "secret-key-123456");
@@ -350,13 +412,22 @@ mod tests {
     fn a_sealed_file_from_elsewhere_is_refused_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
-        let keychain = FakeKeychain { available: false, value: Mutex::new(None) };
+        let keychain = FakeKeychain {
+            available: false,
+            value: Mutex::new(None),
+        };
         let vault = KeyVault::new(&keychain, &paths);
-        vault.store(&ApiKey::new("secret-key-123456").unwrap()).unwrap();
+        vault
+            .store(&ApiKey::new("secret-key-123456").unwrap())
+            .unwrap();
         // The same bytes at another path (as on another machine or account) do not open.
         let copy = dir.path().join("elsewhere");
         std::fs::create_dir(&copy).unwrap();
-        std::fs::copy(paths.config_dir.join(FALLBACK_FILE), copy.join(FALLBACK_FILE)).unwrap();
+        std::fs::copy(
+            paths.config_dir.join(FALLBACK_FILE),
+            copy.join(FALLBACK_FILE),
+        )
+        .unwrap();
         let other = KeyVault::new(&keychain, &AppPaths::in_one_dir(copy));
         let err = other.load().unwrap_err().to_string();
         assert!(err.contains("settings set-api-key"), "{err}");
@@ -366,13 +437,29 @@ mod tests {
     fn with_a_keychain_the_key_goes_there_and_the_old_file_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
-        let down = FakeKeychain { available: false, value: Mutex::new(None) };
-        KeyVault::new(&down, &paths).store(&ApiKey::new("old-key-0000000").unwrap()).unwrap();
-        let up = FakeKeychain { available: true, value: Mutex::new(None) };
+        let down = FakeKeychain {
+            available: false,
+            value: Mutex::new(None),
+        };
+        KeyVault::new(&down, &paths)
+            .store(&ApiKey::new("old-key-0000000").unwrap())
+            .unwrap();
+        let up = FakeKeychain {
+            available: true,
+            value: Mutex::new(None),
+        };
         let vault = KeyVault::new(&up, &paths);
-        assert_eq!(vault.store(&ApiKey::new("new-key-1111111").unwrap()).unwrap(), KeySource::Keychain);
+        assert_eq!(
+            vault
+                .store(&ApiKey::new("new-key-1111111").unwrap())
+                .unwrap(),
+            KeySource::Keychain
+        );
         assert!(!paths.config_dir.join(FALLBACK_FILE).exists());
         let (key, source) = vault.load().unwrap().unwrap();
-        assert_eq!((key.expose(), source), ("new-key-1111111", KeySource::Keychain));
+        assert_eq!(
+            (key.expose(), source),
+            ("new-key-1111111", KeySource::Keychain)
+        );
     }
 }

@@ -22,10 +22,16 @@ pub enum SettingsError {
     Io(#[from] PathsError),
     #[error("the settings file {path} is not valid: {message}. Fix it, or delete it to start from the defaults.")]
     Parse { path: String, message: String },
-    #[error("there is no setting called `{0}`. Run `helpdesk-button settings show` to see them all.")]
+    #[error(
+        "there is no setting called `{0}`. Run `helpdesk-button settings show` to see them all."
+    )]
     UnknownKey(String),
     #[error("`{key}` cannot be set to {value:?}: {reason}")]
-    InvalidValue { key: String, value: String, reason: String },
+    InvalidValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error("{0}")]
     Endpoint(#[from] EndpointError),
 }
@@ -116,11 +122,19 @@ impl Default for FormSettings {
             radio_groups: vec![
                 RadioGroup {
                     label: "How should we contact you?".into(),
-                    options: vec!["Connect to my computer".into(), "Call me".into(), "Visit on site".into()],
+                    options: vec![
+                        "Connect to my computer".into(),
+                        "Call me".into(),
+                        "Visit on site".into(),
+                    ],
                 },
                 RadioGroup {
                     label: "Who is affected?".into(),
-                    options: vec!["Only me".into(), "Several people".into(), "Everyone here".into()],
+                    options: vec![
+                        "Only me".into(),
+                        "Several people".into(),
+                        "Everyone here".into(),
+                    ],
                 },
             ],
             require_phone: false,
@@ -151,7 +165,11 @@ pub struct ScreenshotSettings {
 
 impl Default for ScreenshotSettings {
     fn default() -> Self {
-        Self { mode: ScreenshotMode::AllMonitors, allow_exclude: true, max_total_bytes: crate::ticket::DEFAULT_SCREENSHOT_BUDGET }
+        Self {
+            mode: ScreenshotMode::AllMonitors,
+            allow_exclude: true,
+            max_total_bytes: crate::ticket::DEFAULT_SCREENSHOT_BUDGET,
+        }
     }
 }
 
@@ -168,7 +186,11 @@ pub struct Branding {
 
 impl Default for Branding {
     fn default() -> Self {
-        Self { company_name: "IT Support".into(), accent_color: "#2563eb".into(), logo_data_url: String::new() }
+        Self {
+            company_name: "IT Support".into(),
+            accent_color: "#2563eb".into(),
+            logo_data_url: String::new(),
+        }
     }
 }
 
@@ -246,17 +268,28 @@ impl Settings {
     ///
     /// # Errors
     /// [`SettingsError::Parse`] when the user's file is not valid.
-    pub fn load_with(paths: &AppPaths, policy: &crate::policy::Policy) -> Result<Self, SettingsError> {
+    pub fn load_with(
+        paths: &AppPaths,
+        policy: &crate::policy::Policy,
+    ) -> Result<Self, SettingsError> {
         let path = paths.settings_file();
-        let parse_err = |message: String| SettingsError::Parse { path: path.display().to_string(), message };
+        let parse_err = |message: String| SettingsError::Parse {
+            path: path.display().to_string(),
+            message,
+        };
         let mut user = match read_optional(&path)? {
-            Some(bytes) => String::from_utf8_lossy(&bytes).parse::<toml::Table>().map_err(|e| parse_err(e.message().to_string()))?,
+            Some(bytes) => String::from_utf8_lossy(&bytes)
+                .parse::<toml::Table>()
+                .map_err(|e| parse_err(e.message().to_string()))?,
             None => toml::Table::new(),
         };
         migrate(&mut user);
-        let defaults = toml::Table::try_from(Self::default()).map_err(|e| parse_err(e.to_string()))?;
+        let defaults =
+            toml::Table::try_from(Self::default()).map_err(|e| parse_err(e.to_string()))?;
         let merged = policy.apply(defaults, user);
-        let settings: Self = merged.try_into().map_err(|e: toml::de::Error| parse_err(e.message().to_string()))?;
+        let settings: Self = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| parse_err(e.message().to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -283,30 +316,64 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         Endpoint::parse(&self.atera.endpoint)?;
         if !is_hex_colour(&self.branding.accent_color) {
-            return Err(invalid("branding.accent_color", &self.branding.accent_color, "use a colour like #2563eb"));
+            return Err(invalid(
+                "branding.accent_color",
+                &self.branding.accent_color,
+                "use a colour like #2563eb",
+            ));
         }
         if self.hotkey.trim().is_empty() {
-            return Err(invalid("hotkey", &self.hotkey, "give a key such as F9 or Ctrl+Shift+F1"));
+            return Err(invalid(
+                "hotkey",
+                &self.hotkey,
+                "give a key such as F9 or Ctrl+Shift+F1",
+            ));
         }
         let logo = &self.branding.logo_data_url;
-        let logo_ok = ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/svg+xml;base64,"].iter().any(|p| logo.starts_with(p));
+        let logo_ok = [
+            "data:image/png;base64,",
+            "data:image/jpeg;base64,",
+            "data:image/svg+xml;base64,",
+        ]
+        .iter()
+        .any(|p| logo.starts_with(p));
         if !logo.is_empty() && !logo_ok {
-            return Err(invalid("branding.logo_data_url", "(logo)", "use a PNG, JPEG or SVG image"));
+            return Err(invalid(
+                "branding.logo_data_url",
+                "(logo)",
+                "use a PNG, JPEG or SVG image",
+            ));
         }
         if logo.len() > 300_000 {
-            return Err(invalid("branding.logo_data_url", "(logo)", "use an image under 200 KB"));
+            return Err(invalid(
+                "branding.logo_data_url",
+                "(logo)",
+                "use an image under 200 KB",
+            ));
         }
         let email = self.atera.fallback_contact_email.trim();
         if !email.is_empty() && !email.contains('@') {
-            return Err(invalid("atera.fallback_contact_email", email, "use an email address like frontdesk@yourcompany.com"));
+            return Err(invalid(
+                "atera.fallback_contact_email",
+                email,
+                "use an email address like frontdesk@yourcompany.com",
+            ));
         }
         let url = self.support.url.trim();
         let url_ok = url.starts_with("https://") || url.starts_with("http://");
         if !url.is_empty() && !url_ok {
-            return Err(invalid("support.url", url, "start the address with https://"));
+            return Err(invalid(
+                "support.url",
+                url,
+                "start the address with https://",
+            ));
         }
         if self.screenshots.max_total_bytes < 50_000 {
-            return Err(invalid("screenshots.max_total_bytes", &self.screenshots.max_total_bytes.to_string(), "allow at least 50000 bytes"));
+            return Err(invalid(
+                "screenshots.max_total_bytes",
+                &self.screenshots.max_total_bytes.to_string(),
+                "allow at least 50000 bytes",
+            ));
         }
         Ok(())
     }
@@ -327,19 +394,24 @@ impl Settings {
     /// [`SettingsError::UnknownKey`] or [`SettingsError::InvalidValue`] saying what to type.
     pub fn set(&mut self, key: &str, raw: &str) -> Result<Vec<String>, SettingsError> {
         let mut notes = Vec::new();
-        let raw_value = match key {
-            "atera.endpoint" => {
-                let (endpoint, endpoint_notes) = Endpoint::parse(raw)?;
-                notes = endpoint_notes;
-                endpoint.to_string()
-            }
-            // Defaults take people's names and legacy names too, like everywhere else.
-            "atera.defaults.priority" => Priority::parse(raw).map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
-            "atera.defaults.type" => TicketType::parse(raw).map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
-            "atera.defaults.impact" => Impact::parse(raw).map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
-            _ => raw.to_string(),
-        };
-        let mut tree = serde_json::to_value(&*self).map_err(|e| invalid(key, raw, &e.to_string()))?;
+        let raw_value =
+            match key {
+                "atera.endpoint" => {
+                    let (endpoint, endpoint_notes) = Endpoint::parse(raw)?;
+                    notes = endpoint_notes;
+                    endpoint.to_string()
+                }
+                // Defaults take people's names and legacy names too, like everywhere else.
+                "atera.defaults.priority" => Priority::parse(raw)
+                    .map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
+                "atera.defaults.type" => TicketType::parse(raw)
+                    .map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
+                "atera.defaults.impact" => Impact::parse(raw)
+                    .map_or_else(|| raw.to_string(), |v| v.api_value().to_string()),
+                _ => raw.to_string(),
+            };
+        let mut tree =
+            serde_json::to_value(&*self).map_err(|e| invalid(key, raw, &e.to_string()))?;
         let slot = key
             .split('.')
             .try_fold(&mut tree, |node, part| node.get_mut(part))
@@ -352,10 +424,12 @@ impl Settings {
                 "false" | "no" | "off" | "0" => serde_json::Value::Bool(false),
                 _ => return Err(invalid(key, raw, "use true or false")),
             },
-            _ => serde_json::from_str(&raw_value)
-                .map_err(|e| invalid(key, raw, &format!("expected JSON of the same shape ({e})")))?,
+            _ => serde_json::from_str(&raw_value).map_err(|e| {
+                invalid(key, raw, &format!("expected JSON of the same shape ({e})"))
+            })?,
         };
-        let updated: Self = serde_json::from_value(tree).map_err(|e| invalid(key, raw, &value_hint(key, &e)))?;
+        let updated: Self =
+            serde_json::from_value(tree).map_err(|e| invalid(key, raw, &value_hint(key, &e)))?;
         updated.validate()?;
         *self = updated;
         Ok(notes)
@@ -365,17 +439,27 @@ impl Settings {
 /// Brings a settings table written by an older version up to [`SCHEMA_VERSION`], one step at a
 /// time, so old files keep working after an update.
 pub fn migrate(table: &mut toml::Table) {
-    let version = table.get("schema_version").and_then(toml::Value::as_integer).unwrap_or(0);
+    let version = table
+        .get("schema_version")
+        .and_then(toml::Value::as_integer)
+        .unwrap_or(0);
     if version < 1 {
         // Version 0 (before schema versions) called the default status "standing", as some of
         // Atera's older documentation does.
-        if let Some(defaults) = table.get_mut("atera").and_then(|a| a.get_mut("defaults")).and_then(toml::Value::as_table_mut) {
+        if let Some(defaults) = table
+            .get_mut("atera")
+            .and_then(|a| a.get_mut("defaults"))
+            .and_then(toml::Value::as_table_mut)
+        {
             if let Some(standing) = defaults.remove("standing") {
                 defaults.entry("status").or_insert(standing);
             }
         }
     }
-    table.insert("schema_version".into(), toml::Value::Integer(i64::from(SCHEMA_VERSION)));
+    table.insert(
+        "schema_version".into(),
+        toml::Value::Integer(i64::from(SCHEMA_VERSION)),
+    );
 }
 
 fn value_hint(key: &str, error: &serde_json::Error) -> String {
@@ -395,7 +479,11 @@ fn value_hint(key: &str, error: &serde_json::Error) -> String {
 }
 
 fn invalid(key: &str, value: &str, reason: &str) -> SettingsError {
-    SettingsError::InvalidValue { key: key.into(), value: value.into(), reason: reason.into() }
+    SettingsError::InvalidValue {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
 fn is_hex_colour(s: &str) -> bool {
@@ -411,9 +499,13 @@ pub enum EndpointError {
     Spaces(String),
     #[error("the Atera endpoint {0:?} is not a valid host name: check for typos such as a comma instead of a dot (app.atera.com)")]
     BadHost(String),
-    #[error("plain http is only allowed for this computer (127.0.0.1 or localhost); use https for {0}")]
+    #[error(
+        "plain http is only allowed for this computer (127.0.0.1 or localhost); use https for {0}"
+    )]
     PlainHttp(String),
-    #[error("a port is only allowed for this computer (127.0.0.1:PORT); remove \":{port}\" from {host}")]
+    #[error(
+        "a port is only allowed for this computer (127.0.0.1:PORT); remove \":{port}\" from {host}"
+    )]
     PortOnPublicHost { host: String, port: u16 },
 }
 
@@ -453,19 +545,34 @@ impl Endpoint {
             notes.push("removed \"https://\": the app always uses https for Atera".to_string());
         }
         if !path.trim_matches('/').is_empty() {
-            notes.push(format!("removed the path {path:?}: the app adds /api/v3 itself"));
+            notes.push(format!(
+                "removed the path {path:?}: the app adds /api/v3 itself"
+            ));
         }
-        let url = Url::parse(&format!("http://{authority}/")).map_err(|_| EndpointError::BadHost(trimmed.into()))?;
-        let host = url.host_str().ok_or_else(|| EndpointError::BadHost(trimmed.into()))?.to_ascii_lowercase();
+        let url = Url::parse(&format!("http://{authority}/"))
+            .map_err(|_| EndpointError::BadHost(trimmed.into()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| EndpointError::BadHost(trimmed.into()))?
+            .to_ascii_lowercase();
         // `Url` percent-encodes odd characters rather than refusing them; check the host text.
-        let host_text = authority.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(authority, |(h, _)| h);
+        let host_text = authority
+            .rsplit_once(':')
+            .filter(|(_, p)| p.parse::<u16>().is_ok())
+            .map_or(authority, |(h, _)| h);
         let loopback = is_loopback(&host);
         let valid_chars = host_text
             .trim_start_matches('[')
             .trim_end_matches(']')
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-        if !valid_chars || (!loopback && (!host.contains('.') || host.starts_with('.') || host.ends_with('.') || host.contains(".."))) {
+        if !valid_chars
+            || (!loopback
+                && (!host.contains('.')
+                    || host.starts_with('.')
+                    || host.ends_with('.')
+                    || host.contains("..")))
+        {
             return Err(EndpointError::BadHost(trimmed.into()));
         }
         let port = url.port();
@@ -482,7 +589,11 @@ impl Endpoint {
                 return Err(EndpointError::BadHost(trimmed.into()));
             }
         }
-        let https = if loopback { scheme.as_deref() == Some("https") } else { true };
+        let https = if loopback {
+            scheme.as_deref() == Some("https")
+        } else {
+            true
+        };
         if loopback {
             notes.retain(|n| !n.starts_with("removed \"https"));
         }
@@ -498,8 +609,13 @@ impl Endpoint {
     pub fn base_url(&self) -> Url {
         let scheme = if self.https { "https" } else { "http" };
         let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        Url::parse(&format!("{scheme}://{host}{port}/api/v3/")).expect("validated endpoint forms a URL")
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        Url::parse(&format!("{scheme}://{host}{port}/api/v3/"))
+            .expect("validated endpoint forms a URL")
     }
 }
 
@@ -523,7 +639,8 @@ impl std::fmt::Display for Endpoint {
 
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -534,27 +651,51 @@ mod tests {
     fn pasted_api_url_becomes_the_host_with_a_note() {
         let (endpoint, notes) = Endpoint::parse(" https://app.atera.com/api/v3/ ").unwrap();
         assert_eq!(endpoint.to_string(), "app.atera.com");
-        assert_eq!(endpoint.base_url().as_str(), "https://app.atera.com/api/v3/");
+        assert_eq!(
+            endpoint.base_url().as_str(),
+            "https://app.atera.com/api/v3/"
+        );
         assert_eq!(notes.len(), 2, "{notes:?}");
     }
 
     #[test]
     fn loopback_with_port_uses_plain_http() {
         let (endpoint, _) = Endpoint::parse("127.0.0.1:8765").unwrap();
-        assert_eq!(endpoint.base_url().as_str(), "http://127.0.0.1:8765/api/v3/");
+        assert_eq!(
+            endpoint.base_url().as_str(),
+            "http://127.0.0.1:8765/api/v3/"
+        );
         assert!(endpoint.is_loopback());
         assert_eq!(endpoint.to_string(), "127.0.0.1:8765");
     }
 
     #[test]
     fn bad_endpoints_are_refused_with_a_reason() {
-        assert_eq!(Endpoint::parse("app.atera,com").unwrap_err(), EndpointError::BadHost("app.atera,com".into()));
-        assert!(matches!(Endpoint::parse("app atera.com"), Err(EndpointError::Spaces(_))));
-        assert!(matches!(Endpoint::parse("http://app.atera.com"), Err(EndpointError::PlainHttp(_))));
-        assert!(matches!(Endpoint::parse("app.atera.com:8443"), Err(EndpointError::PortOnPublicHost { port: 8443, .. })));
-        assert!(matches!(Endpoint::parse("atera"), Err(EndpointError::BadHost(_))));
+        assert_eq!(
+            Endpoint::parse("app.atera,com").unwrap_err(),
+            EndpointError::BadHost("app.atera,com".into())
+        );
+        assert!(matches!(
+            Endpoint::parse("app atera.com"),
+            Err(EndpointError::Spaces(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("http://app.atera.com"),
+            Err(EndpointError::PlainHttp(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("app.atera.com:8443"),
+            Err(EndpointError::PortOnPublicHost { port: 8443, .. })
+        ));
+        assert!(matches!(
+            Endpoint::parse("atera"),
+            Err(EndpointError::BadHost(_))
+        ));
         assert!(matches!(Endpoint::parse(""), Err(EndpointError::Empty)));
-        assert!(matches!(Endpoint::parse("ftp://app.atera.com"), Err(EndpointError::BadHost(_))));
+        assert!(matches!(
+            Endpoint::parse("ftp://app.atera.com"),
+            Err(EndpointError::BadHost(_))
+        ));
     }
 
     #[test]
@@ -563,7 +704,9 @@ mod tests {
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
         let mut settings = Settings::load(&paths).unwrap();
         assert_eq!(settings, Settings::default());
-        settings.set("atera.endpoint", "https://app.atera.com/api/v3").unwrap();
+        settings
+            .set("atera.endpoint", "https://app.atera.com/api/v3")
+            .unwrap();
         settings.set("branding.company_name", "Contoso IT").unwrap();
         settings.set("atera.defaults.impact", "SiteDown").unwrap();
         settings.set("form.require_phone", "yes").unwrap();
@@ -579,8 +722,14 @@ mod tests {
     #[test]
     fn set_refuses_unknown_keys_and_bad_values_without_changing_anything() {
         let mut settings = Settings::default();
-        assert!(matches!(settings.set("atera.nope", "x"), Err(SettingsError::UnknownKey(_))));
-        let err = settings.set("atera.defaults.priority", "Whenever").unwrap_err().to_string();
+        assert!(matches!(
+            settings.set("atera.nope", "x"),
+            Err(SettingsError::UnknownKey(_))
+        ));
+        let err = settings
+            .set("atera.defaults.priority", "Whenever")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Low, Medium, High, Critical"), "{err}");
         assert!(settings.set("branding.accent_color", "blue").is_err());
         assert_eq!(settings, Settings::default());
@@ -590,9 +739,20 @@ mod tests {
     fn a_version_0_file_is_migrated_and_keeps_its_values() {
         let dir = tempfile::tempdir().unwrap();
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
-        std::fs::write(paths.settings_file(), "hotkey = \"F9\"\n[atera.defaults]\nstanding = \"Pending\"\npriority = \"High\"\n").unwrap();
+        std::fs::write(
+            paths.settings_file(),
+            "hotkey = \"F9\"\n[atera.defaults]\nstanding = \"Pending\"\npriority = \"High\"\n",
+        )
+        .unwrap();
         let s = Settings::load(&paths).unwrap();
-        assert_eq!((s.schema_version, s.hotkey.as_str(), s.atera.defaults.status.as_str()), (SCHEMA_VERSION, "F9", "Pending"));
+        assert_eq!(
+            (
+                s.schema_version,
+                s.hotkey.as_str(),
+                s.atera.defaults.status.as_str()
+            ),
+            (SCHEMA_VERSION, "F9", "Pending")
+        );
         assert_eq!(s.atera.defaults.priority, Priority::High);
     }
 
@@ -601,7 +761,10 @@ mod tests {
         let mut s = Settings::default();
         s.set("atera.defaults.impact", "site down").unwrap();
         s.set("atera.defaults.type", "Service Request").unwrap();
-        assert_eq!((s.atera.defaults.impact, s.atera.defaults.ticket_type), (Impact::SiteDown, TicketType::Request));
+        assert_eq!(
+            (s.atera.defaults.impact, s.atera.defaults.ticket_type),
+            (Impact::SiteDown, TicketType::Request)
+        );
     }
 
     #[test]
@@ -610,6 +773,9 @@ mod tests {
         let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
         std::fs::write(paths.settings_file(), "hotkey = [").unwrap();
         let err = Settings::load(&paths).unwrap_err().to_string();
-        assert!(err.contains("delete it to start from the defaults"), "{err}");
+        assert!(
+            err.contains("delete it to start from the defaults"),
+            "{err}"
+        );
     }
 }

@@ -77,28 +77,46 @@ pub enum ContactMatch {
         name: String,
     },
     /// A new contact created under this machine's customer, found through its Atera agent.
-    CreatedUnderCustomer { end_user_id: i64, customer_id: i64, customer_name: String },
+    CreatedUnderCustomer {
+        end_user_id: i64,
+        customer_id: i64,
+        customer_name: String,
+    },
     /// The admin's fallback contact.
     Fallback { end_user_id: i64, email: String },
     /// Unknown to Atera: the ticket carries the requester's name and email.
-    NameAndEmail { first_name: String, last_name: String },
+    NameAndEmail {
+        first_name: String,
+        last_name: String,
+    },
     /// A dry run ([`resolve_contact`] with `dry_run`): a contact would be created under this
     /// machine's customer.
-    WouldCreateUnderCustomer { customer_id: i64, customer_name: String },
+    WouldCreateUnderCustomer {
+        customer_id: i64,
+        customer_name: String,
+    },
 }
 
 impl ContactMatch {
     /// One line for the technician, in the ticket body.
     pub fn note(&self) -> String {
         match self {
-            Self::Existing { end_user_id, .. } => format!("existing contact #{end_user_id} (exact email match)"),
-            Self::CreatedUnderCustomer { end_user_id, customer_name, .. } => {
+            Self::Existing { end_user_id, .. } => {
+                format!("existing contact #{end_user_id} (exact email match)")
+            }
+            Self::CreatedUnderCustomer {
+                end_user_id,
+                customer_name,
+                ..
+            } => {
                 format!("new contact #{end_user_id} created under {customer_name} (found by this computer's Atera agent)")
             }
             Self::Fallback { end_user_id, email } => {
                 format!("email not known to Atera; filed under the fallback contact {email} (#{end_user_id})")
             }
-            Self::NameAndEmail { .. } => "email not known to Atera; sent the requester's name and email".into(),
+            Self::NameAndEmail { .. } => {
+                "email not known to Atera; sent the requester's name and email".into()
+            }
             Self::WouldCreateUnderCustomer { customer_name, .. } => {
                 format!("email not known to Atera; a new contact would be created under {customer_name} (found by this computer's Atera agent)")
             }
@@ -148,13 +166,24 @@ pub struct RulesConfig {
 ///
 /// # Errors
 /// [`SubmitError::NotConfigured`] when there is no key or the endpoint is invalid.
-pub fn connect(paths: &AppPaths, settings: &Settings, keychain: &dyn Keychain) -> Result<AteraClient, SubmitError> {
-    let endpoint = settings.endpoint().map_err(|e| SubmitError::NotConfigured(e.to_string()))?;
+pub fn connect(
+    paths: &AppPaths,
+    settings: &Settings,
+    keychain: &dyn Keychain,
+) -> Result<AteraClient, SubmitError> {
+    let endpoint = settings
+        .endpoint()
+        .map_err(|e| SubmitError::NotConfigured(e.to_string()))?;
     let (key, _) = KeyVault::new(keychain, paths)
         .load()
         .map_err(|e| SubmitError::NotConfigured(e.to_string()))?
         .ok_or_else(|| SubmitError::NotConfigured("no Atera API key is set: run `helpdesk-button settings set-api-key` and paste the key from Atera (Admin > API)".into()))?;
-    Ok(AteraClient::new(endpoint.base_url(), &key, settings.atera.auth_mode, Timeouts::default())?)
+    Ok(AteraClient::new(
+        endpoint.base_url(),
+        &key,
+        settings.atera.auth_mode,
+        Timeouts::default(),
+    )?)
 }
 
 /// Validates, resolves the contact, composes and files the ticket.
@@ -167,7 +196,14 @@ pub async fn submit_ticket(
     submission: Submission<'_>,
     app_version: &str,
 ) -> Result<SubmitOutcome, SubmitError> {
-    submit_ticket_with(client, settings, submission, app_version, &RetryPolicy::default()).await
+    submit_ticket_with(
+        client,
+        settings,
+        submission,
+        app_version,
+        &RetryPolicy::default(),
+    )
+    .await
 }
 
 /// [`submit_ticket`] with an explicit retry policy.
@@ -225,11 +261,27 @@ pub async fn prepare(
     let contact = match client {
         Some(client) => {
             // At submit time the person is waiting: one quick try, no long retries.
-            let quick = RetryPolicy { max_attempts: 1, ..*policy };
-            match resolve_contact(client, settings, &form, submission.inventory, false, &quick, Instant::now() + policy.max_total).await {
+            let quick = RetryPolicy {
+                max_attempts: 1,
+                ..*policy
+            };
+            match resolve_contact(
+                client,
+                settings,
+                &form,
+                submission.inventory,
+                false,
+                &quick,
+                Instant::now() + policy.max_total,
+            )
+            .await
+            {
                 Ok(found) => Some(found),
                 Err(e) => {
-                    tracing::info!(kind = e.kind(), "requester not matched now; will be on delivery");
+                    tracing::info!(
+                        kind = e.kind(),
+                        "requester not matched now; will be on delivery"
+                    );
                     None
                 }
             }
@@ -242,10 +294,20 @@ pub async fn prepare(
     if let Some(rules) = submission.rules {
         let input = rule_input(&form, &values, submission.inventory, contact.as_ref());
         // The child process takes up to the rule time limit: keep it off the async workers.
-        let (exe, script, limits) = (rules.exe.clone(), rules.script.clone(), rules.limits.clone());
-        let evaluated = tokio::task::spawn_blocking(move || crate::rules::evaluate(&exe, &script, &input, &limits))
-            .await
-            .unwrap_or_else(|e| Err(crate::rules::RulesError::Pipe(std::io::Error::other(e.to_string()))));
+        let (exe, script, limits) = (
+            rules.exe.clone(),
+            rules.script.clone(),
+            rules.limits.clone(),
+        );
+        let evaluated = tokio::task::spawn_blocking(move || {
+            crate::rules::evaluate(&exe, &script, &input, &limits)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::rules::RulesError::Pipe(std::io::Error::other(
+                e.to_string(),
+            )))
+        });
         match evaluated {
             Ok(outcome) => {
                 if let Some(exception) = outcome.exception.filter(|e| !e.trim().is_empty()) {
@@ -255,23 +317,39 @@ pub async fn prepare(
                 form.subject = outcome.subject.trim().to_string();
                 form.description = outcome.msg;
                 append = outcome.append;
-                values = TicketValues::from_strings(&outcome.priority, &outcome.r#type, &outcome.impact, &outcome.status, settings);
+                values = TicketValues::from_strings(
+                    &outcome.priority,
+                    &outcome.r#type,
+                    &outcome.impact,
+                    &outcome.status,
+                    settings,
+                );
                 tracing::info!(changed = ?outcome.changed, "dispatcher rules applied");
             }
             Err(e) => {
                 // Rules that cannot run must not cost the user their ticket: send it unchanged
                 // and say so in the ticket.
                 tracing::error!(error = %e, "the dispatcher rules could not run");
-                values.replacements.push(crate::values::Replacement { field: "rules".into(), given: e.to_string(), used: "the form's values".into() });
+                values.replacements.push(crate::values::Replacement {
+                    field: "rules".into(),
+                    given: e.to_string(),
+                    used: "the form's values".into(),
+                });
             }
         }
     }
     // When the admin does not let users exclude monitors, every captured screen goes.
     let may_exclude = settings.screenshots.allow_exclude;
-    let included: Vec<Screenshot> =
-        submission.screenshots.iter().filter(|s| !may_exclude || form.included_screenshots.contains(&s.id)).cloned().collect();
+    let included: Vec<Screenshot> = submission
+        .screenshots
+        .iter()
+        .filter(|s| !may_exclude || form.included_screenshots.contains(&s.id))
+        .cloned()
+        .collect();
     let images = prepare_images(&included, settings.screenshots.max_total_bytes);
-    let created_at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let created_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     Ok(PreparedSubmission {
         reference: submission.reference,
         created_at,
@@ -287,7 +365,12 @@ pub async fn prepare(
 /// What the rules see: the form's values and the integration defaults, this machine's facts, and
 /// the requester as Atera knows them. `input_*` hold what the user typed only when Atera did
 /// not know the email.
-pub fn rule_input(form: &TicketForm, values: &TicketValues, inventory: Option<&Inventory>, contact: Option<&ContactMatch>) -> crate::rules::RuleInput {
+pub fn rule_input(
+    form: &TicketForm,
+    values: &TicketValues,
+    inventory: Option<&Inventory>,
+    contact: Option<&ContactMatch>,
+) -> crate::rules::RuleInput {
     let known = matches!(contact, Some(ContactMatch::Existing { .. }));
     let name = match contact {
         Some(ContactMatch::Existing { name, .. }) if !name.is_empty() => name.clone(),
@@ -298,9 +381,17 @@ pub fn rule_input(form: &TicketForm, values: &TicketValues, inventory: Option<&I
         hostname: inventory.map(|i| i.hostname.clone()).unwrap_or_default(),
         name,
         email: form.email.clone(),
-        ip: inventory.and_then(Inventory::primary_ipv4).unwrap_or_default().to_string(),
-        mac: inventory.and_then(Inventory::primary_mac).unwrap_or_default().to_string(),
-        username: inventory.map(|i| i.user.username.clone()).unwrap_or_default(),
+        ip: inventory
+            .and_then(Inventory::primary_ipv4)
+            .unwrap_or_default()
+            .to_string(),
+        mac: inventory
+            .and_then(Inventory::primary_mac)
+            .unwrap_or_default()
+            .to_string(),
+        username: inventory
+            .map(|i| i.user.username.clone())
+            .unwrap_or_default(),
         os: inventory.map(Inventory::os_display).unwrap_or_default(),
         input_name: (!known).then(|| form.name.clone()),
         input_email: (!known).then(|| form.email.clone()),
@@ -332,7 +423,18 @@ pub async fn deliver(
     let form = &prepared.form;
     let contact = match &prepared.contact {
         Some(c) => c.clone(),
-        None => resolve_contact(client, settings, form, prepared.inventory.as_ref(), false, policy, deadline).await?,
+        None => {
+            resolve_contact(
+                client,
+                settings,
+                form,
+                prepared.inventory.as_ref(),
+                false,
+                policy,
+                deadline,
+            )
+            .await?
+        }
     };
     let values = &prepared.values;
     let rendered = render_ticket(&TicketInput {
@@ -368,17 +470,28 @@ pub async fn deliver(
         }
     }
     let reference = &prepared.reference;
-    let (ticket_id, adopted) = create_ticket_exactly_once(client, &request, reference, resumed, policy, deadline).await?;
+    let (ticket_id, adopted) =
+        create_ticket_exactly_once(client, &request, reference, resumed, policy, deadline).await?;
     // The number people see can differ from the id on some accounts; ask, but never fail a filed
     // ticket over it.
-    let ticket_number = match retrying(policy, deadline, "read ticket number", || client.ticket(ticket_id)).await {
+    let ticket_number = match retrying(policy, deadline, "read ticket number", || {
+        client.ticket(ticket_id)
+    })
+    .await
+    {
         Ok(t) => t.ticket_number.unwrap_or_else(|| ticket_id.to_string()),
         Err(e) => {
             tracing::warn!(ticket_id, error = %e, "ticket filed, but reading its number failed");
             ticket_id.to_string()
         }
     };
-    tracing::info!(ticket_id, reference, adopted, bytes = request.description.len(), "ticket filed");
+    tracing::info!(
+        ticket_id,
+        reference,
+        adopted,
+        bytes = request.description.len(),
+        "ticket filed"
+    );
     Ok(SubmitOutcome {
         ticket_id,
         ticket_number,
@@ -406,12 +519,18 @@ pub async fn resolve_contact(
     policy: &RetryPolicy,
     deadline: Instant,
 ) -> Result<ContactMatch, AteraError> {
-    let find = |email: String| retrying(policy, deadline, "find contact", move || {
-        let email = email.clone();
-        async move { client.find_contacts_by_email(&email).await }
-    });
+    let find = |email: String| {
+        retrying(policy, deadline, "find contact", move || {
+            let email = email.clone();
+            async move { client.find_contacts_by_email(&email).await }
+        })
+    };
     let matches = find(form.email.clone()).await?;
-    if let Some(contact) = matches.iter().filter(|c| c.end_user_id.is_some()).min_by_key(|c| c.end_user_id) {
+    if let Some(contact) = matches
+        .iter()
+        .filter(|c| c.end_user_id.is_some())
+        .min_by_key(|c| c.end_user_id)
+    {
         let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
             .into_iter()
             .flatten()
@@ -419,17 +538,30 @@ pub async fn resolve_contact(
             .filter(|n| !n.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        return Ok(ContactMatch::Existing { end_user_id: contact.end_user_id.unwrap_or_default(), name });
+        return Ok(ContactMatch::Existing {
+            end_user_id: contact.end_user_id.unwrap_or_default(),
+            name,
+        });
     }
     let (first_name, last_name) = split_name(&form.name);
     if let Some(inv) = inventory {
-        match retrying(policy, deadline, "find agent", || client.agents_by_machine(&inv.hostname)).await {
+        match retrying(policy, deadline, "find agent", || {
+            client.agents_by_machine(&inv.hostname)
+        })
+        .await
+        {
             Ok(agents) => {
                 if let Some(agent) = best_agent(&agents, inv.primary_mac()) {
                     if let Some(customer_id) = agent.customer_id {
-                        let customer_name = agent.customer_name.clone().unwrap_or_else(|| format!("customer #{customer_id}"));
+                        let customer_name = agent
+                            .customer_name
+                            .clone()
+                            .unwrap_or_else(|| format!("customer #{customer_id}"));
                         if dry_run {
-                            return Ok(ContactMatch::WouldCreateUnderCustomer { customer_id, customer_name });
+                            return Ok(ContactMatch::WouldCreateUnderCustomer {
+                                customer_id,
+                                customer_name,
+                            });
                         }
                         let contact = CreateContact {
                             email: form.email.trim().to_string(),
@@ -441,7 +573,12 @@ pub async fn resolve_contact(
                         let created = match client.create_contact(&contact).await {
                             // The contact may exist although the answer was lost: look again
                             // rather than create a second one.
-                            Err(e) if e.is_ambiguous() => match find(form.email.clone()).await?.iter().filter_map(|c| c.end_user_id).min() {
+                            Err(e) if e.is_ambiguous() => match find(form.email.clone())
+                                .await?
+                                .iter()
+                                .filter_map(|c| c.end_user_id)
+                                .min()
+                            {
                                 Some(id) => Ok(id),
                                 None => client.create_contact(&contact).await,
                             },
@@ -449,10 +586,16 @@ pub async fn resolve_contact(
                         };
                         match created {
                             Ok(end_user_id) => {
-                                return Ok(ContactMatch::CreatedUnderCustomer { end_user_id, customer_id, customer_name })
+                                return Ok(ContactMatch::CreatedUnderCustomer {
+                                    end_user_id,
+                                    customer_id,
+                                    customer_name,
+                                })
                             }
                             Err(e) if is_fatal(&e) => return Err(e),
-                            Err(e) => tracing::warn!(error = %e, "creating the contact failed; trying the next way"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "creating the contact failed; trying the next way")
+                            }
                         }
                     }
                 }
@@ -465,11 +608,17 @@ pub async fn resolve_contact(
     if !fallback.is_empty() {
         let found = find(fallback.to_string()).await?;
         if let Some(id) = found.iter().filter_map(|c| c.end_user_id).min() {
-            return Ok(ContactMatch::Fallback { end_user_id: id, email: fallback.to_string() });
+            return Ok(ContactMatch::Fallback {
+                end_user_id: id,
+                email: fallback.to_string(),
+            });
         }
         tracing::warn!("the fallback contact is not in Atera");
     }
-    Ok(ContactMatch::NameAndEmail { first_name, last_name })
+    Ok(ContactMatch::NameAndEmail {
+        first_name,
+        last_name,
+    })
 }
 
 /// Whether a failure in an optional step (the agent lookup, creating the contact) must stop the
@@ -482,14 +631,24 @@ fn is_fatal(e: &AteraError) -> bool {
 
 /// The agent most likely to be this machine: one whose MAC matches, then the newest `LastSeen`.
 fn best_agent<'a>(agents: &'a [Agent], mac: Option<&str>) -> Option<&'a Agent> {
-    let norm = |m: &str| m.chars().filter(char::is_ascii_hexdigit).collect::<String>().to_ascii_lowercase();
+    let norm = |m: &str| {
+        m.chars()
+            .filter(char::is_ascii_hexdigit)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
     let mac = mac.map(norm);
-    agents.iter().filter(|a| a.customer_id.is_some()).max_by(|a, b| {
-        let has_mac = |agent: &Agent| {
-            mac.as_ref().is_some_and(|m| agent.mac_addresses.iter().flatten().any(|x| norm(x) == *m))
-        };
-        (has_mac(a), a.last_seen.as_deref().unwrap_or("")).cmp(&(has_mac(b), b.last_seen.as_deref().unwrap_or("")))
-    })
+    agents
+        .iter()
+        .filter(|a| a.customer_id.is_some())
+        .max_by(|a, b| {
+            let has_mac = |agent: &Agent| {
+                mac.as_ref()
+                    .is_some_and(|m| agent.mac_addresses.iter().flatten().any(|x| norm(x) == *m))
+            };
+            (has_mac(a), a.last_seen.as_deref().unwrap_or(""))
+                .cmp(&(has_mac(b), b.last_seen.as_deref().unwrap_or("")))
+        })
 }
 
 /// How one submission retries: only retryable failures, with exponential backoff and jitter,
@@ -509,7 +668,12 @@ impl Default for RetryPolicy {
     /// Up to 4 tries per request within 45 s: long enough to ride out a blip or a short rate
     /// limit, short enough that a person at the form is not left waiting.
     fn default() -> Self {
-        Self { max_attempts: 4, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(15), max_total: Duration::from_secs(45) }
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15),
+            max_total: Duration::from_secs(45),
+        }
     }
 }
 
@@ -518,10 +682,16 @@ impl RetryPolicy {
     /// it sent one, otherwise exponential backoff with 50–100 % jitter so many PCs do not retry
     /// in step.
     pub fn delay(&self, retry: u32, error: &AteraError) -> Duration {
-        if let AteraError::RateLimited { retry_after: Some(wait) } = error {
+        if let AteraError::RateLimited {
+            retry_after: Some(wait),
+        } = error
+        {
             return *wait;
         }
-        let exp = self.base_delay.saturating_mul(1u32 << retry.saturating_sub(1).min(16)).min(self.max_delay);
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
+            .min(self.max_delay);
         exp.mul_f64(0.5 + jitter_fraction() / 2.0)
     }
 }
@@ -529,12 +699,22 @@ impl RetryPolicy {
 fn jitter_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     (h.finish() % 10_000) as f64 / 10_000.0
 }
 
 /// Runs an idempotent request, retrying retryable failures per `policy` until `deadline`.
-async fn retrying<T, F, Fut>(policy: &RetryPolicy, deadline: Instant, what: &str, mut op: F) -> Result<T, AteraError>
+async fn retrying<T, F, Fut>(
+    policy: &RetryPolicy,
+    deadline: Instant,
+    what: &str,
+    mut op: F,
+) -> Result<T, AteraError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AteraError>>,
@@ -553,13 +733,25 @@ where
 }
 
 /// Waits before retry number `retry`, or returns `error` when the policy says to stop.
-async fn wait_before_retry(policy: &RetryPolicy, deadline: Instant, what: &str, retry: u32, error: AteraError) -> Result<(), AteraError> {
+async fn wait_before_retry(
+    policy: &RetryPolicy,
+    deadline: Instant,
+    what: &str,
+    retry: u32,
+    error: AteraError,
+) -> Result<(), AteraError> {
     let delay = policy.delay(retry, &error);
     if retry >= policy.max_attempts || Instant::now() + delay > deadline {
         tracing::warn!(what, retries = retry - 1, kind = error.kind(), "giving up");
         return Err(error);
     }
-    tracing::info!(what, retry, delay_ms = delay.as_millis() as u64, kind = error.kind(), "retrying");
+    tracing::info!(
+        what,
+        retry,
+        delay_ms = delay.as_millis() as u64,
+        kind = error.kind(),
+        "retrying"
+    );
     tokio::time::sleep(delay).await;
     Ok(())
 }
@@ -582,7 +774,11 @@ async fn create_ticket_exactly_once(
         let error = if must_check {
             match find_ticket_by_reference(client, reference).await {
                 Ok(Some(id)) => {
-                    tracing::info!(ticket_id = id, reference, "found the ticket an earlier attempt created");
+                    tracing::info!(
+                        ticket_id = id,
+                        reference,
+                        "found the ticket an earlier attempt created"
+                    );
                     return Ok((id, true));
                 }
                 Ok(None) => {
@@ -616,11 +812,19 @@ const REFERENCE_SEARCH_PAGES: u32 = 2;
 ///
 /// # Errors
 /// Any [`AteraError`] from listing tickets.
-pub async fn find_ticket_by_reference(client: &AteraClient, reference: &str) -> Result<Option<i64>, AteraError> {
+pub async fn find_ticket_by_reference(
+    client: &AteraClient,
+    reference: &str,
+) -> Result<Option<i64>, AteraError> {
     for page in 1..=REFERENCE_SEARCH_PAGES {
-        let result = client.tickets(page, crate::atera::client::MAX_PAGE_SIZE).await?;
+        let result = client
+            .tickets(page, crate::atera::client::MAX_PAGE_SIZE)
+            .await?;
         let hit = result.items.iter().find(|t| {
-            t.first_comment.as_deref().is_some_and(|c| c.contains(reference)) || t.title.as_deref().is_some_and(|c| c.contains(reference))
+            t.first_comment
+                .as_deref()
+                .is_some_and(|c| c.contains(reference))
+                || t.title.as_deref().is_some_and(|c| c.contains(reference))
         });
         if let Some(t) = hit {
             return Ok(t.ticket_id);
@@ -633,7 +837,8 @@ pub async fn find_ticket_by_reference(client: &AteraClient, reference: &str) -> 
 }
 
 const NAME_PARTICLES: &[&str] = &[
-    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "dos", "das", "la", "le", "ter", "ten", "bin", "ibn", "al", "st.", "mac",
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "dos", "das", "la", "le",
+    "ter", "ten", "bin", "ibn", "al", "st.", "mac",
 ];
 
 /// Splits a full name into Atera's first and last name. The family name starts at the first
@@ -646,8 +851,14 @@ pub fn split_name(name: &str) -> (String, String) {
         0 => ("Unknown".into(), "Unknown".into()),
         1 => (words[0].into(), words[0].into()),
         _ => {
-            let particle = words.iter().skip(1).position(|w| NAME_PARTICLES.contains(&w.to_lowercase().as_str())).map(|i| i + 1);
-            let split = particle.filter(|&i| i < words.len() - 1).unwrap_or(words.len() - 1);
+            let particle = words
+                .iter()
+                .skip(1)
+                .position(|w| NAME_PARTICLES.contains(&w.to_lowercase().as_str()))
+                .map(|i| i + 1);
+            let split = particle
+                .filter(|&i| i < words.len() - 1)
+                .unwrap_or(words.len() - 1);
             (words[..split].join(" "), words[split..].join(" "))
         }
     }
@@ -661,7 +872,12 @@ pub fn new_reference() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.write_u32(std::process::id());
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     let mut bits = hasher.finish();
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTVWXYZ23456789";
     let suffix: String = (0..6)
@@ -672,7 +888,12 @@ pub fn new_reference() -> String {
         })
         .collect();
     let today = time::OffsetDateTime::now_utc().date();
-    format!("HB-{:04}{:02}{:02}-{suffix}", today.year(), u8::from(today.month()), today.day())
+    format!(
+        "HB-{:04}{:02}{:02}-{suffix}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    )
 }
 
 #[cfg(test)]
@@ -681,11 +902,23 @@ mod tests {
 
     #[test]
     fn names_split_sensibly() {
-        assert_eq!(split_name("Ada Lovelace"), ("Ada".into(), "Lovelace".into()));
-        assert_eq!(split_name("  Mary Jane  Watson "), ("Mary Jane".into(), "Watson".into()));
-        assert_eq!(split_name("Ludwig van Beethoven"), ("Ludwig".into(), "van Beethoven".into()));
+        assert_eq!(
+            split_name("Ada Lovelace"),
+            ("Ada".into(), "Lovelace".into())
+        );
+        assert_eq!(
+            split_name("  Mary Jane  Watson "),
+            ("Mary Jane".into(), "Watson".into())
+        );
+        assert_eq!(
+            split_name("Ludwig van Beethoven"),
+            ("Ludwig".into(), "van Beethoven".into())
+        );
         assert_eq!(split_name("Cher"), ("Cher".into(), "Cher".into()));
-        assert_eq!(split_name("山田太郎"), ("山田太郎".into(), "山田太郎".into()));
+        assert_eq!(
+            split_name("山田太郎"),
+            ("山田太郎".into(), "山田太郎".into())
+        );
         assert_eq!(split_name("Anna de"), ("Anna".into(), "de".into()));
     }
 
@@ -698,8 +931,17 @@ mod tests {
             last_seen: Some(seen.into()),
             ..Default::default()
         };
-        let agents = vec![agent(1, "AA-BB-CC-DD-EE-01", "2026-01-01T00:00:00"), agent(2, "aa:bb:cc:dd:ee:02", "2026-06-01T00:00:00"), agent(3, "x", "2025-01-01T00:00:00")];
-        assert_eq!(best_agent(&agents, Some("aa:bb:cc:dd:ee:01")).unwrap().agent_id, Some(1));
+        let agents = vec![
+            agent(1, "AA-BB-CC-DD-EE-01", "2026-01-01T00:00:00"),
+            agent(2, "aa:bb:cc:dd:ee:02", "2026-06-01T00:00:00"),
+            agent(3, "x", "2025-01-01T00:00:00"),
+        ];
+        assert_eq!(
+            best_agent(&agents, Some("aa:bb:cc:dd:ee:01"))
+                .unwrap()
+                .agent_id,
+            Some(1)
+        );
         assert_eq!(best_agent(&agents, None).unwrap().agent_id, Some(2));
     }
 

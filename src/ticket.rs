@@ -38,19 +38,47 @@ impl TicketValues {
     /// Normalises the form's priority, type and impact (Atera values, people's names or legacy
     /// names); anything unmappable falls back to the settings' defaults and is recorded.
     pub fn resolve(form: &TicketForm, settings: &Settings) -> Self {
-        Self::from_strings(&form.priority, &form.ticket_type, &form.impact, &settings.atera.defaults.status, settings)
+        Self::from_strings(
+            &form.priority,
+            &form.ticket_type,
+            &form.impact,
+            &settings.atera.defaults.status,
+            settings,
+        )
     }
 
     /// Normalises values given as text (by the form, the CLI or the rules); an empty status is
     /// the default status.
-    pub fn from_strings(priority: &str, ticket_type: &str, impact: &str, status: &str, settings: &Settings) -> Self {
+    pub fn from_strings(
+        priority: &str,
+        ticket_type: &str,
+        impact: &str,
+        status: &str,
+        settings: &Settings,
+    ) -> Self {
         let defaults = &settings.atera.defaults;
         let mut replacements = Vec::new();
-        let priority = crate::values::normalise_or_default(priority, defaults.priority, &mut replacements);
-        let ticket_type = crate::values::normalise_or_default(ticket_type, defaults.ticket_type, &mut replacements);
-        let impact = crate::values::normalise_or_default(impact, defaults.impact, &mut replacements);
-        let status = crate::values::normalise_status(if status.trim().is_empty() { &defaults.status } else { status });
-        Self { priority, ticket_type, impact, status, replacements }
+        let priority =
+            crate::values::normalise_or_default(priority, defaults.priority, &mut replacements);
+        let ticket_type = crate::values::normalise_or_default(
+            ticket_type,
+            defaults.ticket_type,
+            &mut replacements,
+        );
+        let impact =
+            crate::values::normalise_or_default(impact, defaults.impact, &mut replacements);
+        let status = crate::values::normalise_status(if status.trim().is_empty() {
+            &defaults.status
+        } else {
+            status
+        });
+        Self {
+            priority,
+            ticket_type,
+            impact,
+            status,
+            replacements,
+        }
     }
 }
 
@@ -110,7 +138,9 @@ mod base64_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -124,25 +154,52 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
 
     // The reference leads the body so it shows in Atera's ticket list (`FirstComment`), which
     // is how a submission whose answer was lost is found again instead of being sent twice.
-    let _ = writeln!(html, "<p style=\"margin:0 0 8px;color:#9ca3af;font-size:12px\">Helpdesk Button ref {}</p>", escape(input.reference));
+    let _ = writeln!(
+        html,
+        "<p style=\"margin:0 0 8px;color:#9ca3af;font-size:12px\">Helpdesk Button ref {}</p>",
+        escape(input.reference)
+    );
     // Then the problem: it is what the technician reads before anything else.
-    let _ = writeln!(html, "<p style=\"font-size:15px;margin:0 0 12px\">{}</p>", escape_multiline(&form.description));
+    let _ = writeln!(
+        html,
+        "<p style=\"font-size:15px;margin:0 0 12px\">{}</p>",
+        escape_multiline(&form.description)
+    );
     if !input.append.trim().is_empty() {
-        let _ = writeln!(html, "<p style=\"margin:0 0 12px\">{}</p>", escape_multiline(input.append.trim()));
+        let _ = writeln!(
+            html,
+            "<p style=\"margin:0 0 12px\">{}</p>",
+            escape_multiline(input.append.trim())
+        );
     }
 
     if !input.values.replacements.is_empty() {
         html.push_str("<div style=\"border:1px solid #f59e0b;background:#fffbeb;padding:8px 12px;margin:0 0 12px\"><strong>Submission errors</strong><ul style=\"margin:4px 0 0 18px;padding:0\">\n");
         for r in &input.values.replacements {
-            let _ = writeln!(html, "<li>{} “{}” is not a value Atera accepts; used the default “{}” instead.</li>", escape(&capitalise(&r.field)), escape(&r.given), escape(&r.used));
+            let _ = writeln!(
+                html,
+                "<li>{} “{}” is not a value Atera accepts; used the default “{}” instead.</li>",
+                escape(&capitalise(&r.field)),
+                escape(&r.given),
+                escape(&r.used)
+            );
         }
         html.push_str("</ul></div>\n");
     }
 
     section(&mut html, "Requester");
-    let mut requester = vec![("Name", escape(&form.name)), ("Email", format!("<a href=\"mailto:{0}\">{0}</a>", escape(&form.email)))];
+    let mut requester = vec![
+        ("Name", escape(&form.name)),
+        (
+            "Email",
+            format!("<a href=\"mailto:{0}\">{0}</a>", escape(&form.email)),
+        ),
+    ];
     if !form.phone.is_empty() {
-        requester.push(("Phone", format!("<a href=\"tel:{0}\">{0}</a>", escape(&form.phone))));
+        requester.push((
+            "Phone",
+            format!("<a href=\"tel:{0}\">{0}</a>", escape(&form.phone)),
+        ));
     }
     requester.push(("Matched in Atera", escape(input.contact_note)));
     table(&mut html, requester.iter().map(|(k, v)| (*k, v.as_str())));
@@ -165,13 +222,24 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
                 ("Computer", escape(&inv.hostname)),
                 ("User", escape(&inv.display_name())),
                 ("OS", escape(&inv.os_display())),
-                ("IP address", escape(inv.primary_ipv4().unwrap_or("unknown"))),
-                ("MAC address", escape(inv.primary_mac().unwrap_or("unknown"))),
-                ("Network", escape(primary.map_or("unknown", |p| p.name.as_str()))),
+                (
+                    "IP address",
+                    escape(inv.primary_ipv4().unwrap_or("unknown")),
+                ),
+                (
+                    "MAC address",
+                    escape(inv.primary_mac().unwrap_or("unknown")),
+                ),
+                (
+                    "Network",
+                    escape(primary.map_or("unknown", |p| p.name.as_str())),
+                ),
             ];
             table(&mut html, rows.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        None => html.push_str("<p style=\"color:#6b7280\">The inventory could not be collected.</p>\n"),
+        None => {
+            html.push_str("<p style=\"color:#6b7280\">The inventory could not be collected.</p>\n")
+        }
     }
 
     if !images.is_empty() || omitted > 0 {
@@ -208,7 +276,12 @@ pub fn render_ticket(input: &TicketInput<'_>) -> RenderedTicket {
         "<p style=\"margin-top:16px;color:#9ca3af;font-size:12px\">Sent with Helpdesk Button {}</p>\n</div>",
         escape(input.app_version)
     );
-    RenderedTicket { title: ticket_title(form), description: html, screenshot_bytes, omitted_screenshots: omitted }
+    RenderedTicket {
+        title: ticket_title(form),
+        description: html,
+        screenshot_bytes,
+        omitted_screenshots: omitted,
+    }
 }
 
 /// The ticket title: the subject, or the derived one; never empty.
@@ -218,7 +291,11 @@ pub fn ticket_title(form: &TicketForm) -> String {
         return subject.to_string();
     }
     let derived = crate::form::derive_subject(&form.description);
-    if derived.is_empty() { "Help request".into() } else { derived }
+    if derived.is_empty() {
+        "Help request".into()
+    } else {
+        derived
+    }
 }
 
 /// The chosen selections as a technician reads them: each checkbox label, each radio group as
@@ -250,7 +327,13 @@ pub fn selection_answers(form: &TicketForm, settings: &Settings) -> Vec<String> 
 /// The caption under a screenshot: monitor name, size, and whether it is the primary one.
 fn caption(shot: &Screenshot) -> String {
     let m = &shot.monitor;
-    format!("{} · {}×{}{}", m.name, m.width, m.height, if m.is_primary { " · primary" } else { "" })
+    format!(
+        "{} · {}×{}{}",
+        m.name,
+        m.width,
+        m.height,
+        if m.is_primary { " · primary" } else { "" }
+    )
 }
 
 /// Fits the included screenshots under `budget` JPEG bytes: as encoded at capture time when they
@@ -258,17 +341,34 @@ fn caption(shot: &Screenshot) -> String {
 pub fn prepare_images(shots: &[Screenshot], budget: usize) -> TicketImages {
     let total: usize = shots.iter().map(|s| s.jpeg.len()).sum();
     if total <= budget {
-        let images = shots.iter().map(|s| TicketImage { caption: caption(s), jpeg: s.jpeg.to_vec(), width: s.jpeg_width }).collect();
+        let images = shots
+            .iter()
+            .map(|s| TicketImage {
+                caption: caption(s),
+                jpeg: s.jpeg.to_vec(),
+                width: s.jpeg_width,
+            })
+            .collect();
         return TicketImages { images, omitted: 0 };
     }
     let mut smallest = Vec::new();
     for (edge, quality) in FIT_STEPS {
         let encoded: Vec<(Vec<u8>, u32)> = shots
             .iter()
-            .filter_map(|s| encode_jpeg(&s.frame, edge, quality).ok().map(|(bytes, w, _)| (bytes, w)))
+            .filter_map(|s| {
+                encode_jpeg(&s.frame, edge, quality)
+                    .ok()
+                    .map(|(bytes, w, _)| (bytes, w))
+            })
             .collect();
         let size: usize = encoded.iter().map(|(b, _)| b.len()).sum();
-        tracing::debug!(edge, quality, size, budget, "re-encoded screenshots to fit the cap");
+        tracing::debug!(
+            edge,
+            quality,
+            size,
+            budget,
+            "re-encoded screenshots to fit the cap"
+        );
         smallest = encoded;
         if size <= budget {
             break;
@@ -282,7 +382,11 @@ pub fn prepare_images(shots: &[Screenshot], budget: usize) -> TicketImages {
             continue;
         }
         used += bytes.len();
-        images.push(TicketImage { caption: caption(shot), jpeg: bytes, width });
+        images.push(TicketImage {
+            caption: caption(shot),
+            jpeg: bytes,
+            width,
+        });
     }
     let omitted = shots.len() - images.len();
     TicketImages { images, omitted }
@@ -303,7 +407,10 @@ fn table<'a>(html: &mut String, rows: impl Iterator<Item = (&'a str, &'a str)>) 
 
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -316,7 +423,11 @@ mod tests {
             name: "Ada <Lovelace>".into(),
             email: "ada@contoso.com".into(),
             description: "Printer says <script>alert(1)</script>\nsecond line & more".into(),
-            selections: vec!["This is an emergency".into(), "Call me".into(), "Custom thing".into()],
+            selections: vec![
+                "This is an emergency".into(),
+                "Call me".into(),
+                "Custom thing".into(),
+            ],
             priority: "urgent".into(),
             ticket_type: "Service Request".into(),
             impact: "whatever".into(),
@@ -346,36 +457,66 @@ mod tests {
     fn user_text_is_escaped_and_values_normalised_with_a_note() {
         let settings = Settings::default();
         let values = TicketValues::resolve(&form(), &settings);
-        assert_eq!((values.priority, values.ticket_type, values.impact), (Priority::Critical, TicketType::Request, Impact::Minor));
+        assert_eq!(
+            (values.priority, values.ticket_type, values.impact),
+            (Priority::Critical, TicketType::Request, Impact::Minor)
+        );
         let t = render(&[], &settings);
         assert!(!t.description.contains("<script>"));
-        assert!(t.description.contains("&lt;script&gt;alert(1)&lt;/script&gt;<br>\nsecond line &amp; more"));
+        assert!(t
+            .description
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;<br>\nsecond line &amp; more"));
         assert!(t.description.contains("Ada &lt;Lovelace&gt;"));
         assert!(t.description.contains("Submission errors"));
-        assert!(t.description.contains("Impact “whatever” is not a value Atera accepts; used the default “Minor” instead."));
+        assert!(t.description.contains(
+            "Impact “whatever” is not a value Atera accepts; used the default “Minor” instead."
+        ));
         assert!(t.description.contains("How should we contact you? Call me"));
         assert!(t.description.contains("<li>Custom thing</li>"));
         assert!(t.description.contains("HB-TEST-1"));
-        assert_eq!(t.title, "Printer says <script>alert(1)</script>", "the title is plain text; Atera escapes titles");
+        assert_eq!(
+            t.title, "Printer says <script>alert(1)</script>",
+            "the title is plain text; Atera escapes titles"
+        );
     }
 
     #[test]
     fn screenshots_are_inlined_as_jpeg_and_shrunk_to_fit_the_cap() {
-        let shots = process_frames(vec![test_frame("HDMI-1", 1920, 1080, true), test_frame("DP-2", 1920, 1080, false)]).unwrap().screenshots;
+        let shots = process_frames(vec![
+            test_frame("HDMI-1", 1920, 1080, true),
+            test_frame("DP-2", 1920, 1080, false),
+        ])
+        .unwrap()
+        .screenshots;
         let full: usize = shots.iter().map(|s| s.jpeg.len()).sum();
         let mut settings = Settings::default();
         let t = render(&shots, &settings);
-        assert_eq!(t.description.matches("<img src=\"data:image/jpeg;base64,").count(), 2);
+        assert_eq!(
+            t.description
+                .matches("<img src=\"data:image/jpeg;base64,")
+                .count(),
+            2
+        );
         assert_eq!(t.screenshot_bytes, full);
 
         settings.screenshots.max_total_bytes = full / 3;
         let t = render(&shots, &settings);
-        assert!(t.screenshot_bytes <= full / 3, "{} > {}", t.screenshot_bytes, full / 3);
-        assert_eq!(t.description.matches("<img ").count() + t.omitted_screenshots, 2);
+        assert!(
+            t.screenshot_bytes <= full / 3,
+            "{} > {}",
+            t.screenshot_bytes,
+            full / 3
+        );
+        assert_eq!(
+            t.description.matches("<img ").count() + t.omitted_screenshots,
+            2
+        );
 
         settings.screenshots.max_total_bytes = 100;
         let t = render(&shots, &settings);
         assert_eq!(t.omitted_screenshots, 2);
-        assert!(t.description.contains("left out to keep the ticket under the size limit"));
+        assert!(t
+            .description
+            .contains("left out to keep the ticket under the size limit"));
     }
 }

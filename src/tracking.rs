@@ -97,10 +97,21 @@ pub struct ThreadComment {
 
 /// A sent ticket still being followed: reference, ticket id, number, subject, last known
 /// status, last technician activity seen, and when it was last checked.
-type TrackedRow = (String, i64, String, String, Option<String>, Option<String>, i64);
+type TrackedRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn now_rfc3339(offset: Duration) -> String {
@@ -129,11 +140,21 @@ impl Outbox {
         for e in entries {
             let row = stmt
                 .query_row([&e.reference], |r| {
-                    Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, bool>(4)?))
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, bool>(4)?,
+                    ))
                 })
                 .optional()?;
             let (status, text, at, by, unread) = row.unwrap_or_default();
-            let last_reply = text.filter(|t| !t.trim().is_empty()).map(|text| Reply { text, at: at.unwrap_or_default(), by: by.unwrap_or_else(|| "Technician".into()) });
+            let last_reply = text.filter(|t| !t.trim().is_empty()).map(|text| Reply {
+                text,
+                at: at.unwrap_or_default(),
+                by: by.unwrap_or_else(|| "Technician".into()),
+            });
             out.push(MyTicket {
                 reference: e.reference,
                 ticket_id: e.ticket_id,
@@ -158,14 +179,31 @@ impl Outbox {
              WHERE o.state = 'sent' AND o.ticket_id IS NOT NULL AND COALESCE(t.closed, 0) = 0
              ORDER BY COALESCE(t.checked_at, 0), o.created_at",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Stores what a poll learnt. `activity_at` is Atera's `LastTechnicianCommentTimestamp`,
     /// used only to notice activity; the reply shown is always from the thread, so an internal
     /// note never reaches the user.
-    fn record(&self, reference: &str, status: &str, activity_at: Option<&str>, reply: Option<&Reply>, new_reply: bool) -> Result<(), OutboxError> {
+    fn record(
+        &self,
+        reference: &str,
+        status: &str,
+        activity_at: Option<&str>,
+        reply: Option<&Reply>,
+        new_reply: bool,
+    ) -> Result<(), OutboxError> {
         self.conn().execute(
             "INSERT INTO tracking (reference, status, last_reply_text, last_reply_at, last_reply_by, tech_activity_at, unread, closed, checked_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -192,10 +230,17 @@ impl Outbox {
     ///
     /// # Errors
     /// Store failures, and Atera failures other than a rate limit (which pauses polling).
-    pub async fn poll_tickets(&self, client: &AteraClient) -> Result<Vec<TicketChange>, TrackingError> {
+    pub async fn poll_tickets(
+        &self,
+        client: &AteraClient,
+    ) -> Result<Vec<TicketChange>, TrackingError> {
         let (last_poll, paused_until): (Option<String>, i64) = self
             .conn()
-            .query_row("SELECT last_poll_utc, paused_until FROM poll_state WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT last_poll_utc, paused_until FROM poll_state WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?
             .unwrap_or((None, 0));
         if paused_until > now_unix() {
@@ -216,8 +261,15 @@ impl Outbox {
             let mut page = 1;
             loop {
                 budget -= 1;
-                let result = client.tickets_modified_since(&since, page, crate::atera::client::MAX_PAGE_SIZE).await?;
-                fresh.extend(result.items.into_iter().filter_map(|t| Some((*mine.get(&t.ticket_id?)?, t))));
+                let result = client
+                    .tickets_modified_since(&since, page, crate::atera::client::MAX_PAGE_SIZE)
+                    .await?;
+                fresh.extend(
+                    result
+                        .items
+                        .into_iter()
+                        .filter_map(|t| Some((*mine.get(&t.ticket_id?)?, t))),
+                );
                 if page >= result.total_pages.max(1) as u32 || page >= 2 || budget == 0 {
                     return Ok(());
                 }
@@ -242,12 +294,18 @@ impl Outbox {
         for (i, ticket) in fresh {
             let (reference, ticket_id, number, subject, old_status, old_activity, _) = &open[i];
             let status = ticket.status.clone().unwrap_or_default();
-            if let Some(old) = old_status.as_ref().filter(|old| !old.eq_ignore_ascii_case(&status) && !status.is_empty()) {
+            if let Some(old) = old_status
+                .as_ref()
+                .filter(|old| !old.eq_ignore_ascii_case(&status) && !status.is_empty())
+            {
                 changes.push(TicketChange {
                     ticket_id: *ticket_id,
                     ticket_number: number.clone(),
                     subject: subject.clone(),
-                    kind: ChangeKind::Status { from: old.clone(), to: status.clone() },
+                    kind: ChangeKind::Status {
+                        from: old.clone(),
+                        to: status.clone(),
+                    },
                 });
             }
             // A technician commented. That may be an internal note, so what the user sees comes
@@ -258,23 +316,49 @@ impl Outbox {
             let mut noticed = old_activity.clone();
             if activity.is_some() && activity != *old_activity && budget > 0 {
                 budget -= 1;
-                let comments = client.comments(*ticket_id).await.map_err(|e| self.pause_if_limited(e))?;
-                let last_public = comments.into_iter().filter(|c| !c.is_internal && c.end_user_id.is_none() && c.date.is_some()).max_by(|a, b| a.date.cmp(&b.date));
+                let comments = client
+                    .comments(*ticket_id)
+                    .await
+                    .map_err(|e| self.pause_if_limited(e))?;
+                let last_public = comments
+                    .into_iter()
+                    .filter(|c| !c.is_internal && c.end_user_id.is_none() && c.date.is_some())
+                    .max_by(|a, b| a.date.cmp(&b.date));
                 let last_seen_reply: Option<String> = self
                     .conn()
-                    .query_row("SELECT last_reply_at FROM tracking WHERE reference = ?1", [reference], |r| r.get(0))
+                    .query_row(
+                        "SELECT last_reply_at FROM tracking WHERE reference = ?1",
+                        [reference],
+                        |r| r.get(0),
+                    )
                     .optional()?
                     .flatten();
                 if let Some(c) = last_public {
-                    let by = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-                    let r = Reply { text: c.text.unwrap_or_default(), at: c.date.unwrap_or_default(), by: if by.trim().is_empty() { "Technician".into() } else { by } };
-                    new_reply = last_seen_reply.as_deref() < Some(r.at.as_str()) && !r.text.trim().is_empty();
+                    let by = [c.first_name.as_deref(), c.last_name.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let r = Reply {
+                        text: c.text.unwrap_or_default(),
+                        at: c.date.unwrap_or_default(),
+                        by: if by.trim().is_empty() {
+                            "Technician".into()
+                        } else {
+                            by
+                        },
+                    };
+                    new_reply = last_seen_reply.as_deref() < Some(r.at.as_str())
+                        && !r.text.trim().is_empty();
                     if new_reply {
                         changes.push(TicketChange {
                             ticket_id: *ticket_id,
                             ticket_number: number.clone(),
                             subject: subject.clone(),
-                            kind: ChangeKind::Reply { by: r.by.clone(), text: r.text.clone() },
+                            kind: ChangeKind::Reply {
+                                by: r.by.clone(),
+                                text: r.text.clone(),
+                            },
                         });
                     }
                     reply = Some(r);
@@ -282,7 +366,13 @@ impl Outbox {
                 noticed = activity;
             }
             // (Out of budget: the activity stays unnoticed and is looked at next cycle.)
-            self.record(reference, &status, noticed.as_deref(), reply.as_ref(), new_reply)?;
+            self.record(
+                reference,
+                &status,
+                noticed.as_deref(),
+                reply.as_ref(),
+                new_reply,
+            )?;
         }
         self.conn().execute(
             "INSERT INTO poll_state (id, last_poll_utc, paused_until) VALUES (1, ?1, 0) ON CONFLICT(id) DO UPDATE SET last_poll_utc = ?1, paused_until = 0",
@@ -304,7 +394,11 @@ impl Outbox {
 
     fn reference_of(&self, ticket_id: i64) -> Result<String, TrackingError> {
         self.conn()
-            .query_row("SELECT reference FROM outbox WHERE ticket_id = ?1", [ticket_id], |r| r.get(0))
+            .query_row(
+                "SELECT reference FROM outbox WHERE ticket_id = ?1",
+                [ticket_id],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or(TrackingError::NotMine(ticket_id))
     }
@@ -314,10 +408,17 @@ impl Outbox {
     ///
     /// # Errors
     /// [`TrackingError::NotMine`] for other tickets, or Atera's failure.
-    pub async fn thread(&self, client: &AteraClient, ticket_id: i64) -> Result<Vec<ThreadComment>, TrackingError> {
+    pub async fn thread(
+        &self,
+        client: &AteraClient,
+        ticket_id: i64,
+    ) -> Result<Vec<ThreadComment>, TrackingError> {
         let reference = self.reference_of(ticket_id)?;
         let comments = client.comments(ticket_id).await?;
-        self.conn().execute("UPDATE tracking SET unread = 0 WHERE reference = ?1", [&reference])?;
+        self.conn().execute(
+            "UPDATE tracking SET unread = 0 WHERE reference = ?1",
+            [&reference],
+        )?;
         // The ticket's own description comes back as plain text with the whole machine report;
         // the user wrote only the message, so that is what they see.
         let own_message = self.submission(&reference).ok().map(|s| s.form.description);
@@ -330,11 +431,23 @@ impl Outbox {
                     c.text.clone_from(&own_message);
                 }
                 let is_technician = c.end_user_id.is_none();
-                let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 ThreadComment {
                     date: c.date.unwrap_or_default(),
                     text: c.text.unwrap_or_default(),
-                    from: if is_technician { if name.trim().is_empty() { "Technician".into() } else { name } } else { "You".into() },
+                    from: if is_technician {
+                        if name.trim().is_empty() {
+                            "Technician".into()
+                        } else {
+                            name
+                        }
+                    } else {
+                        "You".into()
+                    },
                     is_technician,
                 }
             })
@@ -346,20 +459,34 @@ impl Outbox {
     ///
     /// # Errors
     /// An empty reply, another PC's ticket, or Atera's failure.
-    pub async fn reply(&self, client: &AteraClient, ticket_id: i64, text: &str) -> Result<(), TrackingError> {
+    pub async fn reply(
+        &self,
+        client: &AteraClient,
+        ticket_id: i64,
+        text: &str,
+    ) -> Result<(), TrackingError> {
         if text.trim().is_empty() {
             return Err(TrackingError::EmptyReply);
         }
         let reference = self.reference_of(ticket_id)?;
         let known = self.submission(&reference)?.contact.and_then(|c| match c {
-            ContactMatch::Existing { end_user_id, .. } | ContactMatch::CreatedUnderCustomer { end_user_id, .. } | ContactMatch::Fallback { end_user_id, .. } => Some(end_user_id),
+            ContactMatch::Existing { end_user_id, .. }
+            | ContactMatch::CreatedUnderCustomer { end_user_id, .. }
+            | ContactMatch::Fallback { end_user_id, .. } => Some(end_user_id),
             _ => None,
         });
         let end_user_id = match known {
             Some(id) => id,
-            None => client.ticket(ticket_id).await?.end_user_id.ok_or(TrackingError::NotMine(ticket_id))?,
+            None => client
+                .ticket(ticket_id)
+                .await?
+                .end_user_id
+                .ok_or(TrackingError::NotMine(ticket_id))?,
         };
-        let comment = CreateEndUserComment { text: text.trim().to_string(), end_user: EndUserCommentDetails { end_user_id } };
+        let comment = CreateEndUserComment {
+            text: text.trim().to_string(),
+            end_user: EndUserCommentDetails { end_user_id },
+        };
         client.create_end_user_comment(ticket_id, &comment).await?;
         tracing::info!(ticket_id, "reply posted");
         Ok(())

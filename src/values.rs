@@ -93,7 +93,10 @@ pub struct ChoiceOption {
 pub fn options<T: AteraChoice>() -> Vec<ChoiceOption> {
     T::ALL
         .iter()
-        .map(|v| ChoiceOption { value: v.api_value(), label: v.label() })
+        .map(|v| ChoiceOption {
+            value: v.api_value(),
+            label: v.label(),
+        })
         .collect()
 }
 
@@ -107,7 +110,11 @@ pub struct Replacement {
 }
 
 /// Maps `input` or falls back to `default`, recording the replacement.
-pub fn normalise_or_default<T: AteraChoice>(input: &str, default: T, replaced: &mut Vec<Replacement>) -> T {
+pub fn normalise_or_default<T: AteraChoice>(
+    input: &str,
+    default: T,
+    replaced: &mut Vec<Replacement>,
+) -> T {
     if input.trim().is_empty() {
         return default;
     }
@@ -149,7 +156,10 @@ mod tests {
         assert_eq!(Impact::parse("server_issue"), Some(Impact::ServerIssue));
         assert_eq!(Priority::parse("URGENT"), Some(Priority::Critical));
         assert_eq!(Priority::parse(" high "), Some(Priority::High));
-        assert_eq!(TicketType::parse("Service Request"), Some(TicketType::Request));
+        assert_eq!(
+            TicketType::parse("Service Request"),
+            Some(TicketType::Request)
+        );
         assert_eq!(TicketType::parse("alert"), Some(TicketType::Incident));
         assert_eq!(Priority::parse("sometime"), None);
         assert_eq!(Priority::parse(""), None);
@@ -162,16 +172,26 @@ mod tests {
         assert_eq!(p, Priority::Medium);
         assert_eq!(
             replaced,
-            vec![Replacement { field: "priority".into(), given: "Whenever".into(), used: "Medium".into() }]
+            vec![Replacement {
+                field: "priority".into(),
+                given: "Whenever".into(),
+                used: "Medium".into()
+            }]
         );
-        assert_eq!(normalise_or_default("", Impact::Minor, &mut replaced), Impact::Minor);
+        assert_eq!(
+            normalise_or_default("", Impact::Minor, &mut replaced),
+            Impact::Minor
+        );
         assert_eq!(replaced.len(), 1, "an empty value is not an error");
     }
 
     #[test]
     fn status_keeps_custom_values_and_fixes_case_of_builtin_ones() {
         assert_eq!(normalise_status("pending"), "Pending");
-        assert_eq!(normalise_status("  Waiting for parts "), "Waiting for parts");
+        assert_eq!(
+            normalise_status("  Waiting for parts "),
+            "Waiting for parts"
+        );
         assert_eq!(normalise_status(""), "Open");
     }
 
@@ -179,6 +199,12 @@ mod tests {
     fn options_list_api_values_with_people_names() {
         let impacts = options::<Impact>();
         assert_eq!(impacts.len(), 6);
-        assert_eq!(impacts[3], ChoiceOption { value: "SiteDown", label: "Site Down" });
+        assert_eq!(
+            impacts[3],
+            ChoiceOption {
+                value: "SiteDown",
+                label: "Site Down"
+            }
+        );
     }
 }

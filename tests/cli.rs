@@ -21,7 +21,11 @@ static GUI: Mutex<()> = Mutex::new(());
 
 fn cli(config: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.arg("--config-dir").arg(config).args(args).env_remove("HELPDESK_BUTTON_ATERA_API_KEY").env_remove("HELPDESK_BUTTON_CONFIG_DIR");
+    cmd.arg("--config-dir")
+        .arg(config)
+        .args(args)
+        .env_remove("HELPDESK_BUTTON_ATERA_API_KEY")
+        .env_remove("HELPDESK_BUTTON_CONFIG_DIR");
     cmd
 }
 
@@ -40,10 +44,22 @@ struct TestSandbox {
 
 impl TestSandbox {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let config = SandboxConfig { api_keys: vec![KEY.into()], ..SandboxConfig::default() };
-        let sandbox = runtime.block_on(Sandbox::start(config, ([127, 0, 0, 1], 0).into())).unwrap();
-        Self { runtime, sandbox: Some(sandbox) }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = SandboxConfig {
+            api_keys: vec![KEY.into()],
+            ..SandboxConfig::default()
+        };
+        let sandbox = runtime
+            .block_on(Sandbox::start(config, ([127, 0, 0, 1], 0).into()))
+            .unwrap();
+        Self {
+            runtime,
+            sandbox: Some(sandbox),
+        }
     }
 
     fn get(&self) -> &Sandbox {
@@ -53,7 +69,10 @@ impl TestSandbox {
     /// A config dir pointed at this sandbox.
     fn config(&self) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        let out = run(dir.path(), &["settings", "set", "atera.endpoint", &self.get().endpoint()]);
+        let out = run(
+            dir.path(),
+            &["settings", "set", "atera.endpoint", &self.get().endpoint()],
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         dir
     }
@@ -79,7 +98,10 @@ fn inventory_json_matches_the_machines_own_tools() {
     assert_eq!(inv["os"]["kernel"], kernel.trim());
     let uid_user = text(&Command::new("id").arg("-un").output().unwrap().stdout);
     assert_eq!(inv["user"]["username"], uid_user.trim());
-    assert_eq!(inv["cpu"]["logical_cores"], std::thread::available_parallelism().unwrap().get());
+    assert_eq!(
+        inv["cpu"]["logical_cores"],
+        std::thread::available_parallelism().unwrap().get()
+    );
     assert!(inv["top_cpu"].as_array().unwrap().len() <= 5);
     assert!(inv["top_memory"].as_array().unwrap().len() == 5);
     assert_eq!(inv["app_version"], env!("CARGO_PKG_VERSION"));
@@ -101,13 +123,30 @@ fn capture_writes_one_full_size_png_per_monitor() {
 #[test]
 fn endpoint_setting_is_cleaned_and_typos_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["settings", "set", "atera.endpoint", "https://app.atera.com/api/v3/"]);
+    let out = run(
+        dir.path(),
+        &[
+            "settings",
+            "set",
+            "atera.endpoint",
+            "https://app.atera.com/api/v3/",
+        ],
+    );
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("removed the path"));
-    for bad in ["app.atera,com", "http://app.atera.com", "app.atera.com:8080", "app atera.com"] {
+    for bad in [
+        "app.atera,com",
+        "http://app.atera.com",
+        "app.atera.com:8080",
+        "app atera.com",
+    ] {
         let out = run(dir.path(), &["settings", "set", "atera.endpoint", bad]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
-        assert!(text(&out.stderr).starts_with("error: "), "{bad}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).starts_with("error: "),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
     }
     let out = run(dir.path(), &["settings", "show", "--json"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -118,8 +157,18 @@ fn endpoint_setting_is_cleaned_and_typos_are_refused() {
 fn api_key_from_stdin_is_shown_masked_and_never_written_to_settings() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "k3y-that-must-never-leak-7f3a";
-    let mut child = cli(dir.path(), &["settings", "set-api-key"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("  {secret}\n").as_bytes()).unwrap();
+    let mut child = cli(dir.path(), &["settings", "set-api-key"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("  {secret}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("••••7f3a"));
@@ -136,10 +185,27 @@ fn api_key_from_stdin_is_shown_masked_and_never_written_to_settings() {
 fn submit_files_a_ticket_in_the_sandbox_and_prints_its_number() {
     let sb = TestSandbox::start();
     let config = sb.config();
-    let out = cli(config.path(), &[
-        "submit", "--name", "Ada Lovelace", "--email", "ada@example.com", "--message", "Screen <flickers>",
-        "--priority", "HIGH", "--type", "service request", "--impact", "No Impact", "--selection", "Visit on site", "--json",
-    ])
+    let out = cli(
+        config.path(),
+        &[
+            "submit",
+            "--name",
+            "Ada Lovelace",
+            "--email",
+            "ada@example.com",
+            "--message",
+            "Screen <flickers>",
+            "--priority",
+            "HIGH",
+            "--type",
+            "service request",
+            "--impact",
+            "No Impact",
+            "--selection",
+            "Visit on site",
+            "--json",
+        ],
+    )
     .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
     .output()
     .unwrap();
@@ -150,12 +216,24 @@ fn submit_files_a_ticket_in_the_sandbox_and_prints_its_number() {
     let t = &tickets[0];
     assert_eq!(result["ticket_id"], t.ticket_id);
     assert_eq!(result["outcome"], "sent");
-    assert_eq!((t.priority.as_str(), t.ticket_type.as_str(), t.impact.as_str()), ("High", "Request", "NoImpact"));
+    assert_eq!(
+        (
+            t.priority.as_str(),
+            t.ticket_type.as_str(),
+            t.impact.as_str()
+        ),
+        ("High", "Request", "NoImpact")
+    );
     assert_eq!(t.title, "Screen <flickers>");
     assert!(t.description.contains("Screen &lt;flickers&gt;"));
-    assert!(t.description.contains("How should we contact you? Visit on site"));
+    assert!(t
+        .description
+        .contains("How should we contact you? Visit on site"));
     let shots = t.description.matches("data:image/jpeg;base64,").count();
-    assert_eq!(shots, result["screenshots_attached"].as_u64().unwrap() as usize);
+    assert_eq!(
+        shots,
+        result["screenshots_attached"].as_u64().unwrap() as usize
+    );
     if std::env::var_os("DISPLAY").is_some() {
         assert_eq!(shots, 1, "the Xvfb screen is attached");
     }
@@ -165,19 +243,47 @@ fn submit_files_a_ticket_in_the_sandbox_and_prints_its_number() {
 fn submit_refuses_bad_input_with_a_message_per_field() {
     let sb = TestSandbox::start();
     let config = sb.config();
-    let out = cli(config.path(), &["submit", "--name", "", "--email", "ada@", "--message", "x", "--no-screenshots"])
-        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
-        .output()
-        .unwrap();
+    let out = cli(
+        config.path(),
+        &[
+            "submit",
+            "--name",
+            "",
+            "--email",
+            "ada@",
+            "--message",
+            "x",
+            "--no-screenshots",
+        ],
+    )
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("--email: This doesn't look like an email address"), "{err}");
+    assert!(
+        err.contains("--email: This doesn't look like an email address"),
+        "{err}"
+    );
     assert!(err.contains("--name: Enter your name"), "{err}");
     assert!(err.contains("--message: Describe the problem"), "{err}");
-    let out = cli(config.path(), &["submit", "--name", "A", "--email", "a@b.co", "--message", "broken", "--priority", "asap"])
-        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
-        .output()
-        .unwrap();
+    let out = cli(
+        config.path(),
+        &[
+            "submit",
+            "--name",
+            "A",
+            "--email",
+            "a@b.co",
+            "--message",
+            "broken",
+            "--priority",
+            "asap",
+        ],
+    )
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("use one of: Low, Medium, High, Critical"));
     assert!(sb.get().requests().is_empty(), "nothing reaches Atera");
@@ -187,34 +293,94 @@ fn submit_refuses_bad_input_with_a_message_per_field() {
 fn submit_without_a_key_saves_the_ticket_and_says_how_to_set_one() {
     let sb = TestSandbox::start();
     let config = sb.config();
-    let out = run(config.path(), &["submit", "--name", "A", "--email", "a@b.co", "--message", "broken", "--no-screenshots"]);
+    let out = run(
+        config.path(),
+        &[
+            "submit",
+            "--name",
+            "A",
+            "--email",
+            "a@b.co",
+            "--message",
+            "broken",
+            "--no-screenshots",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "the ticket is saved, not lost");
-    assert!(text(&out.stdout).starts_with("queued HB-"), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains("settings set-api-key"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("queued HB-"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("settings set-api-key"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn settings_test_reports_each_step_and_files_a_marked_test_ticket() {
     let sb = TestSandbox::start();
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
     let customer = sb.get().add_customer("Contoso");
-    sb.get().add_agent(customer, &hostname, None, "2026-11-01T00:00:00Z");
+    sb.get()
+        .add_agent(customer, &hostname, None, "2026-11-01T00:00:00Z");
     let config = sb.config();
-    let out = cli(config.path(), &["settings", "test", "--email", "new.person@contoso.com"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    let out = cli(
+        config.path(),
+        &["settings", "test", "--email", "new.person@contoso.com"],
+    )
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("OK    Reach Atera and check the API key: connected to Sandbox MSP"), "{stdout}");
-    assert!(stdout.contains("has an Atera agent under Contoso"), "{stdout}");
-    assert!(stdout.contains("a new contact would be created under Contoso"), "{stdout}");
-    assert!(sb.get().tickets().is_empty() && sb.get().contacts().is_empty(), "a dry run creates nothing");
+    assert!(
+        stdout.contains("OK    Reach Atera and check the API key: connected to Sandbox MSP"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("has an Atera agent under Contoso"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a new contact would be created under Contoso"),
+        "{stdout}"
+    );
+    assert!(
+        sb.get().tickets().is_empty() && sb.get().contacts().is_empty(),
+        "a dry run creates nothing"
+    );
 
-    let out = cli(config.path(), &["settings", "test", "--email", "new.person@contoso.com", "--send"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    let out = cli(
+        config.path(),
+        &[
+            "settings",
+            "test",
+            "--email",
+            "new.person@contoso.com",
+            "--send",
+        ],
+    )
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     let tickets = sb.get().tickets();
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].title, "[TEST] Helpdesk Button integration test");
-    assert!(stdout.contains(&format!("OK    File a test ticket: test ticket #{} filed", tickets[0].ticket_id)), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "OK    File a test ticket: test ticket #{} filed",
+            tickets[0].ticket_id
+        )),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -222,13 +388,24 @@ fn settings_test_with_a_wrong_key_fails_with_the_fix_and_without_the_key() {
     let sb = TestSandbox::start();
     let config = sb.config();
     let wrong = "wrong-key-never-printed-9z";
-    let out = cli(config.path(), &["settings", "test", "--email", "a@b.co"]).env("HELPDESK_BUTTON_ATERA_API_KEY", wrong).output().unwrap();
+    let out = cli(config.path(), &["settings", "test", "--email", "a@b.co"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", wrong)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let all = text(&out.stdout) + &text(&out.stderr);
-    assert!(all.contains("FAIL  Reach Atera and check the API key: Atera rejected the API key (HTTP 401)"), "{all}");
+    assert!(
+        all.contains(
+            "FAIL  Reach Atera and check the API key: Atera rejected the API key (HTTP 401)"
+        ),
+        "{all}"
+    );
     assert!(all.contains("copy the key again from Atera"), "{all}");
     assert!(!all.contains(wrong));
-    assert!(!all.contains("Find this computer"), "stops at the first failure");
+    assert!(
+        !all.contains("Find this computer"),
+        "stops at the first failure"
+    );
 }
 
 #[test]
@@ -237,23 +414,65 @@ fn submit_while_atera_is_unreachable_queues_and_flush_delivers_once() {
     let config = sb.config();
     let down = tempfile::tempdir().unwrap();
     // Point at a closed port first: nothing listens on 127.0.0.1:9.
-    assert!(run(down.path(), &["settings", "set", "atera.endpoint", "127.0.0.1:9"]).status.success());
-    let out = cli(down.path(), &["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Queued while offline", "--no-screenshots"])
+    assert!(run(
+        down.path(),
+        &["settings", "set", "atera.endpoint", "127.0.0.1:9"]
+    )
+    .status
+    .success());
+    let out = cli(
+        down.path(),
+        &[
+            "submit",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--message",
+            "Queued while offline",
+            "--no-screenshots",
+        ],
+    )
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "queuing is not a failure: {}",
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    let reference = stdout
+        .trim()
+        .strip_prefix("queued ")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_string();
+    // The network comes back: same data directory, the sandbox's endpoint.
+    assert!(run(
+        down.path(),
+        &["settings", "set", "atera.endpoint", &sb.get().endpoint()]
+    )
+    .status
+    .success());
+    let flush = cli(down.path(), &["outbox", "flush"])
         .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
         .output()
         .unwrap();
-    assert!(out.status.success(), "queuing is not a failure: {}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    let reference = stdout.trim().strip_prefix("queued ").unwrap_or_else(|| panic!("{stdout}")).to_string();
-    // The network comes back: same data directory, the sandbox's endpoint.
-    assert!(run(down.path(), &["settings", "set", "atera.endpoint", &sb.get().endpoint()]).status.success());
-    let flush = cli(down.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
-    assert!(flush.status.success(), "{}{}", text(&flush.stdout), text(&flush.stderr));
+    assert!(
+        flush.status.success(),
+        "{}{}",
+        text(&flush.stdout),
+        text(&flush.stderr)
+    );
     assert!(text(&flush.stdout).contains(&format!("sent {reference} as ticket #")));
-    let again = cli(down.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    let again = cli(down.path(), &["outbox", "flush"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap();
     assert_eq!(text(&again.stdout).trim(), "Nothing to send.");
     assert_eq!(sb.get().tickets().len(), 1);
-    let list: serde_json::Value = serde_json::from_slice(&run(down.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_slice(&run(down.path(), &["outbox", "list", "--json"]).stdout).unwrap();
     assert_eq!(list[0]["state"], "sent");
     assert_eq!(list[0]["ticket_id"], sb.get().tickets()[0].ticket_id);
     drop(config);
@@ -266,30 +485,71 @@ fn killing_the_app_at_random_points_of_delivery_loses_nothing_and_duplicates_not
     let config = sb.config();
     // Save eight submissions while the key is wrong (Atera refuses; they wait in the outbox).
     for i in 0..8 {
-        let out = cli(config.path(), &["submit", "--name", "Kill Test", "--email", &format!("kill{i}@example.com"), "--message", &format!("kill test {i}"), "--no-screenshots"])
-            .env("HELPDESK_BUTTON_ATERA_API_KEY", "wrong-key-for-queueing")
-            .output()
-            .unwrap();
-        assert!(text(&out.stdout).starts_with("queued "), "{}{}", text(&out.stdout), text(&out.stderr));
+        let out = cli(
+            config.path(),
+            &[
+                "submit",
+                "--name",
+                "Kill Test",
+                "--email",
+                &format!("kill{i}@example.com"),
+                "--message",
+                &format!("kill test {i}"),
+                "--no-screenshots",
+            ],
+        )
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", "wrong-key-for-queueing")
+        .output()
+        .unwrap();
+        assert!(
+            text(&out.stdout).starts_with("queued "),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
     }
-    let listed: serde_json::Value = serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
-    let expected: std::collections::BTreeSet<String> = listed.as_array().unwrap().iter().map(|e| e["reference"].as_str().unwrap().to_string()).collect();
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    let expected: std::collections::BTreeSet<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reference"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(expected.len(), 8);
     // Tickets created whose answers are slow, server errors and dropped connections, so kills land
     // before, during and after requests.
     for i in 0..9 {
         sb.get().inject_fault(match i % 3 {
-            0 => Fault::DoThenHang { method: "POST", path_prefix: "/tickets", hang: Duration::from_millis(1500) },
-            1 => Fault::Status { method: "POST", path_prefix: "/tickets", status: 500, retry_after: None },
-            _ => Fault::DropConnection { method: "POST", path_prefix: "/tickets" },
+            0 => Fault::DoThenHang {
+                method: "POST",
+                path_prefix: "/tickets",
+                hang: Duration::from_millis(1500),
+            },
+            1 => Fault::Status {
+                method: "POST",
+                path_prefix: "/tickets",
+                status: 500,
+                retry_after: None,
+            },
+            _ => Fault::DropConnection {
+                method: "POST",
+                path_prefix: "/tickets",
+            },
         });
     }
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut kills = 0;
     for _ in 0..40 {
         let unsent = |config: &Path| -> usize {
-            let listed: serde_json::Value = serde_json::from_slice(&run(config, &["outbox", "list", "--json"]).stdout).unwrap();
-            listed.as_array().unwrap().iter().filter(|e| e["state"] != "sent").count()
+            let listed: serde_json::Value =
+                serde_json::from_slice(&run(config, &["outbox", "list", "--json"]).stdout).unwrap();
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["state"] != "sent")
+                .count()
         };
         if unsent(config.path()) == 0 {
             break;
@@ -299,7 +559,12 @@ fn killing_the_app_at_random_points_of_delivery_loses_nothing_and_duplicates_not
         seed ^= seed << 17;
         // Kill after the sandbox has seen 1 to 5 more requests: a random point of the delivery.
         let after = sb.get().requests().len() + 1 + (seed % 5) as usize;
-        let mut child = cli(config.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cli(config.path(), &["outbox", "flush"])
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if child.try_wait().unwrap().is_some() {
@@ -310,23 +575,38 @@ fn killing_the_app_at_random_points_of_delivery_loses_nothing_and_duplicates_not
                 kills += 1;
                 break;
             }
-            assert!(Instant::now() < deadline, "a flush neither finished nor made requests");
+            assert!(
+                Instant::now() < deadline,
+                "a flush neither finished nor made requests"
+            );
             std::thread::yield_now();
         }
         let _ = child.wait();
     }
     assert!(kills >= 3, "the test killed the app only {kills} times");
     // Whatever is left goes out in one uninterrupted flush.
-    let last = cli(config.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).output().unwrap();
+    let last = cli(config.path(), &["outbox", "flush"])
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap();
     assert!(last.status.success(), "{}", text(&last.stdout));
     let found: Vec<String> = sb
         .get()
         .tickets()
         .iter()
-        .filter_map(|t| t.description.split("Helpdesk Button ref ").nth(1).map(|rest| rest[..18].to_string()))
+        .filter_map(|t| {
+            t.description
+                .split("Helpdesk Button ref ")
+                .nth(1)
+                .map(|rest| rest[..18].to_string())
+        })
         .collect();
     assert_eq!(found.len(), 8, "no ticket twice: {found:?}");
-    assert_eq!(found.into_iter().collect::<std::collections::BTreeSet<_>>(), expected, "the ticket set equals the submission set");
+    assert_eq!(
+        found.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        expected,
+        "the ticket set equals the submission set"
+    );
 }
 
 #[test]
@@ -338,24 +618,53 @@ fn a_fleet_policy_locks_values_and_export_import_moves_the_rest() {
         "locked = [\"atera.endpoint\", \"atera.defaults\"]\n[settings.atera]\nendpoint = \"msp.atera.example\"\n[settings.atera.defaults]\npriority = \"High\"\n",
     )
     .unwrap();
-    let with_policy = |config: &Path, args: &[&str]| cli(config, args).env("HELPDESK_BUTTON_POLICY_FILE", &policy).output().unwrap();
+    let with_policy = |config: &Path, args: &[&str]| {
+        cli(config, args)
+            .env("HELPDESK_BUTTON_POLICY_FILE", &policy)
+            .output()
+            .unwrap()
+    };
     let a = tempfile::tempdir().unwrap();
-    let out = with_policy(a.path(), &["settings", "set", "atera.endpoint", "app.atera.com"]);
+    let out = with_policy(
+        a.path(),
+        &["settings", "set", "atera.endpoint", "app.atera.com"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("is locked by the policy"), "{}", text(&out.stderr));
-    let out = with_policy(a.path(), &["settings", "set", "atera.defaults.priority", "Low"]);
+    assert!(
+        text(&out.stderr).contains("is locked by the policy"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = with_policy(
+        a.path(),
+        &["settings", "set", "atera.defaults.priority", "Low"],
+    );
     assert_eq!(out.status.code(), Some(2), "a locked table locks its keys");
-    assert!(with_policy(a.path(), &["settings", "set", "branding.company_name", "Contoso IT"]).status.success());
+    assert!(with_policy(
+        a.path(),
+        &["settings", "set", "branding.company_name", "Contoso IT"]
+    )
+    .status
+    .success());
     let exported = with_policy(a.path(), &["settings", "export"]);
     let exported_text = text(&exported.stdout);
-    assert!(exported_text.contains("endpoint = \"msp.atera.example\"") && exported_text.contains("company_name = \"Contoso IT\""), "{exported_text}");
+    assert!(
+        exported_text.contains("endpoint = \"msp.atera.example\"")
+            && exported_text.contains("company_name = \"Contoso IT\""),
+        "{exported_text}"
+    );
     let file = dir.path().join("exported.toml");
-    std::fs::write(&file, exported_text.replace("msp.atera.example", "other.example.com")).unwrap();
+    std::fs::write(
+        &file,
+        exported_text.replace("msp.atera.example", "other.example.com"),
+    )
+    .unwrap();
     // Another machine without the policy imports it.
     let b = tempfile::tempdir().unwrap();
     let out = run(b.path(), &["settings", "import", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let shown: serde_json::Value = serde_json::from_slice(&run(b.path(), &["settings", "show", "--json"]).stdout).unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_slice(&run(b.path(), &["settings", "show", "--json"]).stdout).unwrap();
     assert_eq!(shown["settings"]["branding"]["company_name"], "Contoso IT");
     assert_eq!(shown["settings"]["atera"]["endpoint"], "other.example.com");
     // With the policy, the locked endpoint stays the policy's whatever the imported file says.
@@ -378,25 +687,55 @@ fn dispatcher_rules_rewrite_the_ticket_and_an_exception_blocks_it() {
          msg = msg + '\\n\\n[host=' + hostname + ']'\n",
     )
     .unwrap();
-    let out = run(config.path(), &["settings", "set-rules", rules.to_str().unwrap()]);
+    let out = run(
+        config.path(),
+        &["settings", "set-rules", rules.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let submit = |email: &str| {
-        cli(config.path(), &["submit", "--name", "Ada", "--email", email, "--message", "Server room is flooding", "--selection", "This is an emergency", "--no-screenshots"])
-            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
-            .output()
-            .unwrap()
+        cli(
+            config.path(),
+            &[
+                "submit",
+                "--name",
+                "Ada",
+                "--email",
+                email,
+                "--message",
+                "Server room is flooding",
+                "--selection",
+                "This is an emergency",
+                "--no-screenshots",
+            ],
+        )
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+        .output()
+        .unwrap()
     };
     let out = submit("ada@contoso.com");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t = &sb.get().tickets()[0];
-    assert_eq!((t.title.as_str(), t.priority.as_str()), ("**EMERGENCY** Server room is flooding", "Critical"));
+    assert_eq!(
+        (t.title.as_str(), t.priority.as_str()),
+        ("**EMERGENCY** Server room is flooding", "Critical")
+    );
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert!(t.description.contains(&format!("[host={}]", hostname.trim())), "{}", &t.description[..300]);
+    assert!(
+        t.description
+            .contains(&format!("[host={}]", hostname.trim())),
+        "{}",
+        &t.description[..300]
+    );
     let out = submit("bob@fabrikam.com");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("Ticket submission is paused for this account."));
-    assert_eq!(sb.get().tickets().len(), 1, "a blocked submission is not filed or queued");
-    let listed: serde_json::Value = serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    assert_eq!(
+        sb.get().tickets().len(),
+        1,
+        "a blocked submission is not filed or queued"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
 
@@ -404,26 +743,54 @@ fn dispatcher_rules_rewrite_the_ticket_and_an_exception_blocks_it() {
 fn the_key_is_in_no_file_the_app_writes_and_no_log_line() {
     let sb = TestSandbox::start();
     let config = sb.config();
-    let mut child = cli(config.path(), &["settings", "set-api-key"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(KEY.as_bytes()).unwrap();
+    let mut child = cli(config.path(), &["settings", "set-api-key"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(KEY.as_bytes())
+        .unwrap();
     let mut output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     for args in [
-        vec!["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Key audit", "--json"],
+        vec![
+            "submit",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--message",
+            "Key audit",
+            "--json",
+        ],
         vec!["settings", "test", "--email", "ada@example.com", "--send"],
         vec!["settings", "show", "--json"],
         vec!["outbox", "list", "--json"],
         vec!["settings", "export"],
     ] {
-        let out = cli(config.path(), &args).env("HELPDESK_BUTTON_LOG", "trace").output().unwrap();
+        let out = cli(config.path(), &args)
+            .env("HELPDESK_BUTTON_LOG", "trace")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
         output.stdout.extend(out.stdout);
         output.stderr.extend(out.stderr);
     }
     assert_eq!(sb.get().tickets().len(), 2, "the key worked");
     let all_output = text(&output.stdout) + &text(&output.stderr);
-    assert!(!all_output.contains(KEY), "the key leaked into output or logs");
-    assert!(all_output.contains("DEBUG") || all_output.contains("TRACE"), "logging was on");
+    assert!(
+        !all_output.contains(KEY),
+        "the key leaked into output or logs"
+    );
+    assert!(
+        all_output.contains("DEBUG") || all_output.contains("TRACE"),
+        "logging was on"
+    );
     let mut files = vec![config.path().to_path_buf()];
     let mut checked = 0;
     while let Some(p) = files.pop() {
@@ -431,11 +798,18 @@ fn the_key_is_in_no_file_the_app_writes_and_no_log_line() {
             files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
         } else {
             let bytes = std::fs::read(&p).unwrap();
-            assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "the key is in {}", p.display());
+            assert!(
+                !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+                "the key is in {}",
+                p.display()
+            );
             checked += 1;
         }
     }
-    assert!(checked >= 3, "settings, the sealed key file and the outbox were checked ({checked})");
+    assert!(
+        checked >= 3,
+        "settings, the sealed key file and the outbox were checked ({checked})"
+    );
 }
 
 // ---- The tray app's triggers (need a display, xdotool and a session bus) ----
@@ -448,7 +822,10 @@ struct App {
 
 impl App {
     fn start(config: &Path, args: &[&str]) -> App {
-        assert!(std::env::var_os("DISPLAY").is_some(), "these tests need a display: run tests/run-all.sh (it uses Xvfb)");
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "these tests need a display: run tests/run-all.sh (it uses Xvfb)"
+        );
         let mut child = cli(config, args)
             .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
             .env("HELPDESK_BUTTON_LOG", "info")
@@ -463,7 +840,11 @@ impl App {
                 let _ = tx.send(line);
             }
         });
-        App { child, log, seen: Vec::new() }
+        App {
+            child,
+            log,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits for a log line containing `needle`.
@@ -483,7 +864,10 @@ impl App {
                 Err(_) => break,
             }
         }
-        panic!("no log line with {needle:?} within 30 s; saw:\n{}", self.seen.join("\n"));
+        panic!(
+            "no log line with {needle:?} within 30 s; saw:\n{}",
+            self.seen.join("\n")
+        );
     }
 
     fn alive(&mut self) -> bool {
@@ -499,17 +883,28 @@ impl Drop for App {
 }
 
 fn display_size() -> (u32, u32) {
-    let out = Command::new("xdpyinfo").output().expect("xdpyinfo (x11-utils) is installed");
+    let out = Command::new("xdpyinfo")
+        .output()
+        .expect("xdpyinfo (x11-utils) is installed");
     let info = text(&out.stdout);
-    let dims = info.lines().find(|l| l.trim_start().starts_with("dimensions:")).expect("xdpyinfo prints the dimensions");
+    let dims = info
+        .lines()
+        .find(|l| l.trim_start().starts_with("dimensions:"))
+        .expect("xdpyinfo prints the dimensions");
     let wh = dims.split_whitespace().nth(1).unwrap();
     let (w, h) = wh.split_once('x').unwrap();
     (w.parse().unwrap(), h.parse().unwrap())
 }
 
 fn form_windows() -> usize {
-    let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", FORM_TITLE]).output().expect("xdotool is installed");
-    text(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+    let out = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", FORM_TITLE])
+        .output()
+        .expect("xdotool is installed");
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }
 
 fn wait_for_form_window() {
@@ -525,34 +920,57 @@ fn wait_for_form_window() {
 
 #[test]
 fn hotkey_press_captures_the_screens_and_then_opens_the_form() {
-    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _gui = GUI
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let sb = TestSandbox::start();
     let config = sb.config();
     let out = run(config.path(), &["settings", "set", "hotkey", "F9"]);
-    assert!(out.status.success(), "a single F-key is a valid hotkey: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "a single F-key is a valid hotkey: {}",
+        text(&out.stderr)
+    );
     let mut app = App::start(config.path(), &[]);
     app.wait_log("hotkey registered");
     assert_eq!(form_windows(), 0, "a tray app starts without a window");
-    let status = Command::new("xdotool").args(["key", "F9"]).status().unwrap();
+    let status = Command::new("xdotool")
+        .args(["key", "F9"])
+        .status()
+        .unwrap();
     assert!(status.success());
     let captured = app.wait_log("screens captured");
     assert!(captured.contains("monitors=1"), "{captured}");
     wait_for_form_window();
     // The capture was logged before the window existed: the order of these two lines.
-    let capture_index = app.seen.iter().position(|l| l.contains("screens captured")).unwrap();
-    assert!(app.seen[..capture_index].iter().all(|l| !l.contains("form visible")));
+    let capture_index = app
+        .seen
+        .iter()
+        .position(|l| l.contains("screens captured"))
+        .unwrap();
+    assert!(app.seen[..capture_index]
+        .iter()
+        .all(|l| !l.contains("form visible")));
     assert!(app.alive());
 }
 
 #[test]
 fn second_launch_with_the_link_opens_the_form_in_the_running_instance() {
-    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    assert!(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(), "single instance needs a session bus: run under dbus-run-session");
+    let _gui = GUI
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "single instance needs a session bus: run under dbus-run-session"
+    );
     let sb = TestSandbox::start();
     let config = sb.config();
     let mut first = App::start(config.path(), &[]);
     first.wait_log("hotkey registered");
-    let second = cli(config.path(), &["helpdesk-button://new"]).stderr(Stdio::null()).status().unwrap();
+    let second = cli(config.path(), &["helpdesk-button://new"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(second.success(), "the second launch hands over and exits");
     first.wait_log("second launch: opening the form");
     wait_for_form_window();
@@ -562,11 +980,15 @@ fn second_launch_with_the_link_opens_the_form_in_the_running_instance() {
 
 #[test]
 fn an_unusable_hotkey_is_reported_and_the_app_keeps_working() {
-    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _gui = GUI
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let sb = TestSandbox::start();
     let config = sb.config();
     let settings = config.path().join("settings.toml");
-    let text_settings = std::fs::read_to_string(&settings).unwrap().replace("hotkey = \"Ctrl+Shift+F1\"", "hotkey = \"Ctrl+Nope\"");
+    let text_settings = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace("hotkey = \"Ctrl+Shift+F1\"", "hotkey = \"Ctrl+Nope\"");
     std::fs::write(&settings, text_settings).unwrap();
     let mut app = App::start(config.path(), &["--new-ticket"]);
     let line = app.wait_log("could not be registered");
@@ -577,22 +999,57 @@ fn an_unusable_hotkey_is_reported_and_the_app_keeps_working() {
 
 #[test]
 fn clicking_a_reply_notification_opens_my_tickets() {
-    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    assert!(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(), "notifications need a session bus: run under dbus-run-session");
+    let _gui = GUI
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "notifications need a session bus: run under dbus-run-session"
+    );
     let sb = TestSandbox::start();
     let config = sb.config();
-    let out = cli(config.path(), &["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Wi-Fi keeps dropping", "--no-screenshots", "--json"])
-        .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
-        .output()
-        .unwrap();
+    let out = cli(
+        config.path(),
+        &[
+            "submit",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--message",
+            "Wi-Fi keeps dropping",
+            "--no-screenshots",
+            "--json",
+        ],
+    )
+    .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let ticket_id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["ticket_id"].as_i64().unwrap();
-    assert!(sb.get().add_technician_comment(ticket_id, "Sam Tech", "Please forget the network and join again.", false));
+    let ticket_id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["ticket_id"]
+        .as_i64()
+        .unwrap();
+    assert!(sb.get().add_technician_comment(
+        ticket_id,
+        "Sam Tech",
+        "Please forget the network and join again.",
+        false
+    ));
     // A notification daemon, as every desktop has.
-    let mut dunst = Command::new("dunst").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dunst is installed");
+    let mut dunst = Command::new("dunst")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dunst is installed");
     let count = || -> Option<u32> {
-        let out = Command::new("dunstctl").args(["count", "displayed"]).output().ok()?;
-        out.status.success().then(|| text(&out.stdout).trim().parse().ok()).flatten()
+        let out = Command::new("dunstctl")
+            .args(["count", "displayed"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| text(&out.stdout).trim().parse().ok())
+            .flatten()
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while count().is_none() {
@@ -604,18 +1061,35 @@ fn clicking_a_reply_notification_opens_my_tickets() {
     app.wait_log("hotkey registered");
     let deadline = Instant::now() + Duration::from_secs(30);
     while count().unwrap_or(0) == 0 {
-        assert!(Instant::now() < deadline, "no notification appeared; app log:\n{}", app.seen.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "no notification appeared; app log:\n{}",
+            app.seen.join("\n")
+        );
         std::thread::yield_now();
     }
     let windows = |name: &str| {
-        let out = Command::new("xdotool").args(["search", "--onlyvisible", "--name", name]).output().unwrap();
-        text(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+        let out = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", name])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
     };
     assert_eq!(windows("My tickets"), 0);
-    assert!(Command::new("dunstctl").args(["action", "0"]).status().unwrap().success());
+    assert!(Command::new("dunstctl")
+        .args(["action", "0"])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(30);
     while windows("My tickets") == 0 {
-        assert!(Instant::now() < deadline, "clicking the notification did not open My tickets");
+        assert!(
+            Instant::now() < deadline,
+            "clicking the notification did not open My tickets"
+        );
         std::thread::yield_now();
     }
     assert!(app.alive());

@@ -10,7 +10,7 @@ use helpdesk_core::outbox::{self, DeliveryResult, EntryState, Outbox, Submitted}
 use helpdesk_core::sandbox::{Fault, Sandbox};
 use helpdesk_core::secrets::ApiKey;
 use helpdesk_core::settings::AuthMode;
-use helpdesk_core::submit::{new_reference, prepare, RetryPolicy, SubmitError, Submission};
+use helpdesk_core::submit::{new_reference, prepare, RetryPolicy, Submission, SubmitError};
 
 use crate::util;
 
@@ -23,11 +23,25 @@ const FAST: RetryPolicy = RetryPolicy {
 
 fn client(sandbox: &Sandbox) -> AteraClient {
     let base = util::settings_for(sandbox).endpoint().unwrap().base_url();
-    AteraClient::new(base, &ApiKey::new(util::KEY).unwrap(), AuthMode::Auto, Timeouts { connect: Duration::from_secs(2), request: Duration::from_millis(800) }).unwrap()
+    AteraClient::new(
+        base,
+        &ApiKey::new(util::KEY).unwrap(),
+        AuthMode::Auto,
+        Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_millis(800),
+        },
+    )
+    .unwrap()
 }
 
 fn form(i: usize) -> TicketForm {
-    TicketForm { name: format!("User {i}"), email: format!("user{i}@example.com"), description: format!("Problem number {i}"), ..Default::default() }
+    TicketForm {
+        name: format!("User {i}"),
+        email: format!("user{i}@example.com"),
+        description: format!("Problem number {i}"),
+        ..Default::default()
+    }
 }
 
 /// The references found in the sandbox's tickets, each with how often it occurs.
@@ -35,7 +49,12 @@ fn references_in(sandbox: &Sandbox) -> Vec<String> {
     sandbox
         .tickets()
         .iter()
-        .filter_map(|t| t.description.split("Helpdesk Button ref ").nth(1).map(|rest| rest[..18].to_string()))
+        .filter_map(|t| {
+            t.description
+                .split("Helpdesk Button ref ")
+                .nth(1)
+                .map(|rest| rest[..18].to_string())
+        })
         .collect()
 }
 
@@ -47,12 +66,33 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     let settings = util::settings_for(&sandbox);
     // Atera answers nothing useful: every request fails.
     for _ in 0..10 {
-        sandbox.inject_fault(Fault::Status { method: "*", path_prefix: "/", status: 503, retry_after: None });
+        sandbox.inject_fault(Fault::Status {
+            method: "*",
+            path_prefix: "/",
+            status: 503,
+            retry_after: None,
+        });
     }
     let c = client(&sandbox);
-    let submission = Submission { form: form(1), reference: new_reference(), resumed: false, screenshots: &[], inventory: None, rules: None };
-    let result = outbox::submit(&outbox, Ok(&c), &settings, submission, "0.1.0", &FAST).await.unwrap();
-    let Submitted::Queued { reference, waits_for_admin: false, .. } = result else { panic!("{result:?}") };
+    let submission = Submission {
+        form: form(1),
+        reference: new_reference(),
+        resumed: false,
+        screenshots: &[],
+        inventory: None,
+        rules: None,
+    };
+    let result = outbox::submit(&outbox, Ok(&c), &settings, submission, "0.1.0", &FAST)
+        .await
+        .unwrap();
+    let Submitted::Queued {
+        reference,
+        waits_for_admin: false,
+        ..
+    } = result
+    else {
+        panic!("{result:?}")
+    };
     assert!(sandbox.tickets().is_empty());
     let entries = outbox.list().unwrap();
     assert_eq!((entries.len(), entries[0].state), (1, EntryState::Pending));
@@ -61,7 +101,11 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     let outbox = Outbox::open(&outbox::outbox_file(dir.path())).unwrap();
     let mut sent = None;
     for _ in 0..10 {
-        for r in outbox.deliver_due(&c, &settings, "0.1.0", &FAST, true).await.unwrap() {
+        for r in outbox
+            .deliver_due(&c, &settings, "0.1.0", &FAST, true)
+            .await
+            .unwrap()
+        {
             if let DeliveryResult::Sent { outcome, .. } = r {
                 sent = Some(outcome);
             }
@@ -74,8 +118,18 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     assert_eq!(outcome.reference, reference);
     assert_eq!(references_in(&sandbox), vec![reference.clone()]);
     let entry = &outbox.list().unwrap()[0];
-    assert_eq!((entry.state, entry.ticket_id), (EntryState::Sent, Some(outcome.ticket_id)));
-    assert!(outbox.deliver_due(&c, &settings, "0.1.0", &FAST, true).await.unwrap().is_empty(), "a sent entry is never sent again");
+    assert_eq!(
+        (entry.state, entry.ticket_id),
+        (EntryState::Sent, Some(outcome.ticket_id))
+    );
+    assert!(
+        outbox
+            .deliver_due(&c, &settings, "0.1.0", &FAST, true)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a sent entry is never sent again"
+    );
 }
 
 #[tokio::test]
@@ -87,7 +141,14 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
     let c = client(&sandbox);
     let mut expected = BTreeSet::new();
     for i in 0..16 {
-        let submission = Submission { form: form(i), reference: new_reference(), resumed: false, screenshots: &[], inventory: None, rules: None };
+        let submission = Submission {
+            form: form(i),
+            reference: new_reference(),
+            resumed: false,
+            screenshots: &[],
+            inventory: None,
+            rules: None,
+        };
         let prepared = prepare(None, &settings, submission, &FAST).await.unwrap();
         outbox.enqueue(&prepared).unwrap();
         expected.insert(prepared.reference);
@@ -96,18 +157,44 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
     // whose answer never arrives (the client gives up after 0.8 s).
     for i in 0..24 {
         let fault = match i % 4 {
-            0 => Fault::Status { method: "POST", path_prefix: "/tickets", status: 500, retry_after: None },
-            1 => Fault::DropConnection { method: "POST", path_prefix: "/tickets" },
-            2 => Fault::DoThenHang { method: "POST", path_prefix: "/tickets", hang: Duration::from_secs(2) },
-            _ => Fault::Status { method: "*", path_prefix: "/", status: 429, retry_after: Some(0) },
+            0 => Fault::Status {
+                method: "POST",
+                path_prefix: "/tickets",
+                status: 500,
+                retry_after: None,
+            },
+            1 => Fault::DropConnection {
+                method: "POST",
+                path_prefix: "/tickets",
+            },
+            2 => Fault::DoThenHang {
+                method: "POST",
+                path_prefix: "/tickets",
+                hang: Duration::from_secs(2),
+            },
+            _ => Fault::Status {
+                method: "*",
+                path_prefix: "/",
+                status: 429,
+                retry_after: Some(0),
+            },
         };
         sandbox.inject_fault(fault);
     }
     for _ in 0..100 {
-        if outbox.list().unwrap().iter().all(|e| e.state == EntryState::Sent) {
+        if outbox
+            .list()
+            .unwrap()
+            .iter()
+            .all(|e| e.state == EntryState::Sent)
+        {
             break;
         }
-        for r in outbox.deliver_due(&c, &settings, "0.1.0", &FAST, true).await.unwrap() {
+        for r in outbox
+            .deliver_due(&c, &settings, "0.1.0", &FAST, true)
+            .await
+            .unwrap()
+        {
             if let DeliveryResult::Failed { error, .. } = &r {
                 assert!(!matches!(error, SubmitError::Invalid(_)), "{error}");
             }
@@ -115,6 +202,14 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
     }
     let found = references_in(&sandbox);
     assert_eq!(found.len(), expected.len(), "no duplicates: {found:?}");
-    assert_eq!(found.into_iter().collect::<BTreeSet<_>>(), expected, "the ticket set equals the submission set");
-    assert!(outbox.list().unwrap().iter().all(|e| e.state == EntryState::Sent && e.ticket_id.is_some()));
+    assert_eq!(
+        found.into_iter().collect::<BTreeSet<_>>(),
+        expected,
+        "the ticket set equals the submission set"
+    );
+    assert!(outbox
+        .list()
+        .unwrap()
+        .iter()
+        .all(|e| e.state == EntryState::Sent && e.ticket_id.is_some()));
 }

@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use helpdesk_core::rules::{
-    check, evaluate, evaluate_in_process, evaluate_with_command, DiagnosticKind, RuleInput, RuleLimits, RuleOutcome, RulesError,
-    CHILD_TIME_MARGIN,
+    check, evaluate, evaluate_in_process, evaluate_with_command, DiagnosticKind, RuleInput,
+    RuleLimits, RuleOutcome, RulesError, CHILD_TIME_MARGIN,
 };
 
 #[global_allocator]
@@ -28,13 +28,24 @@ const CHILD_ENV: &str = "HELPDESK_RULES_TEST_CHILD";
 fn child_entry() {
     if std::env::var_os(CHILD_ENV).is_some() {
         let code = helpdesk_core::rules::child_main();
-        std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
+        std::process::exit(if code == std::process::ExitCode::SUCCESS {
+            0
+        } else {
+            1
+        });
     }
 }
 
 fn child_command() -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
-    cmd.args(["rules::child_entry", "--exact", "--nocapture", "--test-threads=1", "-q"]).env(CHILD_ENV, "1");
+    cmd.args([
+        "rules::child_entry",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ])
+    .env(CHILD_ENV, "1");
     cmd
 }
 
@@ -54,7 +65,8 @@ fn input() -> RuleInput {
 
 fn in_child(script: &str, limits: &RuleLimits) -> (RuleOutcome, Duration) {
     let started = Instant::now();
-    let outcome = evaluate_with_command(child_command(), script, &input(), limits).expect("the child answers");
+    let outcome = evaluate_with_command(child_command(), script, &input(), limits)
+        .expect("the child answers");
     (outcome, started.elapsed())
 }
 
@@ -70,23 +82,44 @@ msg = msg + '\\n\\n[host=' + hostname + ' mac=' + mac + ' ip=' + ip + ']'
 fn the_child_answers_like_the_engine_in_process() {
     let limits = RuleLimits::default();
     let (outcome, _) = in_child(PRODUCT_EXAMPLES, &limits);
-    assert_eq!(outcome, evaluate_in_process(PRODUCT_EXAMPLES, &input(), &limits));
+    assert_eq!(
+        outcome,
+        evaluate_in_process(PRODUCT_EXAMPLES, &input(), &limits)
+    );
     assert_eq!(outcome.priority, "High");
     assert_eq!(outcome.subject, "**EMERGENCY** Printer jammed");
-    assert_eq!(outcome.msg, "It is jammed!\n\n[host=PC-042 mac=AA:BB:CC:DD:EE:FF ip=10.0.0.42]");
+    assert_eq!(
+        outcome.msg,
+        "It is jammed!\n\n[host=PC-042 mac=AA:BB:CC:DD:EE:FF ip=10.0.0.42]"
+    );
     assert!(outcome.error.is_none() && outcome.exception.is_none());
 }
 
 #[test]
 fn the_child_reports_errors_with_their_place() {
     let limits = RuleLimits::default();
-    let (o, _) = in_child("subject = subject.upper()\nhostname = 'x'\npriority = undefined\n", &limits);
+    let (o, _) = in_child(
+        "subject = subject.upper()\nhostname = 'x'\npriority = undefined\n",
+        &limits,
+    );
     let e = o.error.expect("a runtime error");
     assert_eq!((e.kind, e.line, e.column), (DiagnosticKind::Runtime, 3, 12));
-    assert_eq!(o.exception.as_deref(), Some("line 3: NameError: name 'undefined' is not defined"));
-    assert_eq!(o.warnings.iter().map(|w| (w.kind, w.line)).collect::<Vec<_>>(), [(DiagnosticKind::ReadOnly, 2)]);
+    assert_eq!(
+        o.exception.as_deref(),
+        Some("line 3: NameError: name 'undefined' is not defined")
+    );
+    assert_eq!(
+        o.warnings
+            .iter()
+            .map(|w| (w.kind, w.line))
+            .collect::<Vec<_>>(),
+        [(DiagnosticKind::ReadOnly, 2)]
+    );
     let (o, _) = in_child("if True\n    pass\n", &limits);
-    assert_eq!(o.error.map(|e| (e.kind, e.line)), Some((DiagnosticKind::Syntax, 1)));
+    assert_eq!(
+        o.error.map(|e| (e.kind, e.line)),
+        Some((DiagnosticKind::Syntax, 1))
+    );
 }
 
 /// Each abuse script ends as a limit error, within the time limit plus the kill margin, and
@@ -98,16 +131,30 @@ fn abuse_scripts_end_as_limit_errors_in_time() {
     let scripts = [
         ("infinite loop", "while True: pass", "took too long"),
         ("huge string", "x = 'a' * 10**9", "too much memory"),
-        ("doubling string", "s = 'abc' * 1000\nwhile True:\n    s = s + s", "too much memory"),
+        (
+            "doubling string",
+            "s = 'abc' * 1000\nwhile True:\n    s = s + s",
+            "too much memory",
+        ),
         ("huge list", "l = [0] * 10**8", "too much memory"),
-        ("growing list", "l = []\nwhile True:\n    l.append('x' * 100)", "too much memory"),
-        ("deep recursion", "def f(n):\n    return f(n + 1)\nf(1)", "RecursionError"),
+        (
+            "growing list",
+            "l = []\nwhile True:\n    l.append('x' * 100)",
+            "too much memory",
+        ),
+        (
+            "deep recursion",
+            "def f(n):\n    return f(n + 1)\nf(1)",
+            "RecursionError",
+        ),
         ("huge number", "x = 10 ** 10**8", ""),
     ];
     for (what, script, text) in scripts {
         let (o, elapsed) = in_child(script, &limits);
         assert!(elapsed < bound, "{what}: took {elapsed:?}");
-        let e = o.error.unwrap_or_else(|| panic!("{what}: finished without an error"));
+        let e = o
+            .error
+            .unwrap_or_else(|| panic!("{what}: finished without an error"));
         assert_eq!(e.kind, DiagnosticKind::Limit, "{what}: {e:?}");
         let exception = o.exception.unwrap_or_default();
         assert!(exception.contains(text), "{what}: {exception}");
@@ -124,24 +171,46 @@ fn sh(script: &str) -> Command {
 #[cfg(unix)]
 #[test]
 fn a_hanging_child_is_killed_after_the_time_limit() {
-    let limits = RuleLimits { time: Duration::from_millis(300), ..RuleLimits::default() };
+    let limits = RuleLimits {
+        time: Duration::from_millis(300),
+        ..RuleLimits::default()
+    };
     let started = Instant::now();
     let o = evaluate_with_command(sh("sleep 5"), "pass", &input(), &limits).expect("an outcome");
     let elapsed = started.elapsed();
-    assert!(elapsed >= limits.time && elapsed < limits.time + CHILD_TIME_MARGIN + Duration::from_millis(500), "{elapsed:?}");
+    assert!(
+        elapsed >= limits.time
+            && elapsed < limits.time + CHILD_TIME_MARGIN + Duration::from_millis(500),
+        "{elapsed:?}"
+    );
     assert_eq!(o.error.map(|e| e.kind), Some(DiagnosticKind::Limit));
     assert!(o.exception.unwrap().contains("took too long"));
-    assert_eq!(o.subject, "Printer jammed", "the input comes back unchanged");
+    assert_eq!(
+        o.subject, "Printer jammed",
+        "the input comes back unchanged"
+    );
 }
 
 #[cfg(unix)]
 #[test]
 fn a_crashing_child_becomes_a_limit_error() {
     let limits = RuleLimits::default();
-    for (script, text) in [("cat >/dev/null; kill -ABRT $$", "signal 6"), ("kill -KILL $$", "signal 9"), ("exit 65", "too much memory")] {
+    for (script, text) in [
+        ("cat >/dev/null; kill -ABRT $$", "signal 6"),
+        ("kill -KILL $$", "signal 9"),
+        ("exit 65", "too much memory"),
+    ] {
         let o = evaluate_with_command(sh(script), "pass", &input(), &limits).expect("an outcome");
-        assert_eq!(o.error.as_ref().map(|e| e.kind), Some(DiagnosticKind::Limit), "{script}");
-        assert!(o.exception.as_deref().unwrap_or_default().contains(text), "{script}: {:?}", o.exception);
+        assert_eq!(
+            o.error.as_ref().map(|e| e.kind),
+            Some(DiagnosticKind::Limit),
+            "{script}"
+        );
+        assert!(
+            o.exception.as_deref().unwrap_or_default().contains(text),
+            "{script}: {:?}",
+            o.exception
+        );
     }
 }
 
@@ -149,11 +218,32 @@ fn a_crashing_child_becomes_a_limit_error() {
 #[test]
 fn protocol_failures_are_errors() {
     let limits = RuleLimits::default();
-    let err = evaluate_with_command(sh("cat >/dev/null; echo not json"), "pass", &input(), &limits).unwrap_err();
+    let err = evaluate_with_command(
+        sh("cat >/dev/null; echo not json"),
+        "pass",
+        &input(),
+        &limits,
+    )
+    .unwrap_err();
     assert!(matches!(err, RulesError::BadAnswer { .. }), "{err}");
-    let err = evaluate_with_command(sh("echo unknown mode >&2; exit 7"), "pass", &input(), &limits).unwrap_err();
-    assert!(matches!(&err, RulesError::NoAnswer { stderr, .. } if stderr == "unknown mode"), "{err}");
-    let err = evaluate(Path::new("/nonexistent/helpdesk-button"), "pass", &input(), &limits).unwrap_err();
+    let err = evaluate_with_command(
+        sh("echo unknown mode >&2; exit 7"),
+        "pass",
+        &input(),
+        &limits,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, RulesError::NoAnswer { stderr, .. } if stderr == "unknown mode"),
+        "{err}"
+    );
+    let err = evaluate(
+        Path::new("/nonexistent/helpdesk-button"),
+        "pass",
+        &input(),
+        &limits,
+    )
+    .unwrap_err();
     assert!(matches!(err, RulesError::Spawn { .. }), "{err}");
 }
 
@@ -165,7 +255,9 @@ fn fixtures() -> PathBuf {
 /// (`cpython_parity.py` checks the same file against CPython).
 #[test]
 fn vendor_style_fixtures_give_the_expected_outcomes() {
-    let cases: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap()).unwrap();
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap())
+            .unwrap();
     let base = cases["base"].as_object().unwrap();
     let mut failures = Vec::new();
     let mut scripts = std::collections::BTreeSet::new();
@@ -177,20 +269,25 @@ fn vendor_style_fixtures_give_the_expected_outcomes() {
         let mut merged = base.clone();
         merged.extend(case["input"].as_object().unwrap().clone());
         let input: RuleInput = serde_json::from_value(merged.into()).unwrap();
-        let o = evaluate_with_command(child_command(), &script, &input, &RuleLimits::default()).expect("the child answers");
+        let o = evaluate_with_command(child_command(), &script, &input, &RuleLimits::default())
+            .expect("the child answers");
         assert!(o.error.is_none(), "{name}: {:?}", o.error);
         let got = serde_json::json!({
             "priority": o.priority, "type": o.r#type, "impact": o.impact, "status": o.status,
             "subject": o.subject, "msg": o.msg, "append": o.append, "exception": o.exception,
         });
         if got != case["expect"] {
-            failures.push(format!("{name} ({rules}):\n  got      {got}\n  expected {}", case["expect"]));
+            failures.push(format!(
+                "{name} ({rules}):\n  got      {got}\n  expected {}",
+                case["expect"]
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(scripts.len() >= 8, "{scripts:?}");
     for script in scripts {
-        let warnings = check(&std::fs::read_to_string(fixtures().join(script)).unwrap()).expect("fixtures parse");
+        let warnings = check(&std::fs::read_to_string(fixtures().join(script)).unwrap())
+            .expect("fixtures parse");
         let expected = if script == "legacy_style.py" { 2 } else { 0 };
         assert_eq!(warnings.len(), expected, "{script}: {warnings:?}");
     }
@@ -200,6 +297,13 @@ fn vendor_style_fixtures_give_the_expected_outcomes() {
 fn the_legacy_fixture_warns_about_read_only_and_is() {
     let script = std::fs::read_to_string(fixtures().join("legacy_style.py")).unwrap();
     let w = check(&script).unwrap();
-    assert_eq!(w.iter().map(|d| (d.kind, d.line, d.column)).collect::<Vec<_>>(), [(DiagnosticKind::ReadOnly, 3, 1), (DiagnosticKind::Lint, 4, 13)]);
+    assert_eq!(
+        w.iter()
+            .map(|d| (d.kind, d.line, d.column))
+            .collect::<Vec<_>>(),
+        [
+            (DiagnosticKind::ReadOnly, 3, 1),
+            (DiagnosticKind::Lint, 4, 13)
+        ]
+    );
 }
-

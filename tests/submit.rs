@@ -4,7 +4,7 @@ use base64::Engine as _;
 use helpdesk_core::atera::AteraError;
 use helpdesk_core::form::TicketForm;
 use helpdesk_core::sandbox::Fault;
-use helpdesk_core::submit::{submit_ticket, ContactMatch, SubmitError, Submission};
+use helpdesk_core::submit::{submit_ticket, ContactMatch, Submission, SubmitError};
 
 use crate::util;
 
@@ -32,16 +32,40 @@ async fn exact_email_match_wins_over_atera_partial_matches() {
     sandbox.add_contact(customer, "Bobby", "Tables", "bobby@contoso.com");
     let client = util::client_for(&sandbox, util::KEY);
     let inv = util::inventory("PC-042", "aa:bb:cc:dd:ee:ff");
-    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: Some(&inv), rules: None }, "0.1.0")
-        .await
-        .unwrap();
-    assert_eq!(outcome.contact, ContactMatch::Existing { end_user_id: bob, name: "Bob Builder".into() });
+    let outcome = submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: form(),
+            screenshots: &[],
+            inventory: Some(&inv),
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome.contact,
+        ContactMatch::Existing {
+            end_user_id: bob,
+            name: "Bob Builder".into()
+        }
+    );
     let tickets = sandbox.tickets();
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].request_json["EndUserID"], bob);
-    assert!(tickets[0].request_json.get("EndUserEmail").is_none(), "no name fields when the contact is known");
+    assert!(
+        tickets[0].request_json.get("EndUserEmail").is_none(),
+        "no name fields when the contact is known"
+    );
     assert_eq!(outcome.ticket_id, tickets[0].ticket_id);
-    assert!(util::posts(&sandbox, "/api/v3/contacts").is_empty(), "no contact created");
+    assert!(
+        util::posts(&sandbox, "/api/v3/contacts").is_empty(),
+        "no contact created"
+    );
 }
 
 #[tokio::test]
@@ -50,11 +74,31 @@ async fn ticket_fields_are_atera_values_and_the_body_is_escaped_with_inline_scre
     let client = util::client_for(&sandbox, util::KEY);
     let shots = util::screenshots();
     let inv = util::inventory("PC-042", "aa:bb:cc:dd:ee:ff");
-    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &shots, inventory: Some(&inv), rules: None }, "0.1.0")
-        .await
-        .unwrap();
+    let outcome = submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: form(),
+            screenshots: &shots,
+            inventory: Some(&inv),
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap();
     let t = &sandbox.tickets()[0];
-    assert_eq!((t.priority.as_str(), t.ticket_type.as_str(), t.impact.as_str(), t.status.as_str()), ("Critical", "Request", "SiteDown", "Open"));
+    assert_eq!(
+        (
+            t.priority.as_str(),
+            t.ticket_type.as_str(),
+            t.impact.as_str(),
+            t.status.as_str()
+        ),
+        ("Critical", "Request", "SiteDown", "Open")
+    );
     assert_eq!(t.title, "Outlook <b>crashes</b> & freezes");
     let d = &t.description;
     assert!(d.contains("Outlook &lt;b&gt;crashes&lt;/b&gt; &amp; freezes<br>\nwhen I open &quot;Calendar&quot;"), "{}", &d[..400]);
@@ -63,9 +107,18 @@ async fn ticket_fields_are_atera_values_and_the_body_is_escaped_with_inline_scre
     assert!(d.contains("PC-042") && d.contains("192.0.2.10") && d.contains("aa:bb:cc:dd:ee:ff"));
     assert!(d.contains(&outcome.reference));
     // The two screenshots are inline JPEGs that decode to the scaled frames.
-    let images: Vec<&str> = d.split("src=\"data:image/jpeg;base64,").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
+    let images: Vec<&str> = d
+        .split("src=\"data:image/jpeg;base64,")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
     assert_eq!(images.len(), 2);
-    let first = image::load_from_memory(&base64::engine::general_purpose::STANDARD.decode(images[0]).unwrap()).unwrap();
+    let first = image::load_from_memory(
+        &base64::engine::general_purpose::STANDARD
+            .decode(images[0])
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!((first.width(), first.height()), (1600, 900));
     assert!(d.contains("HDMI-1 · 1920×1080 · primary"));
 }
@@ -77,7 +130,21 @@ async fn excluded_screenshots_are_not_sent() {
     let shots = util::screenshots();
     let mut f = form();
     f.included_screenshots = vec![1];
-    submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &shots, inventory: None, rules: None }, "0.1.0").await.unwrap();
+    submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: f,
+            screenshots: &shots,
+            inventory: None,
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap();
     let d = &sandbox.tickets()[0].description;
     assert_eq!(d.matches("data:image/jpeg;base64,").count(), 1);
     assert!(d.contains("DP-2") && !d.contains("HDMI-1"));
@@ -88,22 +155,69 @@ async fn unknown_email_creates_the_contact_under_this_machines_customer() {
     let sandbox = util::sandbox().await;
     let old = sandbox.add_customer("Old Owner");
     let contoso = sandbox.add_customer("Contoso");
-    sandbox.add_agent(old, "PC-042", Some("00:00:00:00:00:01"), "2026-11-27T09:00:00Z");
-    sandbox.add_agent(contoso, "PC-042", Some("AA-BB-CC-DD-EE-FF"), "2026-01-01T09:00:00Z");
+    sandbox.add_agent(
+        old,
+        "PC-042",
+        Some("00:00:00:00:00:01"),
+        "2026-11-27T09:00:00Z",
+    );
+    sandbox.add_agent(
+        contoso,
+        "PC-042",
+        Some("AA-BB-CC-DD-EE-FF"),
+        "2026-01-01T09:00:00Z",
+    );
     let client = util::client_for(&sandbox, util::KEY);
     let inv = util::inventory("PC-042", "aa:bb:cc:dd:ee:ff");
     let mut f = form();
     f.name = "Ludwig van Beethoven".into();
     f.email = "ludwig@contoso.com".into();
     f.phone = "+49 228 981750".into();
-    let outcome = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &[], inventory: Some(&inv), rules: None }, "0.1.0").await.unwrap();
-    let ContactMatch::CreatedUnderCustomer { end_user_id, customer_id, .. } = outcome.contact else { panic!("{:?}", outcome.contact) };
-    assert_eq!(customer_id, contoso, "the agent whose MAC matches wins over the newer one");
-    let created = sandbox.contacts().into_iter().find(|c| c.end_user_id == end_user_id).unwrap();
-    assert_eq!((created.first_name.as_str(), created.last_name.as_str(), created.customer_id), ("Ludwig", "van Beethoven", contoso));
+    let outcome = submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: f,
+            screenshots: &[],
+            inventory: Some(&inv),
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap();
+    let ContactMatch::CreatedUnderCustomer {
+        end_user_id,
+        customer_id,
+        ..
+    } = outcome.contact
+    else {
+        panic!("{:?}", outcome.contact)
+    };
+    assert_eq!(
+        customer_id, contoso,
+        "the agent whose MAC matches wins over the newer one"
+    );
+    let created = sandbox
+        .contacts()
+        .into_iter()
+        .find(|c| c.end_user_id == end_user_id)
+        .unwrap();
+    assert_eq!(
+        (
+            created.first_name.as_str(),
+            created.last_name.as_str(),
+            created.customer_id
+        ),
+        ("Ludwig", "van Beethoven", contoso)
+    );
     assert_eq!(created.phone.as_deref(), Some("+49 228 981750"));
     assert_eq!(sandbox.tickets()[0].request_json["EndUserID"], end_user_id);
-    assert!(sandbox.tickets()[0].description.contains("created under Contoso"));
+    assert!(sandbox.tickets()[0]
+        .description
+        .contains("created under Contoso"));
 }
 
 #[tokio::test]
@@ -114,9 +228,32 @@ async fn unknown_email_and_machine_use_the_fallback_contact_when_configured() {
     let client = util::client_for(&sandbox, util::KEY);
     let mut settings = util::settings_for(&sandbox);
     settings.atera.fallback_contact_email = "frontdesk@msp.example".into();
-    let outcome = submit_ticket(&client, &settings, Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap();
-    assert_eq!(outcome.contact, ContactMatch::Fallback { end_user_id: fallback, email: "frontdesk@msp.example".into() });
-    assert!(sandbox.tickets()[0].description.contains("BOB@contoso.com"), "the real requester is still in the body");
+    let outcome = submit_ticket(
+        &client,
+        &settings,
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: form(),
+            screenshots: &[],
+            inventory: None,
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome.contact,
+        ContactMatch::Fallback {
+            end_user_id: fallback,
+            email: "frontdesk@msp.example".into()
+        }
+    );
+    assert!(
+        sandbox.tickets()[0].description.contains("BOB@contoso.com"),
+        "the real requester is still in the body"
+    );
 }
 
 #[tokio::test]
@@ -126,9 +263,26 @@ async fn invalid_form_is_refused_before_any_request_is_made() {
     let mut f = form();
     f.email = "bob.contoso.com".into();
     f.description = " ".into();
-    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap_err();
+    let err = submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: f,
+            screenshots: &[],
+            inventory: None,
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap_err();
     let fields = err.fields().expect("field errors");
-    assert_eq!(fields.0.keys().collect::<Vec<_>>(), ["description", "email"]);
+    assert_eq!(
+        fields.0.keys().collect::<Vec<_>>(),
+        ["description", "email"]
+    );
     assert_eq!(err.kind(), "invalid");
     assert!(sandbox.requests().is_empty());
 }
@@ -138,8 +292,24 @@ async fn a_rejected_key_says_what_to_do_and_never_shows_the_key() {
     let sandbox = util::sandbox().await;
     let wrong = "wrong-key-that-must-not-leak-42";
     let client = util::client_for(&sandbox, wrong);
-    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap_err();
-    let SubmitError::Atera(AteraError::Unauthorized { status: 401, .. }) = &err else { panic!("{err:?}") };
+    let err = submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: form(),
+            screenshots: &[],
+            inventory: None,
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap_err();
+    let SubmitError::Atera(AteraError::Unauthorized { status: 401, .. }) = &err else {
+        panic!("{err:?}")
+    };
     let text = format!("{err} {err:?} {}", err.user_message());
     assert!(text.contains("copy the key again"), "{text}");
     assert!(!text.contains(wrong), "{text}");
@@ -159,10 +329,30 @@ impl RetryableForTest for SubmitError {
 #[tokio::test]
 async fn a_web_page_instead_of_the_api_is_reported_as_not_atera() {
     let sandbox = util::sandbox().await;
-    sandbox.inject_fault(Fault::Html { method: "POST", path_prefix: "/tickets" });
+    sandbox.inject_fault(Fault::Html {
+        method: "POST",
+        path_prefix: "/tickets",
+    });
     let client = util::client_for(&sandbox, util::KEY);
-    let err = submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap_err();
-    assert!(matches!(err, SubmitError::Atera(AteraError::NotAtera { .. })), "{err:?}");
+    let err = submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: form(),
+            screenshots: &[],
+            inventory: None,
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, SubmitError::Atera(AteraError::NotAtera { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("Check the endpoint setting"));
     assert!(sandbox.tickets().is_empty());
 }
@@ -171,12 +361,37 @@ async fn a_web_page_instead_of_the_api_is_reported_as_not_atera() {
 async fn requests_carry_the_key_header_user_agent_and_accept_json() {
     let sandbox = util::sandbox().await;
     let client = util::client_for(&sandbox, util::KEY);
-    submit_ticket(&client, &util::settings_for(&sandbox), Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: form(), screenshots: &[], inventory: None, rules: None }, "0.1.0").await.unwrap();
+    submit_ticket(
+        &client,
+        &util::settings_for(&sandbox),
+        Submission {
+            reference: helpdesk_core::submit::new_reference(),
+            resumed: false,
+            form: form(),
+            screenshots: &[],
+            inventory: None,
+            rules: None,
+        },
+        "0.1.0",
+    )
+    .await
+    .unwrap();
     let requests = sandbox.requests();
     assert!(!requests.is_empty());
     for r in &requests {
-        let header = |name: &str| r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        assert_eq!(header("x-api-key"), Some(util::KEY), "{} {}", r.method, r.path);
+        let header = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            header("x-api-key"),
+            Some(util::KEY),
+            "{} {}",
+            r.method,
+            r.path
+        );
         assert_eq!(header("authorization"), None);
         assert_eq!(header("accept"), Some("application/json"));
         assert!(header("user-agent").is_some_and(|ua| ua.starts_with("HelpdeskButton/")));
@@ -186,12 +401,20 @@ async fn requests_carry_the_key_header_user_agent_and_accept_json() {
 #[tokio::test]
 async fn a_jwt_token_is_sent_as_bearer() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtc3AifQ.c2lnbmF0dXJlLXNhbmRib3g";
-    let config = helpdesk_core::sandbox::SandboxConfig { api_keys: vec![jwt.into()], ..Default::default() };
-    let sandbox = helpdesk_core::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let config = helpdesk_core::sandbox::SandboxConfig {
+        api_keys: vec![jwt.into()],
+        ..Default::default()
+    };
+    let sandbox = helpdesk_core::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let client = util::client_for(&sandbox, jwt);
     client.account().await.unwrap();
     let r = &sandbox.requests()[0];
-    assert!(r.headers.iter().any(|(k, v)| k == "authorization" && v == &format!("Bearer {jwt}")));
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v == &format!("Bearer {jwt}")));
     assert!(!r.headers.iter().any(|(k, _)| k == "x-api-key"));
 }
 
@@ -204,7 +427,22 @@ async fn when_users_may_not_exclude_monitors_every_screen_is_sent() {
     settings.screenshots.allow_exclude = false;
     let mut f = form();
     f.included_screenshots = vec![];
-    let submission = Submission { reference: helpdesk_core::submit::new_reference(), resumed: false, form: f, screenshots: &shots, inventory: None, rules: None };
-    submit_ticket(&client, &settings, submission, "0.1.0").await.unwrap();
-    assert_eq!(sandbox.tickets()[0].description.matches("data:image/jpeg;base64,").count(), 2);
+    let submission = Submission {
+        reference: helpdesk_core::submit::new_reference(),
+        resumed: false,
+        form: f,
+        screenshots: &shots,
+        inventory: None,
+        rules: None,
+    };
+    submit_ticket(&client, &settings, submission, "0.1.0")
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox.tickets()[0]
+            .description
+            .matches("data:image/jpeg;base64,")
+            .count(),
+        2
+    );
 }

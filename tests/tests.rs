@@ -18,8 +18,8 @@
 //! WebDriver suite in `tests/e2e/`.
 
 mod contract;
-mod outbox;
 mod errors;
+mod outbox;
 mod resilience;
 mod rules;
 mod submit;

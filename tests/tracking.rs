@@ -11,16 +11,41 @@ use crate::util;
 
 async fn filed(sandbox: &Sandbox, outbox: &Outbox, subject: &str) -> i64 {
     let client = util::client_for(sandbox, util::KEY);
-    let form = TicketForm { name: "Ada Lovelace".into(), email: "ada@example.com".into(), description: subject.into(), ..Default::default() };
-    let submission = Submission { form, reference: new_reference(), resumed: false, screenshots: &[], inventory: None, rules: None };
-    match outbox::submit(outbox, Ok(&client), &util::settings_for(sandbox), submission, "0.1.0", &RetryPolicy::default()).await.unwrap() {
+    let form = TicketForm {
+        name: "Ada Lovelace".into(),
+        email: "ada@example.com".into(),
+        description: subject.into(),
+        ..Default::default()
+    };
+    let submission = Submission {
+        form,
+        reference: new_reference(),
+        resumed: false,
+        screenshots: &[],
+        inventory: None,
+        rules: None,
+    };
+    match outbox::submit(
+        outbox,
+        Ok(&client),
+        &util::settings_for(sandbox),
+        submission,
+        "0.1.0",
+        &RetryPolicy::default(),
+    )
+    .await
+    .unwrap()
+    {
         Submitted::Sent(o) => o.ticket_id,
         other => panic!("{other:?}"),
     }
 }
 
 fn gets_since(sandbox: &Sandbox, before: usize) -> usize {
-    sandbox.requests()[before..].iter().filter(|r| r.method == "GET").count()
+    sandbox.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count()
 }
 
 #[tokio::test]
@@ -31,7 +56,10 @@ async fn a_poll_reports_status_changes_and_replies_once_within_its_budget() {
     let client = util::client_for(&sandbox, util::KEY);
     let a = filed(&sandbox, &outbox, "Printer jammed").await;
     let b = filed(&sandbox, &outbox, "VPN drops").await;
-    assert!(outbox.poll_tickets(&client).await.unwrap().is_empty(), "the first poll only learns the state");
+    assert!(
+        outbox.poll_tickets(&client).await.unwrap().is_empty(),
+        "the first poll only learns the state"
+    );
 
     sandbox.set_ticket_status(a, "Pending");
     sandbox.add_technician_comment(b, "Sam Tech", "Please restart the router.", false);
@@ -40,18 +68,53 @@ async fn a_poll_reports_status_changes_and_replies_once_within_its_budget() {
     let changes = outbox.poll_tickets(&client).await.unwrap();
     let requests = gets_since(&sandbox, before);
     assert!(requests <= POLL_BUDGET && requests == 2, "one lastmodified call covers every ticket, plus the thread of the one with a reply; made {requests}");
-    assert!(changes.iter().any(|c| c.ticket_id == a && c.kind == ChangeKind::Status { from: "Open".into(), to: "Pending".into() }), "{changes:?}");
+    assert!(
+        changes.iter().any(|c| c.ticket_id == a
+            && c.kind
+                == ChangeKind::Status {
+                    from: "Open".into(),
+                    to: "Pending".into()
+                }),
+        "{changes:?}"
+    );
     assert!(changes.iter().any(|c| c.ticket_id == b && matches!(&c.kind, ChangeKind::Reply { text, .. } if text.contains("restart the router"))), "{changes:?}");
-    assert!(!changes.iter().any(|c| matches!(&c.kind, ChangeKind::Reply { text, .. } if text.contains("VIP"))), "internal notes never reach the user");
-    assert!(outbox.poll_tickets(&client).await.unwrap().is_empty(), "a change is reported once");
+    assert!(
+        !changes
+            .iter()
+            .any(|c| matches!(&c.kind, ChangeKind::Reply { text, .. } if text.contains("VIP"))),
+        "internal notes never reach the user"
+    );
+    assert!(
+        outbox.poll_tickets(&client).await.unwrap().is_empty(),
+        "a change is reported once"
+    );
 
     let mine = outbox.my_tickets().unwrap();
     let b_row = mine.iter().find(|t| t.ticket_id == Some(b)).unwrap();
-    assert!(b_row.unread && b_row.last_reply.as_ref().unwrap().text.contains("restart the router"));
+    assert!(
+        b_row.unread
+            && b_row
+                .last_reply
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("restart the router")
+    );
     let thread = outbox.thread(&client, b).await.unwrap();
-    assert!(thread.iter().any(|c| c.is_technician && c.text.contains("restart the router")));
+    assert!(thread
+        .iter()
+        .any(|c| c.is_technician && c.text.contains("restart the router")));
     assert!(!thread.iter().any(|c| c.text.contains("VIP")));
-    assert!(!outbox.my_tickets().unwrap().iter().find(|t| t.ticket_id == Some(b)).unwrap().unread, "opening the thread marks it read");
+    assert!(
+        !outbox
+            .my_tickets()
+            .unwrap()
+            .iter()
+            .find(|t| t.ticket_id == Some(b))
+            .unwrap()
+            .unread,
+        "opening the thread marks it read"
+    );
 }
 
 #[tokio::test]
@@ -67,15 +130,28 @@ async fn closed_tickets_are_not_polled_and_a_rate_limit_pauses_polling() {
     assert_eq!(changes.len(), 1);
     let before = sandbox.requests().len();
     outbox.poll_tickets(&client).await.unwrap();
-    assert_eq!(sandbox.requests().len(), before, "nothing left to poll: no request");
+    assert_eq!(
+        sandbox.requests().len(),
+        before,
+        "nothing left to poll: no request"
+    );
 
     let b = filed(&sandbox, &outbox, "New problem").await;
     let _ = b;
-    sandbox.inject_fault(Fault::Status { method: "GET", path_prefix: "/tickets/lastmodified", status: 429, retry_after: Some(600) });
+    sandbox.inject_fault(Fault::Status {
+        method: "GET",
+        path_prefix: "/tickets/lastmodified",
+        status: 429,
+        retry_after: Some(600),
+    });
     assert!(outbox.poll_tickets(&client).await.is_err());
     let before = sandbox.requests().len();
     assert!(outbox.poll_tickets(&client).await.unwrap().is_empty());
-    assert_eq!(sandbox.requests().len(), before, "no polling while Atera asked us to wait");
+    assert_eq!(
+        sandbox.requests().len(),
+        before,
+        "no polling while Atera asked us to wait"
+    );
 }
 
 #[tokio::test]
@@ -85,8 +161,15 @@ async fn a_reply_is_posted_as_the_requester_and_other_tickets_are_refused() {
     let outbox = Outbox::open(&outbox::outbox_file(dir.path())).unwrap();
     let client = util::client_for(&sandbox, util::KEY);
     let a = filed(&sandbox, &outbox, "Screen flickers").await;
-    outbox.reply(&client, a, "  It also happens on the second monitor.  ").await.unwrap();
-    let t = sandbox.tickets().into_iter().find(|t| t.ticket_id == a).unwrap();
+    outbox
+        .reply(&client, a, "  It also happens on the second monitor.  ")
+        .await
+        .unwrap();
+    let t = sandbox
+        .tickets()
+        .into_iter()
+        .find(|t| t.ticket_id == a)
+        .unwrap();
     let comment = t.comments.last().unwrap();
     assert_eq!(comment.text, "It also happens on the second monitor.");
     assert_eq!(comment.enduser_id, Some(t.end_user_id));
@@ -94,5 +177,8 @@ async fn a_reply_is_posted_as_the_requester_and_other_tickets_are_refused() {
     let body: serde_json::Value = serde_json::from_str(&posted[0].body).unwrap();
     helpdesk_core::sandbox::validate_request_body("AddCommentToTicketModel", &body).unwrap();
     assert!(outbox.reply(&client, a, "   ").await.is_err());
-    assert!(outbox.reply(&client, 999_999, "hello").await.is_err(), "not a ticket of this PC");
+    assert!(
+        outbox.reply(&client, 999_999, "hello").await.is_err(),
+        "not a ticket of this PC"
+    );
 }

@@ -13,13 +13,20 @@ use helpdesk_core::settings::{AuthMode, Settings};
 pub const KEY: &str = "sandbox-test-key-0123456789";
 
 pub async fn sandbox() -> Sandbox {
-    let config = SandboxConfig { api_keys: vec![KEY.into()], ..SandboxConfig::default() };
-    Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await.expect("sandbox starts")
+    let config = SandboxConfig {
+        api_keys: vec![KEY.into()],
+        ..SandboxConfig::default()
+    };
+    Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox starts")
 }
 
 pub fn settings_for(sandbox: &Sandbox) -> Settings {
     let mut settings = Settings::default();
-    settings.set("atera.endpoint", &sandbox.endpoint()).expect("loopback endpoint is valid");
+    settings
+        .set("atera.endpoint", &sandbox.endpoint())
+        .expect("loopback endpoint is valid");
     settings
 }
 
@@ -29,7 +36,10 @@ pub fn client_for(sandbox: &Sandbox, key: &str) -> AteraClient {
         endpoint.base_url(),
         &ApiKey::new(key).unwrap(),
         AuthMode::Auto,
-        Timeouts { connect: Duration::from_secs(5), request: Duration::from_secs(10) },
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(10),
+        },
     )
     .unwrap()
 }
@@ -50,9 +60,18 @@ pub fn inventory(hostname: &str, mac: &str) -> Inventory {
 }
 
 pub fn screenshots() -> Vec<Screenshot> {
-    process_frames(vec![test_frame("HDMI-1", 1920, 1080, true), test_frame("DP-2", 1280, 1024, false)]).unwrap().screenshots
+    process_frames(vec![
+        test_frame("HDMI-1", 1920, 1080, true),
+        test_frame("DP-2", 1280, 1024, false),
+    ])
+    .unwrap()
+    .screenshots
 }
 
 pub fn posts(sandbox: &Sandbox, path: &str) -> Vec<RecordedRequest> {
-    sandbox.requests().into_iter().filter(|r| r.method == "POST" && r.path == path).collect()
+    sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .collect()
 }

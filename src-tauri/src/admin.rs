@@ -32,7 +32,10 @@ pub struct AdminGate {
 
 impl AdminGate {
     fn is_unlocked(&self) -> bool {
-        let mut guard = self.unlocked_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self
+            .unlocked_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match *guard {
             Some(until) if until > Instant::now() => {
                 *guard = Some(Instant::now() + IDLE_LOCK);
@@ -46,7 +49,11 @@ impl AdminGate {
     }
 
     fn set_unlocked(&self, unlocked: bool) {
-        *self.unlocked_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = unlocked.then(|| Instant::now() + IDLE_LOCK);
+        *self
+            .unlocked_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            unlocked.then(|| Instant::now() + IDLE_LOCK);
     }
 }
 
@@ -63,14 +70,24 @@ pub struct AdminError {
 
 impl AdminError {
     fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), fields: None, retry_after_ms: None }
+        Self {
+            kind,
+            message: message.into(),
+            fields: None,
+            retry_after_ms: None,
+        }
     }
 
     fn invalid_field(key: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut fields = serde_json::Map::new();
         fields.insert(key.to_string(), Value::String(message.clone()));
-        Self { kind: "invalid", message, fields: Some(fields), retry_after_ms: None }
+        Self {
+            kind: "invalid",
+            message,
+            fields: Some(fields),
+            retry_after_ms: None,
+        }
     }
 }
 
@@ -81,7 +98,10 @@ fn require_unlocked(gate: &AdminGate) -> Result<(), AdminError> {
     if gate.is_unlocked() {
         Ok(())
     } else {
-        Err(AdminError::new("locked", "The settings are locked. Enter the admin password."))
+        Err(AdminError::new(
+            "locked",
+            "The settings are locked. Enter the admin password.",
+        ))
     }
 }
 
@@ -124,7 +144,11 @@ pub fn open_window(app: &AppHandle) {
 pub fn admin_status(state: AppStateArc<'_>, gate: Gate<'_>) -> Value {
     let policy = policy(&state);
     let stored = admin::stored_hash(&state.paths, &policy);
-    let wait = gate.throttle.lock().map(|t| t.wait(Instant::now())).unwrap_or_default();
+    let wait = gate
+        .throttle
+        .lock()
+        .map(|t| t.wait(Instant::now()))
+        .unwrap_or_default();
     json!({
         "password_set": stored.is_some(),
         "policy_sets_password": stored.as_ref().is_some_and(|(_, p)| *p),
@@ -134,28 +158,55 @@ pub fn admin_status(state: AppStateArc<'_>, gate: Gate<'_>) -> Value {
 }
 
 #[tauri::command]
-pub fn admin_set_password(state: AppStateArc<'_>, gate: Gate<'_>, password: String) -> Result<(), AdminError> {
+pub fn admin_set_password(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    password: String,
+) -> Result<(), AdminError> {
     let unlocked = gate.is_unlocked();
-    admin::set_password(&state.paths, &policy(&state), &password, unlocked).map_err(|e| AdminError::new("invalid", capitalised(&e.to_string())))?;
+    admin::set_password(&state.paths, &policy(&state), &password, unlocked)
+        .map_err(|e| AdminError::new("invalid", capitalised(&e.to_string())))?;
     gate.set_unlocked(true);
     tracing::info!("admin password set");
     Ok(())
 }
 
 #[tauri::command]
-pub async fn admin_unlock(state: AppStateArc<'_>, gate: Gate<'_>, password: String) -> Result<(), AdminError> {
-    let wait = gate.throttle.lock().map(|t| t.wait(Instant::now())).unwrap_or_default();
+pub async fn admin_unlock(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    password: String,
+) -> Result<(), AdminError> {
+    let wait = gate
+        .throttle
+        .lock()
+        .map(|t| t.wait(Instant::now()))
+        .unwrap_or_default();
     if !wait.is_zero() {
-        let mut e = AdminError::new("wrong-password", format!("Too many wrong passwords. Try again in {} s.", wait.as_secs().max(1)));
+        let mut e = AdminError::new(
+            "wrong-password",
+            format!(
+                "Too many wrong passwords. Try again in {} s.",
+                wait.as_secs().max(1)
+            ),
+        );
         e.retry_after_ms = Some(wait.as_millis() as u64);
         return Err(e);
     }
     let Some((hash, _)) = admin::stored_hash(&state.paths, &policy(&state)) else {
-        return Err(AdminError::new("invalid", "No admin password is set yet: set one first."));
+        return Err(AdminError::new(
+            "invalid",
+            "No admin password is set yet: set one first.",
+        ));
     };
     // Argon2 takes a moment on purpose; keep it off the UI thread.
-    let ok = tauri::async_runtime::spawn_blocking(move || admin::verify_password(&hash, &password)).await.unwrap_or(false);
-    let mut throttle = gate.throttle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ok = tauri::async_runtime::spawn_blocking(move || admin::verify_password(&hash, &password))
+        .await
+        .unwrap_or(false);
+    let mut throttle = gate
+        .throttle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if ok {
         throttle.succeeded();
         gate.set_unlocked(true);
@@ -164,7 +215,17 @@ pub async fn admin_unlock(state: AppStateArc<'_>, gate: Gate<'_>, password: Stri
     } else {
         let wait = throttle.failed(Instant::now());
         tracing::warn!(wait_s = wait.as_secs(), "wrong admin password");
-        let mut e = AdminError::new("wrong-password", if wait.is_zero() { "That is not the admin password.".to_string() } else { format!("That is not the admin password. Try again in {} s.", wait.as_secs()) });
+        let mut e = AdminError::new(
+            "wrong-password",
+            if wait.is_zero() {
+                "That is not the admin password.".to_string()
+            } else {
+                format!(
+                    "That is not the admin password. Try again in {} s.",
+                    wait.as_secs()
+                )
+            },
+        );
         e.retry_after_ms = Some(wait.as_millis() as u64);
         Err(e)
     }
@@ -177,15 +238,21 @@ pub fn admin_lock(gate: Gate<'_>) {
 
 fn key_view(state: &AppState) -> Value {
     match KeyVault::new(&OsKeychain, &state.paths).load() {
-        Ok(Some((key, source))) => json!({ "configured": true, "masked": key.masked(), "source": source_label(&source), "warning": source.warning() }),
+        Ok(Some((key, source))) => {
+            json!({ "configured": true, "masked": key.masked(), "source": source_label(&source), "warning": source.warning() })
+        }
         Ok(None) => json!({ "configured": false, "masked": null, "source": null, "warning": null }),
-        Err(e) => json!({ "configured": false, "masked": null, "source": null, "warning": e.to_string() }),
+        Err(e) => {
+            json!({ "configured": false, "masked": null, "source": null, "warning": e.to_string() })
+        }
     }
 }
 
 fn source_label(source: &KeySource) -> String {
     match source {
-        KeySource::Environment => "from the HELPDESK_BUTTON_ATERA_API_KEY environment variable".into(),
+        KeySource::Environment => {
+            "from the HELPDESK_BUTTON_ATERA_API_KEY environment variable".into()
+        }
         KeySource::Keychain => "in the OS keychain".into(),
         KeySource::File { .. } => "in a file readable only by this user".into(),
     }
@@ -195,8 +262,12 @@ fn source_label(source: &KeySource) -> String {
 pub fn admin_get_settings(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let policy = policy(&state);
-    let settings = Settings::load_with(&state.paths, &policy).map_err(|e| AdminError::new("invalid", e.to_string()))?;
-    let rules = helpdesk_core::rules::load_rules(&state.paths).ok().flatten().unwrap_or_default();
+    let settings = Settings::load_with(&state.paths, &policy)
+        .map_err(|e| AdminError::new("invalid", e.to_string()))?;
+    let rules = helpdesk_core::rules::load_rules(&state.paths)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     Ok(json!({
         "settings": settings,
         "locked": policy.locked,
@@ -221,36 +292,61 @@ pub fn admin_get_settings(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<Valu
 }
 
 #[tauri::command]
-pub fn admin_validate(state: AppStateArc<'_>, gate: Gate<'_>, key: String, value: String) -> Result<Value, AdminError> {
+pub fn admin_validate(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    key: String,
+    value: String,
+) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let policy = policy(&state);
     if policy.is_locked(&key) {
-        return Err(AdminError::invalid_field(&key, "This setting is locked by your organisation's policy."));
+        return Err(AdminError::invalid_field(
+            &key,
+            "This setting is locked by your organisation's policy.",
+        ));
     }
     let mut settings = Settings::load_with(&state.paths, &policy).unwrap_or_default();
-    let notes = settings.set(&key, &value).map_err(|e| AdminError::invalid_field(&key, capitalised(&e.to_string())))?;
+    let notes = settings
+        .set(&key, &value)
+        .map_err(|e| AdminError::invalid_field(&key, capitalised(&e.to_string())))?;
     Ok(json!({ "notes": notes }))
 }
 
 #[tauri::command]
-pub fn admin_save(app: AppHandle, state: AppStateArc<'_>, gate: Gate<'_>, settings: Value) -> Result<Value, AdminError> {
+pub fn admin_save(
+    app: AppHandle,
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    settings: Value,
+) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let policy = policy(&state);
     let current = Settings::load_with(&state.paths, &policy).unwrap_or_default();
-    let mut new: Settings = serde_json::from_value(settings).map_err(|e| AdminError::new("invalid", format!("The settings could not be read: {e}")))?;
+    let mut new: Settings = serde_json::from_value(settings)
+        .map_err(|e| AdminError::new("invalid", format!("The settings could not be read: {e}")))?;
     // Normalise the endpoint the same way `settings set` does, with notes.
     let endpoint = new.atera.endpoint.clone();
-    let notes = new.set("atera.endpoint", &endpoint).map_err(|e| AdminError::invalid_field("atera.endpoint", capitalised(&e.to_string())))?;
+    let notes = new
+        .set("atera.endpoint", &endpoint)
+        .map_err(|e| AdminError::invalid_field("atera.endpoint", capitalised(&e.to_string())))?;
     new.schema_version = helpdesk_core::settings::SCHEMA_VERSION;
     // Locked values cannot change, whatever the window sent.
-    let (cur, upd) = (serde_json::to_value(&current).unwrap_or_default(), serde_json::to_value(&new).unwrap_or_default());
+    let (cur, upd) = (
+        serde_json::to_value(&current).unwrap_or_default(),
+        serde_json::to_value(&new).unwrap_or_default(),
+    );
     for key in &policy.locked {
         let pointer = format!("/{}", key.replace('.', "/"));
         if cur.pointer(&pointer) != upd.pointer(&pointer) {
-            return Err(AdminError::invalid_field(key, "This setting is locked by your organisation's policy."));
+            return Err(AdminError::invalid_field(
+                key,
+                "This setting is locked by your organisation's policy.",
+            ));
         }
     }
-    new.save(&state.paths).map_err(|e| AdminError::new("invalid", capitalised(&e.to_string())))?;
+    new.save(&state.paths)
+        .map_err(|e| AdminError::new("invalid", capitalised(&e.to_string())))?;
     let hotkey_changed = new.hotkey != current.hotkey;
     state.reload_settings();
     if hotkey_changed {
@@ -261,30 +357,65 @@ pub fn admin_save(app: AppHandle, state: AppStateArc<'_>, gate: Gate<'_>, settin
 }
 
 #[tauri::command]
-pub fn admin_set_api_key(state: AppStateArc<'_>, gate: Gate<'_>, key: String) -> Result<Value, AdminError> {
+pub fn admin_set_api_key(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    key: String,
+) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
-    let key = ApiKey::new(&key).map_err(|e| AdminError::invalid_field("api_key", capitalised(&e.to_string())))?;
-    let source = KeyVault::new(&OsKeychain, &state.paths).store(&key).map_err(|e| AdminError::new("internal", e.to_string()))?;
-    Ok(json!({ "masked": key.masked(), "source": source_label(&source), "warning": source.warning() }))
+    let key = ApiKey::new(&key)
+        .map_err(|e| AdminError::invalid_field("api_key", capitalised(&e.to_string())))?;
+    let source = KeyVault::new(&OsKeychain, &state.paths)
+        .store(&key)
+        .map_err(|e| AdminError::new("internal", e.to_string()))?;
+    Ok(
+        json!({ "masked": key.masked(), "source": source_label(&source), "warning": source.warning() }),
+    )
 }
 
 #[tauri::command]
-pub async fn admin_test_connection(state: AppStateArc<'_>, gate: Gate<'_>, email: String, send: bool) -> Result<Value, AdminError> {
+pub async fn admin_test_connection(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    email: String,
+    send: bool,
+) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let state = state.inner().clone();
     let settings = state.reload_settings();
     let client = match submit::connect(&state.paths, &settings, &OsKeychain) {
         Ok(c) => c,
-        Err(e) => return Ok(json!([{ "name": "Settings", "status": "failed", "message": e.to_string() }])),
+        Err(e) => {
+            return Ok(
+                json!([{ "name": "Settings", "status": "failed", "message": e.to_string() }]),
+            )
+        }
     };
-    let inv = tauri::async_runtime::spawn_blocking(|| inventory::collect(crate::APP_VERSION, Duration::ZERO)).await.map_err(|e| AdminError::new("internal", e.to_string()))?;
-    let steps = run_integration_test(&client, &settings, &inv, &CheckOptions { test_email: email, send }, crate::APP_VERSION, |_| {}).await;
+    let inv = tauri::async_runtime::spawn_blocking(|| {
+        inventory::collect(crate::APP_VERSION, Duration::ZERO)
+    })
+    .await
+    .map_err(|e| AdminError::new("internal", e.to_string()))?;
+    let steps = run_integration_test(
+        &client,
+        &settings,
+        &inv,
+        &CheckOptions {
+            test_email: email,
+            send,
+        },
+        crate::APP_VERSION,
+        |_| {},
+    )
+    .await;
     Ok(serde_json::to_value(steps).unwrap_or_default())
 }
 
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 #[tauri::command]
@@ -297,38 +428,75 @@ pub fn admin_check_rules(gate: Gate<'_>, script: String) -> Result<Value, AdminE
 }
 
 #[tauri::command]
-pub async fn admin_test_rules(gate: Gate<'_>, script: String, input: helpdesk_core::rules::RuleInput) -> Result<Value, AdminError> {
+pub async fn admin_test_rules(
+    gate: Gate<'_>,
+    script: String,
+    input: helpdesk_core::rules::RuleInput,
+) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let exe = std::env::current_exe().map_err(|e| AdminError::new("internal", e.to_string()))?;
-    let outcome = tauri::async_runtime::spawn_blocking(move || helpdesk_core::rules::evaluate(&exe, &script, &input, &helpdesk_core::rules::RuleLimits::default()))
-        .await
-        .map_err(|e| AdminError::new("internal", e.to_string()))?
-        .map_err(|e| AdminError::new("internal", format!("The rules could not run: {e}")))?;
+    let outcome = tauri::async_runtime::spawn_blocking(move || {
+        helpdesk_core::rules::evaluate(
+            &exe,
+            &script,
+            &input,
+            &helpdesk_core::rules::RuleLimits::default(),
+        )
+    })
+    .await
+    .map_err(|e| AdminError::new("internal", e.to_string()))?
+    .map_err(|e| AdminError::new("internal", format!("The rules could not run: {e}")))?;
     Ok(serde_json::to_value(outcome).unwrap_or_default())
 }
 
 #[tauri::command]
-pub fn admin_save_rules(state: AppStateArc<'_>, gate: Gate<'_>, script: String) -> Result<(), AdminError> {
+pub fn admin_save_rules(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+    script: String,
+) -> Result<(), AdminError> {
     require_unlocked(&gate)?;
     if let Err(e) = helpdesk_core::rules::check(&script) {
-        return Err(AdminError::invalid_field("rules", format!("Line {}, column {}: {}. Fix it before saving.", e.line, e.column, e.message)));
+        return Err(AdminError::invalid_field(
+            "rules",
+            format!(
+                "Line {}, column {}: {}. Fix it before saving.",
+                e.line, e.column, e.message
+            ),
+        ));
     }
     let path = helpdesk_core::rules::rules_file(&state.paths);
-    helpdesk_core::paths::write_atomic(&path, script.as_bytes(), Some(0o644)).map_err(|e| AdminError::new("internal", e.to_string()))?;
+    helpdesk_core::paths::write_atomic(&path, script.as_bytes(), Some(0o644))
+        .map_err(|e| AdminError::new("internal", e.to_string()))?;
     tracing::info!(bytes = script.len(), "rules saved from the admin window");
     Ok(())
 }
 
 #[tauri::command]
-pub async fn admin_sample_input(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<helpdesk_core::rules::RuleInput, AdminError> {
+pub async fn admin_sample_input(
+    state: AppStateArc<'_>,
+    gate: Gate<'_>,
+) -> Result<helpdesk_core::rules::RuleInput, AdminError> {
     require_unlocked(&gate)?;
     let state = state.inner().clone();
     let settings = state.settings();
-    let inv = tauri::async_runtime::spawn_blocking(|| inventory::collect(crate::APP_VERSION, Duration::ZERO)).await.map_err(|e| AdminError::new("internal", e.to_string()))?;
-    let user = helpdesk_core::profile::load(&state.paths, inv.user.full_name.as_deref(), &inv.user.username);
+    let inv = tauri::async_runtime::spawn_blocking(|| {
+        inventory::collect(crate::APP_VERSION, Duration::ZERO)
+    })
+    .await
+    .map_err(|e| AdminError::new("internal", e.to_string()))?;
+    let user = helpdesk_core::profile::load(
+        &state.paths,
+        inv.user.full_name.as_deref(),
+        &inv.user.username,
+    );
     let form = helpdesk_core::form::TicketForm {
         name: user.name,
-        email: if user.email.is_empty() { "someone@example.com".into() } else { user.email },
+        email: if user.email.is_empty() {
+            "someone@example.com".into()
+        } else {
+            user.email
+        },
         phone: user.phone,
         subject: "Printer on the 2nd floor is jammed".into(),
         description: "Printer on the 2nd floor is jammed again! Nothing prints.".into(),

@@ -192,20 +192,29 @@ pub fn run(command: Command, config_dir: Option<&Path>) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Capture { out } => match capture::capture(&XcapSource, ScreenshotMode::AllMonitors).and_then(|c| capture::write_pngs(&c, &out)) {
-            Ok(files) => {
-                for f in files {
-                    println!("{}", f.display());
+        Command::Capture { out } => {
+            match capture::capture(&XcapSource, ScreenshotMode::AllMonitors)
+                .and_then(|c| capture::write_pngs(&c, &out))
+            {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
                 }
-                ExitCode::SUCCESS
+                Err(e) => fail(
+                    EXIT_FAILURE,
+                    &format!("{e}. Is a graphical session running (DISPLAY or WAYLAND_DISPLAY)?"),
+                ),
             }
-            Err(e) => fail(EXIT_FAILURE, &format!("{e}. Is a graphical session running (DISPLAY or WAYLAND_DISPLAY)?")),
-        },
+        }
         Command::Settings(cmd) => settings_command(cmd, &paths),
         Command::Submit(args) => submit_command(args, &paths),
         Command::Outbox(cmd) => outbox_command(cmd, &paths),
         Command::Rules(RulesCommand::Check { file }) => crate::rules_cli::rules_check(&file),
-        Command::Rules(RulesCommand::Test { rules, input }) => crate::rules_cli::rules_test(&rules, &input),
+        Command::Rules(RulesCommand::Test { rules, input }) => {
+            crate::rules_cli::rules_test(&rules, &input)
+        }
         Command::Sandbox { port, api_key } => sandbox_command(port, api_key),
     }
 }
@@ -231,7 +240,14 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
     match cmd {
         SettingsCommand::Set { key, .. } if policy.is_locked(&key) => fail(
             EXIT_INPUT,
-            &format!("`{key}` is locked by the policy in {}; change it there", policy.source.as_deref().unwrap_or(paths.policy_file.as_path()).display()),
+            &format!(
+                "`{key}` is locked by the policy in {}; change it there",
+                policy
+                    .source
+                    .as_deref()
+                    .unwrap_or(paths.policy_file.as_path())
+                    .display()
+            ),
         ),
         SettingsCommand::SetRules { file } => crate::rules_cli::set_rules(paths, &file),
         SettingsCommand::Export => {
@@ -245,13 +261,21 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
             };
             let imported = match import_settings(&text, &policy) {
                 Ok(s) => s,
-                Err(e) => return fail(EXIT_INPUT, &format!("{} is not a valid settings file: {e}", file.display())),
+                Err(e) => {
+                    return fail(
+                        EXIT_INPUT,
+                        &format!("{} is not a valid settings file: {e}", file.display()),
+                    )
+                }
             };
             match imported.save(paths) {
                 Ok(()) => {
                     println!("settings imported from {}", file.display());
                     if !policy.locked.is_empty() {
-                        println!("note: these stay as the policy sets them: {}", policy.locked.join(", "));
+                        println!(
+                            "note: these stay as the policy sets them: {}",
+                            policy.locked.join(", ")
+                        );
                     }
                     ExitCode::SUCCESS
                 }
@@ -285,7 +309,10 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
         SettingsCommand::SetApiKey => {
             let mut raw = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut raw) {
-                return fail(EXIT_INPUT, &format!("could not read the key from standard input: {e}"));
+                return fail(
+                    EXIT_INPUT,
+                    &format!("could not read the key from standard input: {e}"),
+                );
             }
             let key = match ApiKey::new(&raw) {
                 Ok(k) => k,
@@ -316,14 +343,19 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
                     "settings": settings,
                     "api_key": { "configured": masked.is_some(), "masked": masked, "source": source, "warning": warning },
                 });
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
             } else {
                 println!("# {}", paths.settings_file().display());
                 print!("{}", toml::to_string_pretty(&settings).unwrap_or_default());
                 println!();
                 match masked {
                     Some(m) => println!("api key: {m} ({})", source.unwrap_or_default()),
-                    None => println!("api key: not set (run `helpdesk-button settings set-api-key`)"),
+                    None => {
+                        println!("api key: not set (run `helpdesk-button settings set-api-key`)")
+                    }
                 }
                 if let Some(w) = warning {
                     println!("warning: {w}");
@@ -334,7 +366,12 @@ fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
     }
 }
 
-fn settings_test(settings: &Settings, paths: &AppPaths, email: Option<String>, send: bool) -> ExitCode {
+fn settings_test(
+    settings: &Settings,
+    paths: &AppPaths,
+    email: Option<String>,
+    send: bool,
+) -> ExitCode {
     use helpdesk_core::check::{run_integration_test, CheckOptions, StepStatus};
     let client = match submit::connect(paths, settings, &OsKeychain) {
         Ok(c) => c,
@@ -344,19 +381,31 @@ fn settings_test(settings: &Settings, paths: &AppPaths, email: Option<String>, s
         }
     };
     let test_email = email
-        .or_else(|| Some(settings.atera.fallback_contact_email.clone()).filter(|e| !e.trim().is_empty()))
-        .or_else(|| Some(helpdesk_core::profile::load(paths, None, "").email).filter(|e| !e.trim().is_empty()))
+        .or_else(|| {
+            Some(settings.atera.fallback_contact_email.clone()).filter(|e| !e.trim().is_empty())
+        })
+        .or_else(|| {
+            Some(helpdesk_core::profile::load(paths, None, "").email)
+                .filter(|e| !e.trim().is_empty())
+        })
         .unwrap_or_default();
     let inventory = inventory::collect(crate::APP_VERSION, Duration::ZERO);
     let options = CheckOptions { test_email, send };
-    let steps = runtime().block_on(run_integration_test(&client, settings, &inventory, &options, crate::APP_VERSION, |step| {
-        let tag = match step.status {
-            StepStatus::Ok => "OK  ",
-            StepStatus::Warning => "WARN",
-            StepStatus::Failed => "FAIL",
-        };
-        println!("{tag}  {}: {}", step.name, step.message);
-    }));
+    let steps = runtime().block_on(run_integration_test(
+        &client,
+        settings,
+        &inventory,
+        &options,
+        crate::APP_VERSION,
+        |step| {
+            let tag = match step.status {
+                StepStatus::Ok => "OK  ",
+                StepStatus::Warning => "WARN",
+                StepStatus::Failed => "FAIL",
+            };
+            println!("{tag}  {}: {}", step.name, step.message);
+        },
+    ));
     if steps.iter().any(|s| s.status == StepStatus::Failed) {
         ExitCode::from(EXIT_FAILURE)
     } else {
@@ -366,11 +415,15 @@ fn settings_test(settings: &Settings, paths: &AppPaths, email: Option<String>, s
 
 /// Reads an exported settings file: migrated, with the policy applied on top, validated.
 fn import_settings(text: &str, policy: &helpdesk_core::policy::Policy) -> Result<Settings, String> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     helpdesk_core::settings::migrate(&mut table);
     let defaults = toml::Table::try_from(Settings::default()).map_err(|e| e.to_string())?;
     let merged = policy.apply(defaults, table);
-    let settings: Settings = merged.try_into().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let settings: Settings = merged
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     settings.validate().map_err(|e| e.to_string())?;
     Ok(settings)
 }
@@ -379,12 +432,18 @@ fn source_label(source: &helpdesk_core::secrets::KeySource) -> String {
     match source {
         helpdesk_core::secrets::KeySource::Environment => "from the environment".into(),
         helpdesk_core::secrets::KeySource::Keychain => "in the OS keychain".into(),
-        helpdesk_core::secrets::KeySource::File { path } => format!("in the fallback file {}", path.display()),
+        helpdesk_core::secrets::KeySource::File { path } => {
+            format!("in the fallback file {}", path.display())
+        }
     }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
@@ -394,15 +453,49 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
     };
     // Refuse values we cannot map before doing any work, so a typo is fixed, not replaced.
     for (given, ok, field, allowed) in [
-        (&args.priority, args.priority.as_deref().map(<values::Priority as values::AteraChoice>::parse).map(|v| v.is_some()), "priority", "Low, Medium, High, Critical"),
-        (&args.ticket_type, args.ticket_type.as_deref().map(<values::TicketType as values::AteraChoice>::parse).map(|v| v.is_some()), "type", "Incident, Problem, Request, Change"),
-        (&args.impact, args.impact.as_deref().map(<values::Impact as values::AteraChoice>::parse).map(|v| v.is_some()), "impact", "No Impact, Minor, Major, Site Down, Server Issue, Crisis"),
+        (
+            &args.priority,
+            args.priority
+                .as_deref()
+                .map(<values::Priority as values::AteraChoice>::parse)
+                .map(|v| v.is_some()),
+            "priority",
+            "Low, Medium, High, Critical",
+        ),
+        (
+            &args.ticket_type,
+            args.ticket_type
+                .as_deref()
+                .map(<values::TicketType as values::AteraChoice>::parse)
+                .map(|v| v.is_some()),
+            "type",
+            "Incident, Problem, Request, Change",
+        ),
+        (
+            &args.impact,
+            args.impact
+                .as_deref()
+                .map(<values::Impact as values::AteraChoice>::parse)
+                .map(|v| v.is_some()),
+            "impact",
+            "No Impact, Minor, Major, Site Down, Server Issue, Crisis",
+        ),
     ] {
         if ok == Some(false) {
-            return fail(EXIT_INPUT, &format!("--{field} {:?} is not a {field} Atera knows; use one of: {allowed}", given.as_deref().unwrap_or("")));
+            return fail(
+                EXIT_INPUT,
+                &format!(
+                    "--{field} {:?} is not a {field} Atera knows; use one of: {allowed}",
+                    given.as_deref().unwrap_or("")
+                ),
+            );
         }
     }
-    let mode = if args.no_screenshots { ScreenshotMode::Off } else { settings.screenshots.mode };
+    let mode = if args.no_screenshots {
+        ScreenshotMode::Off
+    } else {
+        settings.screenshots.mode
+    };
     let (capture, inventory) = std::thread::scope(|s| {
         let inv = s.spawn(|| inventory::collect(crate::APP_VERSION, Duration::from_millis(250)));
         let cap = capture::capture(&XcapSource, mode);
@@ -438,26 +531,47 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
         inventory: inventory.as_ref(),
         rules: rules.as_ref(),
     };
-    let result = runtime().block_on(outbox::submit(&outbox, client.as_ref(), &settings, submission, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY));
+    let result = runtime().block_on(outbox::submit(
+        &outbox,
+        client.as_ref(),
+        &settings,
+        submission,
+        crate::APP_VERSION,
+        &outbox::INTERACTIVE_POLICY,
+    ));
     match result {
         Ok(Submitted::Sent(outcome)) => {
             if args.json {
-                println!("{}", serde_json::json!({
-                    "outcome": "sent",
-                    "ticket_id": outcome.ticket_id,
-                    "ticket_number": outcome.ticket_number,
-                    "reference": outcome.reference,
-                    "contact": outcome.contact,
-                    "screenshots_attached": capture.screenshots.len() - outcome.omitted_screenshots,
-                }));
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "outcome": "sent",
+                        "ticket_id": outcome.ticket_id,
+                        "ticket_number": outcome.ticket_number,
+                        "reference": outcome.reference,
+                        "contact": outcome.contact,
+                        "screenshots_attached": capture.screenshots.len() - outcome.omitted_screenshots,
+                    })
+                );
             } else {
-                println!("Ticket #{} filed (id {}, reference {})", outcome.ticket_number, outcome.ticket_id, outcome.reference);
+                println!(
+                    "Ticket #{} filed (id {}, reference {})",
+                    outcome.ticket_number, outcome.ticket_id, outcome.reference
+                );
             }
             ExitCode::SUCCESS
         }
-        Ok(Submitted::Queued { reference, reason, detail, waits_for_admin }) => {
+        Ok(Submitted::Queued {
+            reference,
+            reason,
+            detail,
+            waits_for_admin,
+        }) => {
             if args.json {
-                println!("{}", serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "detail": detail, "waits_for_admin": waits_for_admin }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "detail": detail, "waits_for_admin": waits_for_admin })
+                );
             } else {
                 println!("queued {reference}");
                 eprintln!("note: not sent yet: {detail}. The ticket is saved and will be sent by the running app or `helpdesk-button outbox flush`.");
@@ -466,13 +580,23 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
         }
         Err(e) => {
             if args.json {
-                println!("{}", serde_json::json!({ "outcome": "error", "kind": e.kind(), "message": e.to_string(), "fields": e.fields() }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "outcome": "error", "kind": e.kind(), "message": e.to_string(), "fields": e.fields() })
+                );
             }
             match e.fields() {
                 Some(fields) => {
                     eprintln!("error: fix these and run the command again:");
                     for (field, msg) in &fields.0 {
-                        eprintln!("  --{}: {msg}", if field == "description" { "message" } else { field });
+                        eprintln!(
+                            "  --{}: {msg}",
+                            if field == "description" {
+                                "message"
+                            } else {
+                                field
+                            }
+                        );
                     }
                     ExitCode::from(EXIT_INPUT)
                 }
@@ -484,7 +608,8 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
 }
 
 fn open_outbox(paths: &AppPaths) -> Result<Outbox, ExitCode> {
-    Outbox::open(&outbox::outbox_file(&paths.data_dir)).map_err(|e| fail(EXIT_FAILURE, &e.to_string()))
+    Outbox::open(&outbox::outbox_file(&paths.data_dir))
+        .map_err(|e| fail(EXIT_FAILURE, &e.to_string()))
 }
 
 fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
@@ -499,18 +624,29 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                 Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&entries).unwrap_or_default()
+                );
             } else if entries.is_empty() {
                 println!("The outbox is empty.");
             } else {
                 for e in entries {
                     let state = match e.state {
-                        outbox::EntryState::Sent => format!("sent as #{}", e.ticket_number.unwrap_or_default()),
+                        outbox::EntryState::Sent => {
+                            format!("sent as #{}", e.ticket_number.unwrap_or_default())
+                        }
                         outbox::EntryState::Failed => "failed (retry with `outbox flush`)".into(),
-                        outbox::EntryState::Pending | outbox::EntryState::Sending => format!("waiting ({} attempts)", e.attempts),
+                        outbox::EntryState::Pending | outbox::EntryState::Sending => {
+                            format!("waiting ({} attempts)", e.attempts)
+                        }
                     };
-                    println!("{}  {}  {:<28}  {}", e.reference, e.created_at, state, e.subject);
-                    if let Some(err) = e.last_error.filter(|_| e.state != outbox::EntryState::Sent) {
+                    println!(
+                        "{}  {}  {:<28}  {}",
+                        e.reference, e.created_at, state, e.subject
+                    );
+                    if let Some(err) = e.last_error.filter(|_| e.state != outbox::EntryState::Sent)
+                    {
                         println!("    last error: {err}");
                     }
                 }
@@ -526,7 +662,13 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
             };
-            let results = runtime().block_on(outbox.deliver_due(&client, &settings, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY, true));
+            let results = runtime().block_on(outbox.deliver_due(
+                &client,
+                &settings,
+                crate::APP_VERSION,
+                &outbox::INTERACTIVE_POLICY,
+                true,
+            ));
             let results = match results {
                 Ok(r) => r,
                 Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
@@ -534,8 +676,13 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
             let mut unsent = 0;
             for r in &results {
                 match r {
-                    DeliveryResult::Sent { reference, outcome } => println!("sent {reference} as ticket #{}", outcome.ticket_number),
-                    DeliveryResult::Retrying { reference, error, .. } | DeliveryResult::Failed { reference, error } => {
+                    DeliveryResult::Sent { reference, outcome } => {
+                        println!("sent {reference} as ticket #{}", outcome.ticket_number)
+                    }
+                    DeliveryResult::Retrying {
+                        reference, error, ..
+                    }
+                    | DeliveryResult::Failed { reference, error } => {
                         unsent += 1;
                         println!("not sent {reference}: {error}");
                     }
@@ -544,14 +691,21 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
             if results.is_empty() {
                 println!("Nothing to send.");
             }
-            if unsent > 0 { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS }
+            if unsent > 0 {
+                ExitCode::from(EXIT_FAILURE)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }
 
 fn sandbox_command(port: u16, api_key: String) -> ExitCode {
     runtime().block_on(async move {
-        let config = SandboxConfig { api_keys: vec![api_key], ..SandboxConfig::default() };
+        let config = SandboxConfig {
+            api_keys: vec![api_key],
+            ..SandboxConfig::default()
+        };
         let sandbox = match Sandbox::start(config, ([127, 0, 0, 1], port).into()).await {
             Ok(s) => s,
             Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
@@ -562,7 +716,10 @@ fn sandbox_command(port: u16, api_key: String) -> ExitCode {
         sandbox.add_agent(customer, &hostname, None, "2026-01-01T00:00:00Z");
         sandbox.add_contact(customer, "Ada", "Lovelace", "ada@demo-customer.example");
         println!("Atera sandbox listening on http://{}", sandbox.addr());
-        println!("  endpoint setting: {}   API key: (the one given with --api-key)", sandbox.endpoint());
+        println!(
+            "  endpoint setting: {}   API key: (the one given with --api-key)",
+            sandbox.endpoint()
+        );
         println!("  received tickets: http://{}/", sandbox.addr());
         let _ = tokio::signal::ctrl_c().await;
         sandbox.shutdown().await;

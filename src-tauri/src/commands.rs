@@ -7,10 +7,10 @@ use base64::Engine as _;
 use helpdesk_core::draft::{self, Draft};
 use helpdesk_core::form::TicketForm;
 use helpdesk_core::inventory::Inventory;
+use helpdesk_core::outbox::{self, Submitted};
 use helpdesk_core::profile::{self, RequesterProfile};
 use helpdesk_core::secrets::OsKeychain;
-use helpdesk_core::outbox::{self, Submitted};
-use helpdesk_core::submit::{self, SubmitError, Submission};
+use helpdesk_core::submit::{self, Submission, SubmitError};
 use helpdesk_core::values::{self, Impact, Priority, TicketType};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -67,7 +67,12 @@ pub struct CommandError {
 
 impl CommandError {
     fn internal(message: impl Into<String>) -> Self {
-        Self { kind: "internal", message: message.into(), detail: None, fields: None }
+        Self {
+            kind: "internal",
+            message: message.into(),
+            detail: None,
+            fields: None,
+        }
     }
 }
 
@@ -83,7 +88,10 @@ impl From<SubmitError> for CommandError {
 }
 
 fn data_url(jpeg: &[u8]) -> String {
-    format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg))
+    format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(jpeg)
+    )
 }
 
 /// The inventory as the form's disclosure shows it.
@@ -94,12 +102,17 @@ pub fn inventory_view(inv: &Inventory) -> Value {
 #[tauri::command]
 fn get_form_state(state: AppStateArc<'_>) -> Result<Value, CommandError> {
     let guard = state.session();
-    let session = guard.as_ref().ok_or_else(|| CommandError::internal("The form has no capture session. Press the button again."))?;
+    let session = guard.as_ref().ok_or_else(|| {
+        CommandError::internal("The form has no capture session. Press the button again.")
+    })?;
     let s = &session.settings;
     let os_user = whoami::username().unwrap_or_default();
     let os_name = whoami::realname().ok();
     let prefill: RequesterProfile = profile::load(&state.paths, os_name.as_deref(), &os_user);
-    let draft = draft::load(&state.paths).ok().flatten().filter(Draft::has_content);
+    let draft = draft::load(&state.paths)
+        .ok()
+        .flatten()
+        .filter(Draft::has_content);
     let screenshots: Vec<Value> = session
         .capture
         .screenshots
@@ -159,16 +172,27 @@ fn get_screenshot(state: AppStateArc<'_>, id: u32) -> Result<String, CommandErro
 
 #[tauri::command]
 fn save_draft(state: AppStateArc<'_>, draft: Draft) -> Result<(), CommandError> {
-    draft::save(&state.paths, &draft).map_err(|e| CommandError::internal(format!("Your draft could not be saved: {e}")))
+    draft::save(&state.paths, &draft)
+        .map_err(|e| CommandError::internal(format!("Your draft could not be saved: {e}")))
 }
 
 #[tauri::command]
-async fn submit_ticket(app: AppHandle, state: AppStateArc<'_>, form: TicketForm) -> Result<Value, CommandError> {
+async fn submit_ticket(
+    app: AppHandle,
+    state: AppStateArc<'_>,
+    form: TicketForm,
+) -> Result<Value, CommandError> {
     let state = state.inner().clone();
     let (settings, screenshots, inventory) = {
         let guard = state.session();
-        let session = guard.as_ref().ok_or_else(|| CommandError::internal("The form has no capture session. Press the button again."))?;
-        (session.settings.clone(), session.capture.screenshots.clone(), session.inventory.clone())
+        let session = guard.as_ref().ok_or_else(|| {
+            CommandError::internal("The form has no capture session. Press the button again.")
+        })?;
+        (
+            session.settings.clone(),
+            session.capture.screenshots.clone(),
+            session.inventory.clone(),
+        )
     };
     let client = submit::connect(&state.paths, &settings, &OsKeychain);
     let rules = crate::rules_config(&state.paths);
@@ -181,11 +205,27 @@ async fn submit_ticket(app: AppHandle, state: AppStateArc<'_>, form: TicketForm)
         rules: rules.as_ref(),
     };
     let result = match &state.outbox {
-        Some(outbox) => outbox::submit(outbox, client.as_ref(), &settings, submission, crate::APP_VERSION, &outbox::INTERACTIVE_POLICY).await?,
-        None => Submitted::Sent(submit::submit_ticket(&client?, &settings, submission, crate::APP_VERSION).await?),
+        Some(outbox) => {
+            outbox::submit(
+                outbox,
+                client.as_ref(),
+                &settings,
+                submission,
+                crate::APP_VERSION,
+                &outbox::INTERACTIVE_POLICY,
+            )
+            .await?
+        }
+        None => Submitted::Sent(
+            submit::submit_ticket(&client?, &settings, submission, crate::APP_VERSION).await?,
+        ),
     };
     draft::clear(&state.paths);
-    let requester = RequesterProfile { name: form.name.trim().into(), email: form.email.trim().into(), phone: form.phone.trim().into() };
+    let requester = RequesterProfile {
+        name: form.name.trim().into(),
+        email: form.email.trim().into(),
+        phone: form.phone.trim().into(),
+    };
     if let Err(e) = profile::save(&state.paths, &requester) {
         tracing::warn!(error = %e, "could not remember the requester");
     }
@@ -198,7 +238,12 @@ async fn submit_ticket(app: AppHandle, state: AppStateArc<'_>, form: TicketForm)
             "reference": outcome.reference,
             "message": "A technician will get back to you. You can close this window.",
         }),
-        Submitted::Queued { reference, reason, waits_for_admin, .. } => {
+        Submitted::Queued {
+            reference,
+            reason,
+            waits_for_admin,
+            ..
+        } => {
             state.deliveries.notify_one();
             let message = if waits_for_admin {
                 format!("{reason} Your ticket is saved on this PC and will be sent as soon as the connection is fixed.")
@@ -221,6 +266,10 @@ fn close_form(app: AppHandle) {
 fn form_painted(state: AppStateArc<'_>, session_id: u64) {
     if let Some(session) = state.session().as_ref().filter(|s| s.id == session_id) {
         let ms = session.triggered_at.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(session = session_id, ms = format!("{ms:.0}"), "form visible (trigger to first paint)");
+        tracing::info!(
+            session = session_id,
+            ms = format!("{ms:.0}"),
+            "form visible (trigger to first paint)"
+        );
     }
 }

@@ -24,7 +24,8 @@ pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The link that opens the form: `helpdesk-button://new`.
 pub fn is_new_ticket_link(arg: &str) -> bool {
-    arg.trim_end_matches('/').eq_ignore_ascii_case("helpdesk-button://new")
+    arg.trim_end_matches('/')
+        .eq_ignore_ascii_case("helpdesk-button://new")
 }
 
 /// Installs the log subscriber once: stderr, filtered by `HELPDESK_BUTTON_LOG`.
@@ -42,7 +43,12 @@ pub fn init_logging(default_filter: &str) {
 }
 
 /// Runs the tray app until Quit.
-pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool, open_tickets: bool) -> std::process::ExitCode {
+pub fn run_gui(
+    config_dir: Option<PathBuf>,
+    open_form: bool,
+    open_settings: bool,
+    open_tickets: bool,
+) -> std::process::ExitCode {
     let paths = match AppPaths::resolve(config_dir.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -105,7 +111,10 @@ pub fn run_gui(config_dir: Option<PathBuf>, open_form: bool, open_settings: bool
     };
     app.run(|_app, event| {
         // A tray app keeps running with no window open; only Quit (an explicit exit code) ends it.
-        if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
+        if let tauri::RunEvent::ExitRequested {
+            api, code: None, ..
+        } = event
+        {
             api.prevent_exit();
         }
     });
@@ -123,7 +132,11 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
     let result = hotkey
         .parse::<tauri_plugin_global_shortcut::Shortcut>()
         .map_err(|e| format!("{hotkey:?} is not a key combination this app understands ({e})"))
-        .and_then(|shortcut| app.global_shortcut().register(shortcut).map_err(|e| e.to_string()));
+        .and_then(|shortcut| {
+            app.global_shortcut()
+                .register(shortcut)
+                .map_err(|e| e.to_string())
+        });
     match result {
         Ok(()) => {
             tracing::info!(hotkey, "hotkey registered");
@@ -131,7 +144,10 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
         }
         Err(reason) => {
             tracing::warn!(hotkey, %reason, "the hotkey could not be registered; use the tray menu or the helpdesk-button://new link");
-            HotkeyStatus::Failed { hotkey: hotkey.to_string(), reason }
+            HotkeyStatus::Failed {
+                hotkey: hotkey.to_string(),
+                reason,
+            }
         }
     }
 }
@@ -155,7 +171,11 @@ pub fn rules_config(paths: &AppPaths) -> Option<helpdesk_core::submit::RulesConf
         }
     };
     let exe = std::env::current_exe().ok()?;
-    Some(helpdesk_core::submit::RulesConfig { exe, script, limits: helpdesk_core::rules::RuleLimits::default() })
+    Some(helpdesk_core::submit::RulesConfig {
+        exe,
+        script,
+        limits: helpdesk_core::rules::RuleLimits::default(),
+    })
 }
 
 /// Gets the shared state from any manager.

@@ -24,7 +24,13 @@ fn read(file: &Path, what: &str) -> Result<String, ExitCode> {
 }
 
 fn located(file: &Path, severity: &str, d: &RuleDiagnostic) -> String {
-    format!("{}:{}:{}: {severity}: {}", file.display(), d.line, d.column, d.message)
+    format!(
+        "{}:{}:{}: {severity}: {}",
+        file.display(),
+        d.line,
+        d.column,
+        d.message
+    )
 }
 
 /// Prints the diagnostics of `script`; returns whether it is free of syntax errors.
@@ -77,7 +83,10 @@ pub fn rules_test(rules_path: &Path, input_path: &Path) -> ExitCode {
     let input: RuleInput = match serde_json::from_str(&text) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("error: the input file {} is not a valid rule input: {e}", input_path.display());
+            eprintln!(
+                "error: the input file {} is not a valid rule input: {e}",
+                input_path.display()
+            );
             return ExitCode::from(EXIT_INPUT);
         }
     };
@@ -90,7 +99,10 @@ pub fn rules_test(rules_path: &Path, input_path: &Path) -> ExitCode {
     };
     match rules::evaluate(&exe, &script, &input, &RuleLimits::default()) {
         Ok(outcome) => {
-            println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&outcome).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -51,7 +51,9 @@ impl AppState {
             tracing::error!(error = %e, "settings unreadable; using the defaults");
             Settings::default()
         });
-        let outbox = match helpdesk_core::outbox::Outbox::open(&helpdesk_core::outbox::outbox_file(&paths.data_dir)) {
+        let outbox = match helpdesk_core::outbox::Outbox::open(&helpdesk_core::outbox::outbox_file(
+            &paths.data_dir,
+        )) {
             Ok(o) => Some(std::sync::Arc::new(o)),
             Err(e) => {
                 tracing::error!(error = %e, "the outbox cannot be opened; tickets are sent directly");
@@ -94,7 +96,9 @@ impl AppState {
 
     /// The current session, if a form is open.
     pub fn session(&self) -> MutexGuard<'_, Option<FormSession>> {
-        self.session.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -130,12 +134,19 @@ pub fn trigger(app: AppHandle) {
         if let Some(session) = state.session().as_mut().filter(|s| s.id == id) {
             match captured {
                 Ok(c) => {
-                    tracing::info!(session = id, monitors = c.screenshots.len(), ms = grabbed_ms, "screens captured");
+                    tracing::info!(
+                        session = id,
+                        monitors = c.screenshots.len(),
+                        ms = grabbed_ms,
+                        "screens captured"
+                    );
                     session.capture = c;
                 }
                 Err(e) => {
                     tracing::warn!(session = id, error = %e, "screens not captured");
-                    session.capture_error = Some(format!("The screens could not be captured ({e}). You can still send the ticket."));
+                    session.capture_error = Some(format!(
+                        "The screens could not be captured ({e}). You can still send the ticket."
+                    ));
                 }
             }
         }

@@ -25,7 +25,10 @@ pub struct TicketsError {
 
 impl TicketsError {
     fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -34,18 +37,24 @@ impl From<helpdesk_core::tracking::TrackingError> for TicketsError {
         use helpdesk_core::tracking::TrackingError;
         match &e {
             TrackingError::EmptyReply => Self::new("invalid", "Write a reply first."),
-            TrackingError::Atera(a) => Self::new(if a.is_retryable() { "network" } else { "atera" }, a.user_message()),
+            TrackingError::Atera(a) => Self::new(
+                if a.is_retryable() { "network" } else { "atera" },
+                a.user_message(),
+            ),
             _ => Self::new("internal", e.to_string()),
         }
     }
 }
 
 fn outbox(state: &AppState) -> Result<std::sync::Arc<helpdesk_core::outbox::Outbox>, TicketsError> {
-    state.outbox.clone().ok_or_else(|| TicketsError::new("internal", "The ticket store on this PC cannot be opened."))
+    state.outbox.clone().ok_or_else(|| {
+        TicketsError::new("internal", "The ticket store on this PC cannot be opened.")
+    })
 }
 
 fn client(state: &AppState) -> Result<helpdesk_core::atera::AteraClient, TicketsError> {
-    submit::connect(&state.paths, &state.settings(), &OsKeychain).map_err(|e| TicketsError::new("atera", e.user_message()))
+    submit::connect(&state.paths, &state.settings(), &OsKeychain)
+        .map_err(|e| TicketsError::new("atera", e.user_message()))
 }
 
 /// Opens (or focuses) the window, optionally on one ticket.
@@ -53,13 +62,14 @@ pub fn open_window(app: &AppHandle, ticket_id: Option<i64>) {
     if let Some(w) = app.get_webview_window(TICKETS_WINDOW) {
         let _ = w.show();
         let _ = w.set_focus();
-    } else if let Err(e) = WebviewWindowBuilder::new(app, TICKETS_WINDOW, WebviewUrl::App("tickets.html".into()))
-        .title("My tickets")
-        .inner_size(760.0, 640.0)
-        .min_inner_size(480.0, 420.0)
-        .center()
-        .focused(true)
-        .build()
+    } else if let Err(e) =
+        WebviewWindowBuilder::new(app, TICKETS_WINDOW, WebviewUrl::App("tickets.html".into()))
+            .title("My tickets")
+            .inner_size(760.0, 640.0)
+            .min_inner_size(480.0, 420.0)
+            .center()
+            .focused(true)
+            .build()
     {
         tracing::error!(error = %e, "the My tickets window could not be opened");
         return;
@@ -76,7 +86,9 @@ pub fn open_window(app: &AppHandle, ticket_id: Option<i64>) {
 #[tauri::command]
 pub fn my_tickets_list(state: AppStateArc<'_>) -> Result<Value, TicketsError> {
     let settings = state.settings();
-    let tickets = outbox(&state)?.my_tickets().map_err(|e| TicketsError::new("internal", e.to_string()))?;
+    let tickets = outbox(&state)?
+        .my_tickets()
+        .map_err(|e| TicketsError::new("internal", e.to_string()))?;
     let open_ticket = state.open_ticket.lock().ok().and_then(|mut p| p.take());
     Ok(json!({
         "company_name": settings.branding.company_name,
@@ -87,11 +99,18 @@ pub fn my_tickets_list(state: AppStateArc<'_>) -> Result<Value, TicketsError> {
 }
 
 #[tauri::command]
-pub async fn my_tickets_thread(app: AppHandle, state: AppStateArc<'_>, ticket_id: i64) -> Result<Value, TicketsError> {
+pub async fn my_tickets_thread(
+    app: AppHandle,
+    state: AppStateArc<'_>,
+    ticket_id: i64,
+) -> Result<Value, TicketsError> {
     let state = state.inner().clone();
     let outbox = outbox(&state)?;
     let comments = outbox.thread(&client(&state)?, ticket_id).await?;
-    let ticket = outbox.my_tickets().ok().and_then(|all| all.into_iter().find(|t| t.ticket_id == Some(ticket_id)));
+    let ticket = outbox
+        .my_tickets()
+        .ok()
+        .and_then(|all| all.into_iter().find(|t| t.ticket_id == Some(ticket_id)));
     crate::worker::refresh_pending(&app);
     Ok(json!({
         "ticket_id": ticket_id,
@@ -103,15 +122,23 @@ pub async fn my_tickets_thread(app: AppHandle, state: AppStateArc<'_>, ticket_id
 }
 
 #[tauri::command]
-pub async fn my_tickets_reply(state: AppStateArc<'_>, ticket_id: i64, text: String) -> Result<Value, TicketsError> {
+pub async fn my_tickets_reply(
+    state: AppStateArc<'_>,
+    ticket_id: i64,
+    text: String,
+) -> Result<Value, TicketsError> {
     let state = state.inner().clone();
-    outbox(&state)?.reply(&client(&state)?, ticket_id, &text).await?;
+    outbox(&state)?
+        .reply(&client(&state)?, ticket_id, &text)
+        .await?;
     Ok(json!({ "ok": true }))
 }
 
 #[tauri::command]
 pub fn my_tickets_retry(state: AppStateArc<'_>, reference: String) -> Result<(), TicketsError> {
-    outbox(&state)?.retry(Some(&reference)).map_err(|e| TicketsError::new("internal", e.to_string()))?;
+    outbox(&state)?
+        .retry(Some(&reference))
+        .map_err(|e| TicketsError::new("internal", e.to_string()))?;
     state.deliveries.notify_one();
     Ok(())
 }
@@ -126,8 +153,14 @@ pub fn my_tickets_refresh(state: AppStateArc<'_>) {
 pub fn notify_changes(app: &AppHandle, changes: &[TicketChange]) {
     for change in changes {
         let (title, body) = match &change.kind {
-            ChangeKind::Status { to, .. } => (format!("Ticket #{} is now {to}", change.ticket_number), change.subject.clone()),
-            ChangeKind::Reply { by, text } => (format!("{by} replied to ticket #{}", change.ticket_number), excerpt(text)),
+            ChangeKind::Status { to, .. } => (
+                format!("Ticket #{} is now {to}", change.ticket_number),
+                change.subject.clone(),
+            ),
+            ChangeKind::Reply { by, text } => (
+                format!("{by} replied to ticket #{}", change.ticket_number),
+                excerpt(text),
+            ),
         };
         show_notification(app, &title, &body, Some(change.ticket_id));
     }
@@ -138,7 +171,11 @@ pub fn notify_changes(app: &AppHandle, changes: &[TicketChange]) {
 
 fn excerpt(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 140 { format!("{}…", flat.chars().take(140).collect::<String>()) } else { flat }
+    if flat.chars().count() > 140 {
+        format!("{}…", flat.chars().take(140).collect::<String>())
+    } else {
+        flat
+    }
 }
 
 /// A desktop notification. On Linux, clicking it opens the ticket (notification daemons report
@@ -146,7 +183,12 @@ fn excerpt(text: &str) -> String {
 pub fn show_notification(app: &AppHandle, title: &str, body: &str, ticket_id: Option<i64>) {
     #[cfg(target_os = "linux")]
     {
-        let shown = notify_rust::Notification::new().appname("Helpdesk Button").summary(title).body(body).action("default", "Open").show();
+        let shown = notify_rust::Notification::new()
+            .appname("Helpdesk Button")
+            .summary(title)
+            .body(body)
+            .action("default", "Open")
+            .show();
         match shown {
             Ok(handle) => {
                 let app = app.clone();

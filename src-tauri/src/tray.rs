@@ -18,19 +18,39 @@ use crate::HotkeyStatus;
 /// When the desktop has no tray or the icon cannot be loaded.
 pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
     let new_ticket = MenuItem::with_id(app, "new-ticket", "New ticket…", true, None::<&str>)?;
-    let hotkey_item = MenuItem::with_id(app, "hotkey-status", hotkey_text(hotkey), false, None::<&str>)?;
+    let hotkey_item = MenuItem::with_id(
+        app,
+        "hotkey-status",
+        hotkey_text(hotkey),
+        false,
+        None::<&str>,
+    )?;
     let settings = MenuItem::with_id(app, "settings", "Settings…", true, None::<&str>)?;
     let my_tickets = MenuItem::with_id(app, "my-tickets", "My tickets…", true, None::<&str>)?;
     let pending = MenuItem::with_id(app, "pending", pending_text(0), false, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&new_ticket, &my_tickets, &pending, &hotkey_item, &separator, &settings, &separator2, &quit])?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &new_ticket,
+            &my_tickets,
+            &pending,
+            &hotkey_item,
+            &separator,
+            &settings,
+            &separator2,
+            &quit,
+        ],
+    )?;
     app.manage(PendingItem(pending));
     app.manage(HotkeyItem(hotkey_item));
     let icon = match hotkey {
         HotkeyStatus::Registered(_) => Image::from_bytes(include_bytes!("../../icons/tray.png"))?,
-        HotkeyStatus::Failed { .. } => Image::from_bytes(include_bytes!("../../icons/tray-warning.png"))?,
+        HotkeyStatus::Failed { .. } => {
+            Image::from_bytes(include_bytes!("../../icons/tray-warning.png"))?
+        }
     };
     TrayIconBuilder::with_id("main")
         .icon(icon)
@@ -62,7 +82,11 @@ pub fn show_pending(app: &AppHandle, count: usize) {
         let _ = item.0.set_text(pending_text(count));
     }
     if let Some(tray) = app.tray_by_id("main") {
-        let tip = if count == 0 { "Helpdesk Button: report a problem".to_string() } else { format!("Helpdesk Button: {}", pending_text(count)) };
+        let tip = if count == 0 {
+            "Helpdesk Button: report a problem".to_string()
+        } else {
+            format!("Helpdesk Button: {}", pending_text(count))
+        };
         let _ = tray.set_tooltip(Some(tip));
     }
 }
@@ -70,7 +94,9 @@ pub fn show_pending(app: &AppHandle, count: usize) {
 fn hotkey_text(status: &HotkeyStatus) -> String {
     match status {
         HotkeyStatus::Registered(k) => format!("Hotkey: {k}"),
-        HotkeyStatus::Failed { hotkey, .. } => format!("Hotkey {hotkey} unavailable (in use by another app?)"),
+        HotkeyStatus::Failed { hotkey, .. } => {
+            format!("Hotkey {hotkey} unavailable (in use by another app?)")
+        }
     }
 }
 

@@ -23,21 +23,36 @@ const POLL_EVERY: Duration = Duration::from_secs(600);
 pub fn spawn_poller(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
         let state = crate::app_state(&app);
-        let Some(outbox) = state.outbox.clone() else { return };
+        let Some(outbox) = state.outbox.clone() else {
+            return;
+        };
         loop {
             let settings = state.settings();
             if let Ok(client) = submit::connect(&state.paths, &settings, &OsKeychain) {
                 match outbox.poll_tickets(&client).await {
                     Ok(changes) => crate::tickets::notify_changes(&app, &changes),
-                    Err(e) => tracing::info!(error = %e, "checking the tickets' status failed; next cycle"),
+                    Err(e) => {
+                        tracing::info!(error = %e, "checking the tickets' status failed; next cycle")
+                    }
                 }
             }
-            let jitter = 0.8 + 0.4 * (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) as f64 / 1e9);
+            let jitter = 0.8
+                + 0.4
+                    * (std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.subsec_nanos())
+                        .unwrap_or(0) as f64
+                        / 1e9);
             tokio::select! {
                 () = tokio::time::sleep(POLL_EVERY.mul_f64(jitter)) => {}
                 () = state.poll_now.notified() => {}
             }
-            let _ = tauri::Emitter::emit_to(&app, crate::tickets::TICKETS_WINDOW, "tickets-changed", ());
+            let _ = tauri::Emitter::emit_to(
+                &app,
+                crate::tickets::TICKETS_WINDOW,
+                "tickets-changed",
+                (),
+            );
         }
     });
 }
@@ -46,16 +61,29 @@ pub fn spawn_poller(app: AppHandle) {
 pub fn spawn(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
         let state = crate::app_state(&app);
-        let Some(outbox) = state.outbox.clone() else { return };
+        let Some(outbox) = state.outbox.clone() else {
+            return;
+        };
         loop {
             let settings = state.reload_settings();
             let mut waiting_for_network = false;
             match submit::connect(&state.paths, &settings, &OsKeychain) {
-                Ok(client) => match outbox.deliver_due(&client, &settings, crate::APP_VERSION, &RetryPolicy::default(), false).await {
+                Ok(client) => match outbox
+                    .deliver_due(
+                        &client,
+                        &settings,
+                        crate::APP_VERSION,
+                        &RetryPolicy::default(),
+                        false,
+                    )
+                    .await
+                {
                     Ok(results) => {
                         for result in &results {
                             match result {
-                                DeliveryResult::Sent { outcome, .. } => notify_sent(&app, outcome.ticket_id, &outcome.ticket_number),
+                                DeliveryResult::Sent { outcome, .. } => {
+                                    notify_sent(&app, outcome.ticket_id, &outcome.ticket_number)
+                                }
                                 DeliveryResult::Retrying { error, .. } => {
                                     waiting_for_network |= matches!(error, submit::SubmitError::Atera(e) if e.is_retryable());
                                 }
@@ -68,12 +96,21 @@ pub fn spawn(app: AppHandle) {
                 Err(e) => tracing::debug!(error = %e, "not configured; saved tickets wait"),
             }
             refresh_pending(&app);
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
             let wait = match outbox.next_due_at() {
-                Ok(Some(due)) => Duration::from_secs(due.saturating_sub(now).max(1) as u64).min(MAX_IDLE),
+                Ok(Some(due)) => {
+                    Duration::from_secs(due.saturating_sub(now).max(1) as u64).min(MAX_IDLE)
+                }
                 _ => MAX_IDLE,
             };
-            let wait = if waiting_for_network { wait.min(PROBE_EVERY) } else { wait };
+            let wait = if waiting_for_network {
+                wait.min(PROBE_EVERY)
+            } else {
+                wait
+            };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {
                     // While the network is down, a cheap connection probe decides whether the
@@ -90,10 +127,24 @@ pub fn spawn(app: AppHandle) {
 }
 
 async fn network_is_back(settings: &helpdesk_core::settings::Settings) -> bool {
-    let Ok(endpoint) = settings.endpoint() else { return false };
+    let Ok(endpoint) = settings.endpoint() else {
+        return false;
+    };
     let url = endpoint.base_url();
-    let (Some(host), Some(port)) = (url.host_str().map(str::to_string), url.port_or_known_default()) else { return false };
-    matches!(tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect((host.as_str(), port))).await, Ok(Ok(_)))
+    let (Some(host), Some(port)) = (
+        url.host_str().map(str::to_string),
+        url.port_or_known_default(),
+    ) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect((host.as_str(), port))
+        )
+        .await,
+        Ok(Ok(_))
+    )
 }
 
 fn notify_sent(app: &AppHandle, ticket_id: i64, ticket_number: &str) {
@@ -108,6 +159,10 @@ fn notify_sent(app: &AppHandle, ticket_id: i64, ticket_number: &str) {
 /// Updates the tray's count of tickets waiting to be sent.
 pub fn refresh_pending(app: &AppHandle) {
     let state = crate::app_state(app);
-    let count = state.outbox.as_ref().and_then(|o| o.unsent_count().ok()).unwrap_or(0);
+    let count = state
+        .outbox
+        .as_ref()
+        .and_then(|o| o.unsent_count().ok())
+        .unwrap_or(0);
     crate::tray::show_pending(app, count);
 }

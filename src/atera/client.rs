@@ -13,7 +13,8 @@ use url::Url;
 
 use super::error::AteraError;
 use super::models::{
-    Account, ActionResult, Agent, Comment, Contact, CreateContact, CreateEndUserComment, CreateTicket, Customer, Paged, ProblemDetails, Ticket,
+    Account, ActionResult, Agent, Comment, Contact, CreateContact, CreateEndUserComment,
+    CreateTicket, Customer, Paged, ProblemDetails, Ticket,
 };
 use crate::secrets::ApiKey;
 use crate::settings::AuthMode;
@@ -32,7 +33,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect: Duration::from_secs(10), request: Duration::from_secs(30) }
+        Self {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+        }
     }
 }
 
@@ -46,7 +50,9 @@ pub struct AteraClient {
 
 impl std::fmt::Debug for AteraClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AteraClient").field("base", &self.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("AteraClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,7 +70,12 @@ impl AteraClient {
     ///
     /// # Errors
     /// [`AteraError::Tls`] when the TLS stack cannot be set up.
-    pub fn new(base: Url, key: &ApiKey, auth: AuthMode, timeouts: Timeouts) -> Result<Self, AteraError> {
+    pub fn new(
+        base: Url,
+        key: &ApiKey,
+        auth: AuthMode,
+        timeouts: Timeouts,
+    ) -> Result<Self, AteraError> {
         install_crypto_provider();
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -86,14 +97,29 @@ impl AteraClient {
         headers.insert(name, value);
         let host = base.host_str().unwrap_or_default().to_string();
         let http = reqwest::Client::builder()
-            .user_agent(concat!("HelpdeskButton/", env!("CARGO_PKG_VERSION"), " (+https://helpdeskbutton.app)"))
+            .user_agent(concat!(
+                "HelpdeskButton/",
+                env!("CARGO_PKG_VERSION"),
+                " (+https://helpdeskbutton.app)"
+            ))
             .default_headers(headers)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
             .build()
-            .map_err(|e| AteraError::Tls { host, reason: chain(&e) })?;
-        let base = if base.path().ends_with('/') { base } else { Url::parse(&format!("{base}/")).unwrap_or(base) };
-        Ok(Self { http, base, timeouts })
+            .map_err(|e| AteraError::Tls {
+                host,
+                reason: chain(&e),
+            })?;
+        let base = if base.path().ends_with('/') {
+            base
+        } else {
+            Url::parse(&format!("{base}/")).unwrap_or(base)
+        };
+        Ok(Self {
+            http,
+            base,
+            timeouts,
+        })
     }
 
     /// The API base URL.
@@ -113,8 +139,18 @@ impl AteraClient {
     ///
     /// # Errors
     /// Any [`AteraError`].
-    pub async fn customers(&self, page: u32, items_in_page: u32) -> Result<Paged<Customer>, AteraError> {
-        self.send(Method::GET, "customers", &page_query(page, items_in_page), None::<&()>).await
+    pub async fn customers(
+        &self,
+        page: u32,
+        items_in_page: u32,
+    ) -> Result<Paged<Customer>, AteraError> {
+        self.send(
+            Method::GET,
+            "customers",
+            &page_query(page, items_in_page),
+            None::<&()>,
+        )
+        .await
     }
 
     /// `GET /customers/{id}`.
@@ -122,7 +158,13 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`]; [`AteraError::NotFound`] for an unknown id.
     pub async fn customer(&self, customer_id: i64) -> Result<Customer, AteraError> {
-        self.send(Method::GET, &format!("customers/{customer_id}"), &[], None::<&()>).await
+        self.send(
+            Method::GET,
+            &format!("customers/{customer_id}"),
+            &[],
+            None::<&()>,
+        )
+        .await
     }
 
     /// `GET /contacts/{id}`.
@@ -130,26 +172,48 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`]; [`AteraError::NotFound`] for an unknown id.
     pub async fn contact(&self, end_user_id: i64) -> Result<Contact, AteraError> {
-        self.send(Method::GET, &format!("contacts/{end_user_id}"), &[], None::<&()>).await
+        self.send(
+            Method::GET,
+            &format!("contacts/{end_user_id}"),
+            &[],
+            None::<&()>,
+        )
+        .await
     }
 
     /// `GET /tickets`, one page, newest first as Atera lists them.
     ///
     /// # Errors
     /// Any [`AteraError`].
-    pub async fn tickets(&self, page: u32, items_in_page: u32) -> Result<Paged<Ticket>, AteraError> {
-        self.send(Method::GET, "tickets", &page_query(page, items_in_page), None::<&()>).await
+    pub async fn tickets(
+        &self,
+        page: u32,
+        items_in_page: u32,
+    ) -> Result<Paged<Ticket>, AteraError> {
+        self.send(
+            Method::GET,
+            "tickets",
+            &page_query(page, items_in_page),
+            None::<&()>,
+        )
+        .await
     }
 
     /// `GET /tickets/lastmodified?date=`: tickets modified since `since_utc` (ISO 8601), one page.
     ///
     /// # Errors
     /// Any [`AteraError`].
-    pub async fn tickets_modified_since(&self, since_utc: &str, page: u32, items_in_page: u32) -> Result<Paged<Ticket>, AteraError> {
+    pub async fn tickets_modified_since(
+        &self,
+        since_utc: &str,
+        page: u32,
+        items_in_page: u32,
+    ) -> Result<Paged<Ticket>, AteraError> {
         let mut query = page_query(page, items_in_page);
         query.push(("date", since_utc.to_string()));
         query.push(("includeComments", "true".to_string()));
-        self.send(Method::GET, "tickets/lastmodified", &query, None::<&()>).await
+        self.send(Method::GET, "tickets/lastmodified", &query, None::<&()>)
+            .await
     }
 
     /// `GET /tickets/{id}/comments`, every page (bounded).
@@ -159,8 +223,14 @@ impl AteraClient {
     pub async fn comments(&self, ticket_id: i64) -> Result<Vec<Comment>, AteraError> {
         let mut all = Vec::new();
         for page in 1..=MAX_SEARCH_PAGES {
-            let result: Paged<Comment> =
-                self.send(Method::GET, &format!("tickets/{ticket_id}/comments"), &page_query(page, MAX_PAGE_SIZE), None::<&()>).await?;
+            let result: Paged<Comment> = self
+                .send(
+                    Method::GET,
+                    &format!("tickets/{ticket_id}/comments"),
+                    &page_query(page, MAX_PAGE_SIZE),
+                    None::<&()>,
+                )
+                .await?;
             let len = result.items.len();
             all.extend(result.items);
             if len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages) {
@@ -174,8 +244,19 @@ impl AteraClient {
     ///
     /// # Errors
     /// Any [`AteraError`].
-    pub async fn create_end_user_comment(&self, ticket_id: i64, comment: &CreateEndUserComment) -> Result<i64, AteraError> {
-        let result: ActionResult = self.send(Method::POST, &format!("tickets/{ticket_id}/comments"), &[], Some(comment)).await?;
+    pub async fn create_end_user_comment(
+        &self,
+        ticket_id: i64,
+        comment: &CreateEndUserComment,
+    ) -> Result<i64, AteraError> {
+        let result: ActionResult = self
+            .send(
+                Method::POST,
+                &format!("tickets/{ticket_id}/comments"),
+                &[],
+                Some(comment),
+            )
+            .await?;
         Ok(result.action_id)
     }
 
@@ -190,12 +271,17 @@ impl AteraClient {
         for page in 1..=MAX_SEARCH_PAGES {
             let mut query = page_query(page, MAX_PAGE_SIZE);
             query.push(("Email", wanted.clone()));
-            let result: Paged<Contact> = self.send(Method::GET, "contacts", &query, None::<&()>).await?;
+            let result: Paged<Contact> = self
+                .send(Method::GET, "contacts", &query, None::<&()>)
+                .await?;
             let page_len = result.items.len();
             found.extend(result.items.into_iter().filter(|c| {
-                c.email.as_deref().is_some_and(|e| e.trim().to_lowercase() == wanted)
+                c.email
+                    .as_deref()
+                    .is_some_and(|e| e.trim().to_lowercase() == wanted)
             }));
-            if page_len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages) {
+            if page_len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages)
+            {
                 break;
             }
         }
@@ -207,7 +293,9 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`].
     pub async fn create_contact(&self, contact: &CreateContact) -> Result<i64, AteraError> {
-        let result: ActionResult = self.send(Method::POST, "contacts", &[], Some(contact)).await?;
+        let result: ActionResult = self
+            .send(Method::POST, "contacts", &[], Some(contact))
+            .await?;
         Ok(result.action_id)
     }
 
@@ -216,7 +304,10 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`].
     pub async fn agents_by_machine(&self, machine_name: &str) -> Result<Vec<Agent>, AteraError> {
-        let path = format!("agents/machine/{}", utf8_percent_encode_segment(machine_name));
+        let path = format!(
+            "agents/machine/{}",
+            utf8_percent_encode_segment(machine_name)
+        );
         let query = page_query(1, MAX_PAGE_SIZE);
         let result: Paged<Agent> = self.send(Method::GET, &path, &query, None::<&()>).await?;
         Ok(result.items)
@@ -227,7 +318,9 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`]. A [`AteraError::is_ambiguous`] error means the ticket may exist.
     pub async fn create_ticket(&self, ticket: &CreateTicket) -> Result<i64, AteraError> {
-        let result: ActionResult = self.send(Method::POST, "tickets", &[], Some(ticket)).await?;
+        let result: ActionResult = self
+            .send(Method::POST, "tickets", &[], Some(ticket))
+            .await?;
         Ok(result.action_id)
     }
 
@@ -236,7 +329,13 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`].
     pub async fn ticket(&self, ticket_id: i64) -> Result<Ticket, AteraError> {
-        self.send(Method::GET, &format!("tickets/{ticket_id}"), &[], None::<&()>).await
+        self.send(
+            Method::GET,
+            &format!("tickets/{ticket_id}"),
+            &[],
+            None::<&()>,
+        )
+        .await
     }
 
     async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -246,23 +345,43 @@ impl AteraClient {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, AteraError> {
-        let url = self.base.join(path).map_err(|e| AteraError::NotFound { what: format!("{path} ({e})") })?;
+        let url = self.base.join(path).map_err(|e| AteraError::NotFound {
+            what: format!("{path} ({e})"),
+        })?;
         let host = url.host_str().unwrap_or_default().to_string();
         let mut request = self.http.request(method.clone(), url).query(query);
         if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| AteraError::Decode { path: "request".into(), message: e.to_string() })?;
+            let bytes = serde_json::to_vec(body).map_err(|e| AteraError::Decode {
+                path: "request".into(),
+                message: e.to_string(),
+            })?;
             request = request.header(CONTENT_TYPE, "application/json").body(bytes);
         }
         let started = std::time::Instant::now();
         let response = request.send().await.map_err(|e| self.classify(&e, &host))?;
         let status = response.status();
-        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let bytes = response.bytes().await.map_err(|e| self.classify(&e, &host))?;
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.classify(&e, &host))?;
         tracing::debug!(%method, path, status = status.as_u16(), bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "atera call");
         if status.is_success() {
             if content_type.contains("html") || bytes.trim_ascii_start().starts_with(b"<") {
-                return Err(AteraError::NotAtera { endpoint: host, reason: "it answered with a web page instead of API data".into() });
+                return Err(AteraError::NotAtera {
+                    endpoint: host,
+                    reason: "it answered with a web page instead of API data".into(),
+                });
             }
             let de = &mut serde_json::Deserializer::from_slice(&bytes);
             return serde_path_to_error::deserialize(de).map_err(|e| AteraError::Decode {
@@ -275,15 +394,29 @@ impl AteraClient {
             .and_then(|p| p.detail.or(p.title))
             .filter(|d| !d.trim().is_empty());
         Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AteraError::Unauthorized { status: status.as_u16(), detail },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AteraError::Unauthorized {
+                status: status.as_u16(),
+                detail,
+            },
             StatusCode::TOO_MANY_REQUESTS => AteraError::RateLimited { retry_after },
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                AteraError::Validation { detail: detail.unwrap_or_else(|| "no reason given".into()) }
-            }
-            StatusCode::NOT_FOUND if content_type.contains("json") => AteraError::NotFound { what: path.to_string() },
-            StatusCode::NOT_FOUND => AteraError::NotAtera { endpoint: host, reason: format!("/api/v3/{path} does not exist there (HTTP 404)") },
-            s if s.is_server_error() => AteraError::Server { status: s.as_u16(), detail },
-            s => AteraError::UnexpectedStatus { status: s.as_u16(), detail },
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => AteraError::Validation {
+                detail: detail.unwrap_or_else(|| "no reason given".into()),
+            },
+            StatusCode::NOT_FOUND if content_type.contains("json") => AteraError::NotFound {
+                what: path.to_string(),
+            },
+            StatusCode::NOT_FOUND => AteraError::NotAtera {
+                endpoint: host,
+                reason: format!("/api/v3/{path} does not exist there (HTTP 404)"),
+            },
+            s if s.is_server_error() => AteraError::Server {
+                status: s.as_u16(),
+                detail,
+            },
+            s => AteraError::UnexpectedStatus {
+                status: s.as_u16(),
+                detail,
+            },
         })
     }
 
@@ -291,16 +424,33 @@ impl AteraClient {
         let reason = chain(error);
         let lower = reason.to_lowercase();
         if error.is_timeout() {
-            return AteraError::Timeout(if error.is_connect() { self.timeouts.connect } else { self.timeouts.request });
+            return AteraError::Timeout(if error.is_connect() {
+                self.timeouts.connect
+            } else {
+                self.timeouts.request
+            });
         }
         if is_tls_failure(error) || lower.contains("certificate") || lower.contains("handshake") {
-            return AteraError::Tls { host: host.into(), reason };
+            return AteraError::Tls {
+                host: host.into(),
+                reason,
+            };
         }
         if error.is_connect() {
-            if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") || lower.contains("name or service") {
-                return AteraError::HostNotFound { host: host.into(), reason };
+            if lower.contains("dns")
+                || lower.contains("lookup")
+                || lower.contains("resolve")
+                || lower.contains("name or service")
+            {
+                return AteraError::HostNotFound {
+                    host: host.into(),
+                    reason,
+                };
             }
-            return AteraError::Connect { host: host.into(), reason };
+            return AteraError::Connect {
+                host: host.into(),
+                reason,
+            };
         }
         AteraError::ConnectionLost(reason)
     }
@@ -313,7 +463,10 @@ fn is_tls_failure(error: &reqwest::Error) -> bool {
         if e.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
             if contains_rustls(inner) {
                 return true;
             }
@@ -356,7 +509,13 @@ impl WithoutUrl for reqwest::Error {
 
 /// Atera's paging parameters: pages are 1-based and hold at most [`MAX_PAGE_SIZE`] items.
 fn page_query(page: u32, items_in_page: u32) -> Vec<(&'static str, String)> {
-    vec![("page", page.max(1).to_string()), ("itemsInPage", items_in_page.clamp(1, MAX_PAGE_SIZE).to_string())]
+    vec![
+        ("page", page.max(1).to_string()),
+        (
+            "itemsInPage",
+            items_in_page.clamp(1, MAX_PAGE_SIZE).to_string(),
+        ),
+    ]
 }
 
 fn parse_retry_after(value: &str) -> Option<Duration> {

@@ -36,11 +36,16 @@ pub enum AteraError {
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
-    detail.as_deref().map(|d| format!(": {}", d.trim().trim_end_matches('.'))).unwrap_or_default()
+    detail
+        .as_deref()
+        .map(|d| format!(": {}", d.trim().trim_end_matches('.')))
+        .unwrap_or_default()
 }
 
 fn retry_suffix(retry_after: &Option<Duration>) -> String {
-    retry_after.map(|d| format!("; it asked us to wait {} s", d.as_secs())).unwrap_or_default()
+    retry_after
+        .map(|d| format!("; it asked us to wait {} s", d.as_secs()))
+        .unwrap_or_default()
 }
 
 impl AteraError {
@@ -61,7 +66,15 @@ impl AteraError {
     /// a create must first look for what it created. A gateway's 502 or 504 counts: the gateway
     /// gave up waiting, not necessarily Atera.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, Self::Timeout(_) | Self::ConnectionLost(_) | Self::Server { status: 502 | 504, .. })
+        matches!(
+            self,
+            Self::Timeout(_)
+                | Self::ConnectionLost(_)
+                | Self::Server {
+                    status: 502 | 504,
+                    ..
+                }
+        )
     }
 
     /// A short kind name for the UI and logs.
@@ -113,18 +126,35 @@ mod tests {
     fn retryable_and_ambiguous_classes() {
         assert!(AteraError::Timeout(Duration::from_secs(5)).is_retryable());
         assert!(AteraError::Timeout(Duration::from_secs(5)).is_ambiguous());
-        assert!(AteraError::Server { status: 503, detail: None }.is_retryable());
-        assert!(!AteraError::Server { status: 503, detail: None }.is_ambiguous());
-        assert!(!AteraError::Unauthorized { status: 401, detail: None }.is_retryable());
+        assert!(AteraError::Server {
+            status: 503,
+            detail: None
+        }
+        .is_retryable());
+        assert!(!AteraError::Server {
+            status: 503,
+            detail: None
+        }
+        .is_ambiguous());
+        assert!(!AteraError::Unauthorized {
+            status: 401,
+            detail: None
+        }
+        .is_retryable());
         assert!(!AteraError::Validation { detail: "x".into() }.is_retryable());
     }
 
     #[test]
     fn messages_say_what_to_do() {
-        let e = AteraError::Unauthorized { status: 401, detail: Some("Invalid key".into()) };
+        let e = AteraError::Unauthorized {
+            status: 401,
+            detail: Some("Invalid key".into()),
+        };
         assert!(e.to_string().contains("copy the key again"), "{e}");
         assert!(e.to_string().contains("Invalid key"));
-        let e = AteraError::RateLimited { retry_after: Some(Duration::from_secs(30)) };
+        let e = AteraError::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        };
         assert!(e.to_string().contains("wait 30 s"));
     }
 }

@@ -60,7 +60,10 @@ fn id_from_string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Resul
     }
     match Raw::deserialize(deserializer)? {
         Raw::Number(n) => Ok(n),
-        Raw::Text(s) => s.trim().parse().map_err(|_| serde::de::Error::custom(format!("ActionID {s:?} is not a number"))),
+        Raw::Text(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("ActionID {s:?} is not a number"))),
     }
 }
 
@@ -76,7 +79,9 @@ pub struct Paged<T> {
     pub total_pages: i32,
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
@@ -128,7 +133,11 @@ pub struct Account {
 pub struct Ticket {
     #[serde(rename = "TicketID")]
     pub ticket_id: Option<i64>,
-    #[serde(rename = "TicketNumber", default, deserialize_with = "opt_string_or_number")]
+    #[serde(
+        rename = "TicketNumber",
+        default,
+        deserialize_with = "opt_string_or_number"
+    )]
     pub ticket_number: Option<String>,
     #[serde(rename = "TicketTitle")]
     pub title: Option<String>,
@@ -148,12 +157,16 @@ pub struct Ticket {
     pub last_technician_comment_at: Option<String>,
 }
 
-fn opt_string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(deserializer)? {
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
+fn opt_string_or_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
+    )
 }
 
 /// `CustomerDto`, the properties this app reads.
@@ -223,15 +236,25 @@ mod tests {
 
     #[test]
     fn create_ticket_with_end_user_id_sends_no_name_fields() {
-        let body = serde_json::to_value(CreateTicket { end_user_id: Some(5), ..Default::default() }).unwrap();
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        let body = serde_json::to_value(CreateTicket {
+            end_user_id: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys.len(), 7, "{keys:?}");
         assert!(!keys.contains(&"EndUserEmail"));
     }
 
     #[test]
     fn paged_items_may_be_null() {
-        let page: Paged<Contact> = serde_json::from_str(r#"{"items":null,"page":1,"totalPages":0}"#).unwrap();
+        let page: Paged<Contact> =
+            serde_json::from_str(r#"{"items":null,"page":1,"totalPages":0}"#).unwrap();
         assert!(page.items.is_empty());
     }
 }

@@ -37,7 +37,10 @@ pub enum CaptureError {
     #[error("a screenshot could not be encoded: {0}")]
     Encode(#[from] image::ImageError),
     #[error("could not write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A monitor as seen at capture time.
@@ -119,7 +122,10 @@ pub fn capture(source: &dyn ScreenSource, mode: ScreenshotMode) -> Result<Captur
     let mut frames = source.grab_all()?;
     let grab = started.elapsed();
     if mode == ScreenshotMode::PrimaryOnly {
-        let primary = frames.iter().position(|f| f.monitor.is_primary).unwrap_or(0);
+        let primary = frames
+            .iter()
+            .position(|f| f.monitor.is_primary)
+            .unwrap_or(0);
         frames = frames.into_iter().nth(primary).into_iter().collect();
     }
     if frames.is_empty() {
@@ -136,14 +142,24 @@ pub fn capture(source: &dyn ScreenSource, mode: ScreenshotMode) -> Result<Captur
 /// # Errors
 /// When an encoder fails.
 pub fn process_frames(frames: Vec<Frame>) -> Result<Capture, CaptureError> {
-    let results: Vec<Result<(Screenshot, Duration, Duration), CaptureError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = frames
-            .into_iter()
-            .enumerate()
-            .map(|(i, frame)| scope.spawn(move || encode_frame(u32::try_from(i).unwrap_or(u32::MAX), frame)))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CaptureError::Grab("encoder thread panicked".into())))).collect()
-    });
+    let results: Vec<Result<(Screenshot, Duration, Duration), CaptureError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = frames
+                .into_iter()
+                .enumerate()
+                .map(|(i, frame)| {
+                    scope.spawn(move || encode_frame(u32::try_from(i).unwrap_or(u32::MAX), frame))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(CaptureError::Grab("encoder thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
     let mut capture = Capture::default();
     for result in results {
         let (shot, encode, thumb) = result?;
@@ -156,7 +172,8 @@ pub fn process_frames(frames: Vec<Frame>) -> Result<Capture, CaptureError> {
 
 fn encode_frame(id: u32, frame: Frame) -> Result<(Screenshot, Duration, Duration), CaptureError> {
     let started = Instant::now();
-    let (jpeg, jpeg_width, jpeg_height) = encode_jpeg(&frame.image, PREVIEW_MAX_EDGE, PREVIEW_QUALITY)?;
+    let (jpeg, jpeg_width, jpeg_height) =
+        encode_jpeg(&frame.image, PREVIEW_MAX_EDGE, PREVIEW_QUALITY)?;
     let encoded = started.elapsed();
     let started = Instant::now();
     let (thumbnail, _, _) = encode_jpeg(&frame.image, THUMBNAIL_MAX_EDGE, 70)?;
@@ -181,7 +198,11 @@ fn encode_frame(id: u32, frame: Frame) -> Result<(Screenshot, Duration, Duration
 ///
 /// # Errors
 /// When the encoder fails.
-pub fn encode_jpeg(image: &RgbaImage, max_edge: u32, quality: u8) -> Result<(Vec<u8>, u32, u32), CaptureError> {
+pub fn encode_jpeg(
+    image: &RgbaImage,
+    max_edge: u32,
+    quality: u8,
+) -> Result<(Vec<u8>, u32, u32), CaptureError> {
     let (w, h) = image.dimensions();
     let scale = f64::from(max_edge) / f64::from(w.max(h));
     let rgb = if scale < 1.0 {
@@ -202,16 +223,33 @@ pub fn encode_jpeg(image: &RgbaImage, max_edge: u32, quality: u8) -> Result<(Vec
 /// # Errors
 /// When the directory cannot be created or a file written.
 pub fn write_pngs(capture: &Capture, dir: &Path) -> Result<Vec<PathBuf>, CaptureError> {
-    std::fs::create_dir_all(dir).map_err(|source| CaptureError::Write { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| CaptureError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     capture
         .screenshots
         .iter()
         .map(|shot| {
-            let safe: String = shot.monitor.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            let safe: String = shot
+                .monitor
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
             let path = dir.join(format!("monitor-{}-{safe}.png", shot.id + 1));
             let mut bytes = Cursor::new(Vec::new());
             shot.frame.write_to(&mut bytes, ImageFormat::Png)?;
-            std::fs::write(&path, bytes.into_inner()).map_err(|source| CaptureError::Write { path: path.clone(), source })?;
+            std::fs::write(&path, bytes.into_inner()).map_err(|source| CaptureError::Write {
+                path: path.clone(),
+                source,
+            })?;
             Ok(path)
         })
         .collect()
@@ -221,10 +259,23 @@ pub fn write_pngs(capture: &Capture, dir: &Path) -> Result<Vec<PathBuf>, Capture
 pub fn test_frame(name: &str, width: u32, height: u32, is_primary: bool) -> Frame {
     let image = RgbaImage::from_fn(width, height, |x, y| {
         let block = (x / 64 + y / 64) % 2 == 0;
-        image::Rgba([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, if block { 200 } else { 40 }, 255])
+        image::Rgba([
+            (x * 255 / width.max(1)) as u8,
+            (y * 255 / height.max(1)) as u8,
+            if block { 200 } else { 40 },
+            255,
+        ])
     });
     Frame {
-        monitor: MonitorInfo { name: name.into(), x: 0, y: 0, width, height, is_primary, scale_factor: 1.0 },
+        monitor: MonitorInfo {
+            name: name.into(),
+            x: 0,
+            y: 0,
+            width,
+            height,
+            is_primary,
+            scale_factor: 1.0,
+        },
         image,
     }
 }
@@ -235,7 +286,10 @@ mod tests {
 
     #[test]
     fn every_monitor_is_encoded_once_with_a_thumbnail() {
-        let source = StaticSource(vec![test_frame("HDMI-1", 1920, 1080, true), test_frame("DP-1", 1280, 1024, false)]);
+        let source = StaticSource(vec![
+            test_frame("HDMI-1", 1920, 1080, true),
+            test_frame("DP-1", 1280, 1024, false),
+        ]);
         let capture = capture(&source, ScreenshotMode::AllMonitors).unwrap();
         assert_eq!(capture.screenshots.len(), 2);
         let first = &capture.screenshots[0];
@@ -244,22 +298,48 @@ mod tests {
         let thumb = image::load_from_memory(&first.thumbnail).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (320, 180));
         assert_eq!(capture.screenshots[1].monitor.name, "DP-1");
-        assert_eq!((capture.screenshots[1].jpeg_width, capture.screenshots[1].jpeg_height), (1280, 1024));
+        assert_eq!(
+            (
+                capture.screenshots[1].jpeg_width,
+                capture.screenshots[1].jpeg_height
+            ),
+            (1280, 1024)
+        );
     }
 
     #[test]
     fn primary_only_and_off_policies_are_honoured() {
-        let source = StaticSource(vec![test_frame("DP-1", 640, 480, false), test_frame("HDMI-1", 640, 480, true)]);
+        let source = StaticSource(vec![
+            test_frame("DP-1", 640, 480, false),
+            test_frame("HDMI-1", 640, 480, true),
+        ]);
         let primary = capture(&source, ScreenshotMode::PrimaryOnly).unwrap();
-        assert_eq!(primary.screenshots.iter().map(|s| s.monitor.name.as_str()).collect::<Vec<_>>(), ["HDMI-1"]);
-        assert!(capture(&source, ScreenshotMode::Off).unwrap().screenshots.is_empty());
-        assert!(matches!(capture(&StaticSource(vec![]), ScreenshotMode::AllMonitors), Err(CaptureError::NoMonitors)));
+        assert_eq!(
+            primary
+                .screenshots
+                .iter()
+                .map(|s| s.monitor.name.as_str())
+                .collect::<Vec<_>>(),
+            ["HDMI-1"]
+        );
+        assert!(capture(&source, ScreenshotMode::Off)
+            .unwrap()
+            .screenshots
+            .is_empty());
+        assert!(matches!(
+            capture(&StaticSource(vec![]), ScreenshotMode::AllMonitors),
+            Err(CaptureError::NoMonitors)
+        ));
     }
 
     #[test]
     fn pngs_are_written_per_monitor_at_full_resolution() {
         let dir = tempfile::tempdir().unwrap();
-        let capture = capture(&StaticSource(vec![test_frame("eDP 1", 800, 600, true)]), ScreenshotMode::AllMonitors).unwrap();
+        let capture = capture(
+            &StaticSource(vec![test_frame("eDP 1", 800, 600, true)]),
+            ScreenshotMode::AllMonitors,
+        )
+        .unwrap();
         let paths = write_pngs(&capture, dir.path()).unwrap();
         assert_eq!(paths, vec![dir.path().join("monitor-1-eDP_1.png")]);
         let png = image::open(&paths[0]).unwrap();

@@ -19,7 +19,10 @@ impl ScreenSource for XcapSource {
             .map(|m| {
                 let image = m.capture_image().map_err(grab_err)?;
                 let monitor = MonitorInfo {
-                    name: m.name().or_else(|_| m.friendly_name()).unwrap_or_else(|_| "Monitor".into()),
+                    name: m
+                        .name()
+                        .or_else(|_| m.friendly_name())
+                        .unwrap_or_else(|_| "Monitor".into()),
                     x: m.x().unwrap_or(0),
                     y: m.y().unwrap_or(0),
                     width: m.width().unwrap_or(image.width()),
@@ -33,7 +36,13 @@ impl ScreenSource for XcapSource {
         // Some X servers (Xvfb, some VNC setups) report no primary output; the monitor at the
         // origin is where the desktop's panels and new windows go, so it counts as primary.
         if !frames.iter().any(|f| f.monitor.is_primary) {
-            if let Some(f) = frames.iter_mut().min_by_key(|f| (f.monitor.x != 0 || f.monitor.y != 0, f.monitor.y, f.monitor.x)) {
+            if let Some(f) = frames.iter_mut().min_by_key(|f| {
+                (
+                    f.monitor.x != 0 || f.monitor.y != 0,
+                    f.monitor.y,
+                    f.monitor.x,
+                )
+            }) {
                 f.monitor.is_primary = true;
             }
         }

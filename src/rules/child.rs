@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::engine::{failed_outcome, memory_limit_text, time_limit_text};
-use super::{evaluate_in_process, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome};
+use super::{
+    evaluate_in_process, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome,
+};
 
 /// The first argument that makes the app evaluate rules from stdin instead of starting.
 pub const CHILD_MODE_ARG: &str = "__evaluate-rules";
@@ -41,13 +43,19 @@ const EXIT_PANIC: i32 = 101;
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("could not start the rules evaluator {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("could not talk to the rules evaluator: {0}")]
     Pipe(#[source] std::io::Error),
     #[error("the rules evaluator exited with {status} without an answer: {stderr}")]
     NoAnswer { status: ExitStatus, stderr: String },
     #[error("the rules evaluator gave an unreadable answer ({source}): {stderr}")]
-    BadAnswer { source: serde_json::Error, stderr: String },
+    BadAnswer {
+        source: serde_json::Error,
+        stderr: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -69,7 +77,12 @@ struct Request {
 /// # Errors
 /// The child could not be started, or exited normally without a readable answer (for example,
 /// `exe` does not know the child mode).
-pub fn evaluate(exe: &Path, script: &str, input: &RuleInput, limits: &RuleLimits) -> Result<RuleOutcome, RulesError> {
+pub fn evaluate(
+    exe: &Path,
+    script: &str,
+    input: &RuleInput,
+    limits: &RuleLimits,
+) -> Result<RuleOutcome, RulesError> {
     let mut cmd = Command::new(exe);
     cmd.arg(CHILD_MODE_ARG);
     evaluate_with_command(cmd, script, input, limits)
@@ -80,9 +93,21 @@ pub fn evaluate(exe: &Path, script: &str, input: &RuleInput, limits: &RuleLimits
 ///
 /// # Errors
 /// As [`evaluate`].
-pub fn evaluate_with_command(mut cmd: Command, script: &str, input: &RuleInput, limits: &RuleLimits) -> Result<RuleOutcome, RulesError> {
-    let request = serde_json::to_vec(&RequestRef { script, input, limits }).map_err(|e| RulesError::Pipe(e.into()))?;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+pub fn evaluate_with_command(
+    mut cmd: Command,
+    script: &str,
+    input: &RuleInput,
+    limits: &RuleLimits,
+) -> Result<RuleOutcome, RulesError> {
+    let request = serde_json::to_vec(&RequestRef {
+        script,
+        input,
+        limits,
+    })
+    .map_err(|e| RulesError::Pipe(e.into()))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     #[cfg(windows)]
     {
         use std::os::windows::process::CommandExt;
@@ -91,7 +116,9 @@ pub fn evaluate_with_command(mut cmd: Command, script: &str, input: &RuleInput, 
     }
     let program = cmd.get_program().to_string_lossy().into_owned();
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| RulesError::Spawn { program, source })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| RulesError::Spawn { program, source })?;
     let stdin = child.stdin.take();
     let writer = thread::spawn(move || -> std::io::Result<()> {
         if let Some(mut stdin) = stdin {
@@ -129,30 +156,49 @@ pub fn evaluate_with_command(mut cmd: Command, script: &str, input: &RuleInput, 
     let stdout = stdout.and_then(|h| join_by(h, grace)).unwrap_or_default();
     let stderr = stderr.and_then(|h| join_by(h, grace)).unwrap_or_default();
     let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, killed, "rules evaluated in a child process");
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        killed,
+        "rules evaluated in a child process"
+    );
 
     if killed {
         return Ok(limit_outcome(input, time_limit_text(limits)));
     }
     let Some(status) = status else {
-        return Ok(limit_outcome(input, "The rules evaluator stopped unexpectedly".to_owned()));
+        return Ok(limit_outcome(
+            input,
+            "The rules evaluator stopped unexpectedly".to_owned(),
+        ));
     };
     if status.success() {
         let text = String::from_utf8_lossy(&stdout);
-        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-        return serde_json::from_str(last).map_err(|source| RulesError::BadAnswer { source, stderr });
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return serde_json::from_str(last)
+            .map_err(|source| RulesError::BadAnswer { source, stderr });
     }
     match status.code() {
         Some(monty_types::OOM_EXIT_CODE) => Ok(limit_outcome(input, memory_limit_text(limits))),
         Some(EXIT_WATCHDOG) => Ok(limit_outcome(input, time_limit_text(limits))),
         Some(EXIT_PANIC) => {
             tracing::warn!(stderr = %stderr, "the rules evaluator panicked");
-            Ok(limit_outcome(input, "The rules stopped the evaluator (an internal error in the rules engine)".to_owned()))
+            Ok(limit_outcome(
+                input,
+                "The rules stopped the evaluator (an internal error in the rules engine)"
+                    .to_owned(),
+            ))
         }
         // A signal (Unix), or an NTSTATUS failure such as a stack overflow (Windows).
         None | Some(i32::MIN..=-1) => Ok(limit_outcome(
             input,
-            format!("The rules used too much memory or time and the evaluator was stopped ({})", describe(status)),
+            format!(
+                "The rules used too much memory or time and the evaluator was stopped ({})",
+                describe(status)
+            ),
         )),
         Some(_) => Err(RulesError::NoAnswer { status, stderr }),
     }
@@ -192,7 +238,12 @@ fn read_all<R: Read + Send + 'static>(reader: R, max: u64) -> thread::JoinHandle
 }
 
 fn limit_outcome(input: &RuleInput, text: String) -> RuleOutcome {
-    let diag = RuleDiagnostic { line: 0, column: 0, message: text.clone(), kind: DiagnosticKind::Limit };
+    let diag = RuleDiagnostic {
+        line: 0,
+        column: 0,
+        message: text.clone(),
+        kind: DiagnosticKind::Limit,
+    };
     failed_outcome(input, diag, text, Vec::new())
 }
 
@@ -234,7 +285,10 @@ pub fn child_main() -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "\n{line}").and_then(|()| stdout.flush()).is_err() {
+    if writeln!(stdout, "\n{line}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

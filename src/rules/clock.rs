@@ -10,11 +10,19 @@ pub(crate) fn answer(call: &OsFunctionCall) -> ExtFunctionResult {
     match call {
         OsFunctionCall::DateToday => {
             let now = chrono::Local::now().naive_local();
-            MontyObject::Date(MontyDate { year: now.year(), month: small(now.month()), day: small(now.day()) }).into()
+            MontyObject::Date(MontyDate {
+                year: now.year(),
+                month: small(now.month()),
+                day: small(now.day()),
+            })
+            .into()
         }
-        OsFunctionCall::DateTimeNow(None) => datetime(chrono::Local::now().naive_local(), None, None).into(),
+        OsFunctionCall::DateTimeNow(None) => {
+            datetime(chrono::Local::now().naive_local(), None, None).into()
+        }
         OsFunctionCall::DateTimeNow(Some(tz)) => {
-            let wall = chrono::Utc::now().naive_utc() + chrono::Duration::seconds(i64::from(tz.offset_seconds));
+            let wall = chrono::Utc::now().naive_utc()
+                + chrono::Duration::seconds(i64::from(tz.offset_seconds));
             datetime(wall, Some(tz.offset_seconds), tz.name.clone()).into()
         }
         other => other.on_no_handler().into(),
@@ -25,7 +33,11 @@ fn small(n: u32) -> u8 {
     u8::try_from(n).unwrap_or(u8::MAX)
 }
 
-fn datetime(t: NaiveDateTime, offset_seconds: Option<i32>, timezone_name: Option<String>) -> MontyObject {
+fn datetime(
+    t: NaiveDateTime,
+    offset_seconds: Option<i32>,
+    timezone_name: Option<String>,
+) -> MontyObject {
     MontyObject::DateTime(MontyDateTime {
         year: t.year(),
         month: small(t.month()),

@@ -1,17 +1,20 @@
 //! Compiling and running a rule script in this process, on monty.
 
-use std::collections::BTreeMap;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Mutex;
 
 use monty::{MontyRun, RunProgress};
 use monty_types::{
-    CompileOptions, ExcType, ExtFunctionResult, MontyException, MontyObject, NameLookupResult, PrintWriter, ResourceLimits,
-    ResourceTracker,
+    CompileOptions, ExcType, ExtFunctionResult, MontyException, MontyObject, NameLookupResult,
+    PrintWriter, ResourceLimits, ResourceTracker,
 };
 
-use super::{clock, lint, prelude, variables, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome};
+use super::{
+    clock, lint, prelude, variables, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits,
+    RuleOutcome,
+};
 
 /// The file name monty puts in tracebacks.
 const SCRIPT_NAME: &str = "rules.py";
@@ -91,17 +94,37 @@ fn parse_alone(script: &str) -> Result<(), RuleDiagnostic> {
         return Err(RuleDiagnostic {
             line: lines.max(1),
             column: 1,
-            message: format!("the rules are too long: {} KiB (the limit is {} KiB)", script.len().div_ceil(1024), MAX_SCRIPT_BYTES / 1024),
+            message: format!(
+                "the rules are too long: {} KiB (the limit is {} KiB)",
+                script.len().div_ceil(1024),
+                MAX_SCRIPT_BYTES / 1024
+            ),
             kind: DiagnosticKind::Syntax,
         });
     }
     let parse = move |script: String| {
-        MontyRun::new(script, SCRIPT_NAME, input_names(), CompileOptions::default()).map(drop).map_err(|e| syntax_diagnostic(&e, 0, lines))
+        MontyRun::new(
+            script,
+            SCRIPT_NAME,
+            input_names(),
+            CompileOptions::default(),
+        )
+        .map(drop)
+        .map_err(|e| syntax_diagnostic(&e, 0, lines))
     };
     let owned = script.to_owned();
-    match std::thread::Builder::new().name("rules-parse".into()).stack_size(PARSE_STACK_BYTES).spawn(move || parse(owned)) {
+    match std::thread::Builder::new()
+        .name("rules-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || parse(owned))
+    {
         Ok(handle) => handle.join().unwrap_or_else(|_| {
-            Err(RuleDiagnostic { line: 1, column: 1, message: "the rules engine could not read this script".into(), kind: DiagnosticKind::Syntax })
+            Err(RuleDiagnostic {
+                line: 1,
+                column: 1,
+                message: "the rules engine could not read this script".into(),
+                kind: DiagnosticKind::Syntax,
+            })
         }),
         // No thread to be had: parse here (only the pathological case needs the big stack).
         Err(_) => parse(script.to_owned()),
@@ -120,7 +143,12 @@ fn compile_uncached(script: &str) -> Result<Compiled, RuleDiagnostic> {
     full.push('\n');
     let runner = MontyRun::new(full, SCRIPT_NAME, input_names(), CompileOptions::default())
         .map_err(|e| syntax_diagnostic(&e, offset, lines))?;
-    Ok(Compiled { runner, offset, lines, warnings: lint::warnings(script) })
+    Ok(Compiled {
+        runner,
+        offset,
+        lines,
+        warnings: lint::warnings(script),
+    })
 }
 
 fn input_names() -> Vec<String> {
@@ -133,7 +161,11 @@ fn input_names() -> Vec<String> {
 /// The first syntax error (or use of syntax the engine does not support), with its line and
 /// column.
 pub fn check(script: &str) -> Result<Vec<RuleDiagnostic>, RuleDiagnostic> {
-    let lock = || CHECKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lock = || {
+        CHECKED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     if let Some(hit) = recall(&mut lock(), script) {
         return hit;
     }
@@ -158,49 +190,99 @@ fn syntax_diagnostic(e: &MontyException, offset: u32, lines: u32) -> RuleDiagnos
     let message = match (e.exc_type(), e.message()) {
         (ExcType::SyntaxError, Some(m)) => m.to_owned(),
         (ExcType::NotImplementedError, Some(m)) => {
-            format!("not supported by the rules engine: {}", m.trim_start_matches("The monty syntax parser does not yet support "))
+            format!(
+                "not supported by the rules engine: {}",
+                m.trim_start_matches("The monty syntax parser does not yet support ")
+            )
         }
         _ => e.summary(),
     };
-    RuleDiagnostic { line, column, message, kind: DiagnosticKind::Syntax }
+    RuleDiagnostic {
+        line,
+        column,
+        message,
+        kind: DiagnosticKind::Syntax,
+    }
 }
 
 /// A monty error as the diagnostic shown to the admin and the `exception` text shown to the user.
-fn runtime_diagnostic(e: &MontyException, compiled: &Compiled, limits: &RuleLimits) -> (RuleDiagnostic, String) {
+fn runtime_diagnostic(
+    e: &MontyException,
+    compiled: &Compiled,
+    limits: &RuleLimits,
+) -> (RuleDiagnostic, String) {
     let message = e.message().unwrap_or_default();
-    let place = e
-        .traceback()
-        .iter()
-        .rev()
-        .find_map(|f| script_position(f.start.line, f.start.column, compiled.offset, compiled.lines));
+    let place = e.traceback().iter().rev().find_map(|f| {
+        script_position(
+            f.start.line,
+            f.start.column,
+            compiled.offset,
+            compiled.lines,
+        )
+    });
     let (line, column) = place.unwrap_or((0, 0));
     let limit_text = match e.exc_type() {
-        ExcType::TimeoutError if message.starts_with("time limit exceeded") => Some(time_limit_text(limits)),
-        ExcType::MemoryError if message.starts_with("memory limit exceeded") => Some(memory_limit_text(limits)),
+        ExcType::TimeoutError if message.starts_with("time limit exceeded") => {
+            Some(time_limit_text(limits))
+        }
+        ExcType::MemoryError if message.starts_with("memory limit exceeded") => {
+            Some(memory_limit_text(limits))
+        }
         _ => None,
     };
-    let kind = if limit_text.is_some() || e.exc_type() == ExcType::RecursionError { DiagnosticKind::Limit } else { DiagnosticKind::Runtime };
+    let kind = if limit_text.is_some() || e.exc_type() == ExcType::RecursionError {
+        DiagnosticKind::Limit
+    } else {
+        DiagnosticKind::Runtime
+    };
     let summary = limit_text.unwrap_or_else(|| e.summary());
-    let text = if line > 0 { format!("line {line}: {summary}") } else { summary.clone() };
-    (RuleDiagnostic { line, column, message: summary, kind }, text)
+    let text = if line > 0 {
+        format!("line {line}: {summary}")
+    } else {
+        summary.clone()
+    };
+    (
+        RuleDiagnostic {
+            line,
+            column,
+            message: summary,
+            kind,
+        },
+        text,
+    )
 }
 
 pub(crate) fn time_limit_text(limits: &RuleLimits) -> String {
-    format!("The rules took too long (the limit is {} ms) and were stopped", limits.time.as_millis())
+    format!(
+        "The rules took too long (the limit is {} ms) and were stopped",
+        limits.time.as_millis()
+    )
 }
 
 pub(crate) fn memory_limit_text(limits: &RuleLimits) -> String {
-    format!("The rules used too much memory (the limit is {} MiB) and were stopped", limits.memory_bytes / (1024 * 1024))
+    format!(
+        "The rules used too much memory (the limit is {} MiB) and were stopped",
+        limits.memory_bytes / (1024 * 1024)
+    )
 }
 
 /// An outcome that keeps every input value, with `error` set and its text as the exception.
-pub(crate) fn failed_outcome(input: &RuleInput, error: RuleDiagnostic, exception: String, warnings: Vec<RuleDiagnostic>) -> RuleOutcome {
+pub(crate) fn failed_outcome(
+    input: &RuleInput,
+    error: RuleDiagnostic,
+    exception: String,
+    warnings: Vec<RuleDiagnostic>,
+) -> RuleOutcome {
     let initial = variables::initial_values(input);
     let variables = variables::ALL
         .iter()
         .zip(&initial)
         .map(|(name, value)| {
-            let value = if *name == "exception" { serde_json::Value::String(exception.clone()) } else { value.clone().into() };
+            let value = if *name == "exception" {
+                serde_json::Value::String(exception.clone())
+            } else {
+                value.clone().into()
+            };
             ((*name).to_owned(), value)
         })
         .collect();
@@ -235,20 +317,31 @@ pub fn evaluate_in_process(script: &str, input: &RuleInput, limits: &RuleLimits)
         }
     };
     let initial = variables::initial_values(input);
-    let inputs = initial.iter().map(|v| MontyObject::String(v.clone())).collect();
+    let inputs = initial
+        .iter()
+        .map(|v| MontyObject::String(v.clone()))
+        .collect();
     let resource_limits = ResourceLimits::default()
         .max_duration(limits.time)
         .max_memory(limits.memory_bytes)
         .max_recursion_depth(limits.max_recursion.max(1));
     let mut printed = String::new();
-    let result = run(&compiled.runner, inputs, ResourceTracker::new(resource_limits), &mut printed);
+    let result = run(
+        &compiled.runner,
+        inputs,
+        ResourceTracker::new(resource_limits),
+        &mut printed,
+    );
     let values = match result {
         Ok(MontyObject::Tuple(values)) if values.len() == variables::ALL.len() => values,
         Ok(other) => {
             let diag = RuleDiagnostic {
                 line: 0,
                 column: 0,
-                message: format!("internal error: the rules engine read back {}", other.type_name()),
+                message: format!(
+                    "internal error: the rules engine read back {}",
+                    other.type_name()
+                ),
                 kind: DiagnosticKind::Runtime,
             };
             let text = diag.message.clone();
@@ -264,11 +357,21 @@ pub fn evaluate_in_process(script: &str, input: &RuleInput, limits: &RuleLimits)
     // A rule may build a string as large as its memory limit; the ticket cannot use it, and the
     // answer from the child process must stay small.
     let oversized = variables::ALL.iter().zip(&values).find(|(name, v)| {
-        !variables::READ_ONLY.contains(name) && matches!(v, MontyObject::String(s) if s.len() > MAX_VALUE_BYTES)
+        !variables::READ_ONLY.contains(name)
+            && matches!(v, MontyObject::String(s) if s.len() > MAX_VALUE_BYTES)
     });
     if let Some((name, MontyObject::String(s))) = oversized {
-        let text = format!("`{name}` is too long ({} KiB; the limit is {} KiB)", s.len() / 1024, MAX_VALUE_BYTES / 1024);
-        let diag = RuleDiagnostic { line: 0, column: 0, message: text.clone(), kind: DiagnosticKind::Limit };
+        let text = format!(
+            "`{name}` is too long ({} KiB; the limit is {} KiB)",
+            s.len() / 1024,
+            MAX_VALUE_BYTES / 1024
+        );
+        let diag = RuleDiagnostic {
+            line: 0,
+            column: 0,
+            message: text.clone(),
+            kind: DiagnosticKind::Limit,
+        };
         return failed_outcome(input, diag, text, compiled.warnings.clone());
     }
     finish(input, &initial, &values, compiled.warnings.clone(), printed)
@@ -277,7 +380,12 @@ pub fn evaluate_in_process(script: &str, input: &RuleInput, limits: &RuleLimits)
 /// Runs to completion, answering the host calls a rule may make: `datetime.now()` and
 /// `date.today()` get this machine's clock; files, the environment and anything else are
 /// refused with the error CPython would give for a missing permission.
-fn run(runner: &MontyRun, inputs: Vec<MontyObject>, tracker: ResourceTracker, printed: &mut String) -> Result<MontyObject, MontyException> {
+fn run(
+    runner: &MontyRun,
+    inputs: Vec<MontyObject>,
+    tracker: ResourceTracker,
+    printed: &mut String,
+) -> Result<MontyObject, MontyException> {
     let mut progress = runner.clone().start(inputs, tracker, print(printed))?;
     loop {
         progress = match progress {
@@ -286,13 +394,18 @@ fn run(runner: &MontyRun, inputs: Vec<MontyObject>, tracker: ResourceTracker, pr
                 let answer = clock::answer(&call.function_call);
                 call.resume(answer, print(printed))?
             }
-            RunProgress::NameLookup(lookup) => lookup.resume(NameLookupResult::Undefined, print(printed))?,
+            RunProgress::NameLookup(lookup) => {
+                lookup.resume(NameLookupResult::Undefined, print(printed))?
+            }
             RunProgress::FunctionCall(call) => {
                 let name = call.function_name.clone();
                 call.resume(ExtFunctionResult::NotFound(name), print(printed))?
             }
             RunProgress::ResolveFutures(_) => {
-                return Err(MontyException::new(ExcType::RuntimeError, Some("asynchronous code is not supported in rules".into())));
+                return Err(MontyException::new(
+                    ExcType::RuntimeError,
+                    Some("asynchronous code is not supported in rules".into()),
+                ));
             }
         };
     }
@@ -303,7 +416,13 @@ fn print(printed: &mut String) -> PrintWriter<'_> {
 }
 
 /// Builds the outcome from the values read back at the end of the script.
-fn finish(input: &RuleInput, initial: &[String], values: &[MontyObject], mut warnings: Vec<RuleDiagnostic>, printed: String) -> RuleOutcome {
+fn finish(
+    input: &RuleInput,
+    initial: &[String],
+    values: &[MontyObject],
+    mut warnings: Vec<RuleDiagnostic>,
+    printed: String,
+) -> RuleOutcome {
     let value_of = |name: &str| {
         let i = variables::ALL.iter().position(|n| *n == name).unwrap_or(0);
         (&values[i], &initial[i])
@@ -344,8 +463,11 @@ fn finish(input: &RuleInput, initial: &[String], values: &[MontyObject], mut war
         ("msg", &outcome.msg),
         ("append", &outcome.append),
     ];
-    outcome.changed =
-        submitted.iter().filter(|(name, v)| value_of(name).1 != *v).map(|(name, _)| (*name).to_owned()).collect();
+    outcome.changed = submitted
+        .iter()
+        .filter(|(name, v)| value_of(name).1 != *v)
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
     let mut vars = BTreeMap::new();
     for (i, name) in variables::ALL.iter().enumerate() {
         let value = if variables::READ_ONLY.contains(name) {

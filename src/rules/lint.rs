@@ -33,22 +33,30 @@ pub(crate) struct Token {
 }
 
 const KEYWORDS: [&str; 35] = [
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
-    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or",
-    "pass", "raise", "return", "try", "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 const OPS3: [&str; 5] = ["**=", "//=", ">>=", "<<=", "..."];
-const OPS2: [&str; 19] =
-    ["==", "!=", "<=", ">=", ":=", "->", "**", "//", "<<", ">>", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@="];
-const AUG_OPS: [&str; 13] = ["+=", "-=", "*=", "/=", "//=", "%=", "**=", ">>=", "<<=", "&=", "|=", "^=", "@="];
+const OPS2: [&str; 19] = [
+    "==", "!=", "<=", ">=", ":=", "->", "**", "//", "<<", ">>", "+=", "-=", "*=", "/=", "%=", "&=",
+    "|=", "^=", "@=",
+];
+const AUG_OPS: [&str; 13] = [
+    "+=", "-=", "*=", "/=", "//=", "%=", "**=", ">>=", "<<=", "&=", "|=", "^=", "@=",
+];
 
 fn is_keyword(s: &str) -> bool {
     KEYWORDS.contains(&s)
 }
 
 fn is_string_prefix(s: &str) -> bool {
-    matches!(s.to_ascii_lowercase().as_str(), "r" | "u" | "b" | "f" | "br" | "rb" | "fr" | "rf" | "t" | "tr" | "rt")
+    matches!(
+        s.to_ascii_lowercase().as_str(),
+        "r" | "u" | "b" | "f" | "br" | "rb" | "fr" | "rf" | "t" | "tr" | "rt"
+    )
 }
 
 /// Splits `src` into tokens. Never fails: what it cannot read becomes an operator token, and an
@@ -65,7 +73,13 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
     };
     let push_newline = |tokens: &mut Vec<Token>, pos: usize, line: u32, col: u32| {
         if tokens.last().is_some_and(|t| t.kind != Kind::Newline) {
-            tokens.push(Token { kind: Kind::Newline, start: pos, end: pos, line, col });
+            tokens.push(Token {
+                kind: Kind::Newline,
+                start: pos,
+                end: pos,
+                line,
+                col,
+            });
         }
     };
     while i < bytes.len() {
@@ -85,7 +99,9 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
                     i += 1;
                 }
             }
-            '\\' if bytes.get(i + 1) == Some(&b'\n') || (bytes.get(i + 1) == Some(&b'\r') && bytes.get(i + 2) == Some(&b'\n')) => {
+            '\\' if bytes.get(i + 1) == Some(&b'\n')
+                || (bytes.get(i + 1) == Some(&b'\r') && bytes.get(i + 2) == Some(&b'\n')) =>
+            {
                 i += if bytes[i + 1] == b'\r' { 3 } else { 2 };
                 line += 1;
                 line_start = i;
@@ -93,7 +109,13 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
             '\'' | '"' => {
                 let (start, col, start_line) = (i, col_of(i, line_start), line);
                 i = scan_string(src, i, &mut line, &mut line_start);
-                tokens.push(Token { kind: Kind::Str, start, end: i, line: start_line, col });
+                tokens.push(Token {
+                    kind: Kind::Str,
+                    start,
+                    end: i,
+                    line: start_line,
+                    col,
+                });
             }
             c if c.is_alphabetic() || c == '_' => {
                 let start = i;
@@ -108,24 +130,46 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
                 if matches!(bytes.get(i), Some(b'\'' | b'"')) && is_string_prefix(&src[start..i]) {
                     let start_line = line;
                     i = scan_string(src, i, &mut line, &mut line_start);
-                    tokens.push(Token { kind: Kind::Str, start, end: i, line: start_line, col });
+                    tokens.push(Token {
+                        kind: Kind::Str,
+                        start,
+                        end: i,
+                        line: start_line,
+                        col,
+                    });
                 } else {
-                    tokens.push(Token { kind: Kind::Name, start, end: i, line, col });
+                    tokens.push(Token {
+                        kind: Kind::Name,
+                        start,
+                        end: i,
+                        line,
+                        col,
+                    });
                 }
             }
-            c if c.is_ascii_digit() || (c == '.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) =>
+            {
                 let start = i;
                 i += 1;
                 while i < bytes.len() {
                     let b = bytes[i];
-                    let exponent_sign = (b == b'+' || b == b'-') && matches!(bytes[i - 1], b'e' | b'E') && !src[start..i].starts_with("0x");
+                    let exponent_sign = (b == b'+' || b == b'-')
+                        && matches!(bytes[i - 1], b'e' | b'E')
+                        && !src[start..i].starts_with("0x");
                     if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || exponent_sign {
                         i += 1;
                     } else {
                         break;
                     }
                 }
-                tokens.push(Token { kind: Kind::Number, start, end: i, line, col: col_of(start, line_start) });
+                tokens.push(Token {
+                    kind: Kind::Number,
+                    start,
+                    end: i,
+                    line,
+                    col: col_of(start, line_start),
+                });
             }
             _ => {
                 let start = i;
@@ -143,7 +187,13 @@ pub(crate) fn tokenize(src: &str) -> Vec<Token> {
                     _ => {}
                 }
                 i += len;
-                tokens.push(Token { kind: Kind::Op, start, end: i, line, col: col_of(start, line_start) });
+                tokens.push(Token {
+                    kind: Kind::Op,
+                    start,
+                    end: i,
+                    line,
+                    col: col_of(start, line_start),
+                });
             }
         }
     }
@@ -196,7 +246,10 @@ pub(crate) struct Script<'a> {
 
 impl<'a> Script<'a> {
     pub fn new(src: &'a str) -> Self {
-        Self { src, tokens: tokenize(src) }
+        Self {
+            src,
+            tokens: tokenize(src),
+        }
     }
 
     fn text(&self, i: usize) -> &'a str {
@@ -276,8 +329,24 @@ impl<'a> Script<'a> {
     /// The index of the `:` ending a compound statement's header, if the line starts one.
     fn header_colon(&self, start: usize, end: usize) -> Option<usize> {
         let first = self.text(start);
-        let first = if first == "async" { self.text(start + 1) } else { first };
-        if !matches!(first, "if" | "elif" | "else" | "while" | "for" | "try" | "except" | "finally" | "with" | "def" | "class") {
+        let first = if first == "async" {
+            self.text(start + 1)
+        } else {
+            first
+        };
+        if !matches!(
+            first,
+            "if" | "elif"
+                | "else"
+                | "while"
+                | "for"
+                | "try"
+                | "except"
+                | "finally"
+                | "with"
+                | "def"
+                | "class"
+        ) {
             return None;
         }
         let mut depth = 0usize;
@@ -312,13 +381,21 @@ fn statements(s: &Script<'_>, start: usize, end: usize) -> Vec<Stmt> {
     let mut out = Vec::new();
     let mut rest = start;
     if let Some(colon) = s.header_colon(start, end) {
-        out.push(Stmt { start, end: colon, header: true });
+        out.push(Stmt {
+            start,
+            end: colon,
+            header: true,
+        });
         rest = colon + 1;
     }
     if rest < end {
         for (a, b) in s.split_depth0(rest, end, ";") {
             if a < b {
-                out.push(Stmt { start: a, end: b, header: false });
+                out.push(Stmt {
+                    start: a,
+                    end: b,
+                    header: false,
+                });
             }
         }
     }
@@ -360,7 +437,13 @@ fn target_names(s: &Script<'_>, start: usize, end: usize) -> Vec<usize> {
 fn import_bindings(s: &Script<'_>, start: usize, end: usize) -> Vec<usize> {
     let mut names = Vec::new();
     let from = s.is_name(start, "from");
-    let list_start = if from { (start..end).find(|&j| s.is_name(j, "import")).map_or(end, |j| j + 1) } else { start + 1 };
+    let list_start = if from {
+        (start..end)
+            .find(|&j| s.is_name(j, "import"))
+            .map_or(end, |j| j + 1)
+    } else {
+        start + 1
+    };
     for (a, b) in s.split_depth0(list_start, end, ",") {
         let toks: Vec<usize> = (a..b).filter(|&j| s.kind(j) == Some(Kind::Name)).collect();
         if let Some(pos) = toks.iter().position(|&j| s.text(j) == "as") {
@@ -376,18 +459,27 @@ fn import_bindings(s: &Script<'_>, start: usize, end: usize) -> Vec<usize> {
 
 /// `NAME :=` anywhere in the range.
 fn walrus_names(s: &Script<'_>, start: usize, end: usize) -> Vec<usize> {
-    (start..end).filter(|&j| s.kind(j) == Some(Kind::Name) && s.is_op(j + 1, ":=")).collect()
+    (start..end)
+        .filter(|&j| s.kind(j) == Some(Kind::Name) && s.is_op(j + 1, ":="))
+        .collect()
 }
 
 /// Names bound by one statement (at whatever scope it is in).
 fn bound_names(s: &Script<'_>, st: &Stmt) -> Vec<usize> {
     let (start, end) = (st.start, st.end);
-    let first = if s.is_name(start, "async") { start + 1 } else { start };
+    let first = if s.is_name(start, "async") {
+        start + 1
+    } else {
+        start
+    };
     let mut names = walrus_names(s, start, end);
     if st.header {
         match s.text(first) {
             "for" => {
-                let in_at = s.split_depth0(first + 1, end, "in").first().map_or(end, |p| p.1);
+                let in_at = s
+                    .split_depth0(first + 1, end, "in")
+                    .first()
+                    .map_or(end, |p| p.1);
                 names.extend(target_names(s, first + 1, in_at));
             }
             "with" | "except" => {
@@ -405,7 +497,8 @@ fn bound_names(s: &Script<'_>, st: &Stmt) -> Vec<usize> {
     }
     match s.text(first) {
         "import" | "from" => return import_bindings(s, start, end),
-        "global" | "nonlocal" | "del" | "return" | "pass" | "raise" | "assert" | "break" | "continue" => return names,
+        "global" | "nonlocal" | "del" | "return" | "pass" | "raise" | "assert" | "break"
+        | "continue" => return names,
         _ => {}
     }
     // Augmented assignment, annotation, or a chain of `=`.
@@ -455,7 +548,11 @@ pub(crate) fn read_only_assignments(s: &Script<'_>) -> Vec<RuleDiagnostic> {
             scopes.pop();
         }
         for st in statements(s, start, end) {
-            let first = if s.is_name(st.start, "async") { st.start + 1 } else { st.start };
+            let first = if s.is_name(st.start, "async") {
+                st.start + 1
+            } else {
+                st.start
+            };
             if !st.header && s.is_name(first, "global") {
                 if let Some(scope) = scopes.last_mut() {
                     for j in first + 1..st.end {
@@ -480,7 +577,10 @@ pub(crate) fn read_only_assignments(s: &Script<'_>) -> Vec<RuleDiagnostic> {
                 }
             }
             if st.header && matches!(s.text(first), "def" | "class") {
-                scopes.push(Scope { indent, globals: HashSet::new() });
+                scopes.push(Scope {
+                    indent,
+                    globals: HashSet::new(),
+                });
             }
         }
     }
@@ -491,8 +591,14 @@ pub(crate) fn read_only_assignments(s: &Script<'_>) -> Vec<RuleDiagnostic> {
 fn ends_operand(s: &Script<'_>, j: usize) -> bool {
     match s.kind(j) {
         None | Some(Kind::Newline) => true,
-        Some(Kind::Name) => matches!(s.text(j), "and" | "or" | "if" | "else" | "is" | "in" | "not" | "for"),
-        Some(Kind::Op) => matches!(s.text(j), ")" | "]" | "}" | "," | ":" | ";" | "==" | "!=" | "<" | ">" | "<=" | ">=" | "="),
+        Some(Kind::Name) => matches!(
+            s.text(j),
+            "and" | "or" | "if" | "else" | "is" | "in" | "not" | "for"
+        ),
+        Some(Kind::Op) => matches!(
+            s.text(j),
+            ")" | "]" | "}" | "," | ":" | ";" | "==" | "!=" | "<" | ">" | "<=" | ">=" | "="
+        ),
         _ => false,
     }
 }
@@ -503,7 +609,10 @@ fn starts_operand(s: &Script<'_>, j: Option<usize>) -> bool {
     match s.kind(j) {
         None | Some(Kind::Newline) => true,
         Some(Kind::Name) => is_keyword(s.text(j)),
-        Some(Kind::Op) => matches!(s.text(j), "(" | "[" | "{" | "," | ":" | ";" | "=" | "==" | "!=" | "<" | ">" | "<=" | ">=" | ":="),
+        Some(Kind::Op) => matches!(
+            s.text(j),
+            "(" | "[" | "{" | "," | ":" | ";" | "=" | "==" | "!=" | "<" | ">" | "<=" | ">=" | ":="
+        ),
         _ => false,
     }
 }
@@ -544,7 +653,9 @@ pub(crate) fn is_literal_comparisons(s: &Script<'_>) -> Vec<RuleDiagnostic> {
                 k -= 1;
             }
             let before = k.checked_sub(1);
-            let before = if before.is_some_and(|b| (s.is_op(b, "-") || s.is_op(b, "+")) && s.kind(k) == Some(Kind::Number)) {
+            let before = if before.is_some_and(|b| {
+                (s.is_op(b, "-") || s.is_op(b, "+")) && s.kind(k) == Some(Kind::Number)
+            }) {
                 before.and_then(|b| b.checked_sub(1))
             } else {
                 before
@@ -553,7 +664,11 @@ pub(crate) fn is_literal_comparisons(s: &Script<'_>) -> Vec<RuleDiagnostic> {
         };
         if right || left {
             let t = s.tokens[j];
-            let (bad, good) = if negated { ("is not", "!=") } else { ("is", "==") };
+            let (bad, good) = if negated {
+                ("is not", "!=")
+            } else {
+                ("is", "==")
+            };
             out.push(RuleDiagnostic {
                 line: t.line,
                 column: t.col,
@@ -594,7 +709,11 @@ fn textwrap_import_edit(s: &Script<'_>, st: &Stmt) -> Option<Edit> {
     if s.is_name(start, "import") {
         for (a, b) in s.split_depth0(start + 1, end, ",") {
             if s.is_name(a, "textwrap") && (a + 1 == b || s.is_name(a + 1, "as")) {
-                let alias = if a + 1 == b { "textwrap" } else { s.text(a + 2) };
+                let alias = if a + 1 == b {
+                    "textwrap"
+                } else {
+                    s.text(a + 2)
+                };
                 if alias != "textwrap" {
                     assigns.push((alias.to_owned(), "textwrap".to_owned()));
                 }
@@ -605,17 +724,34 @@ fn textwrap_import_edit(s: &Script<'_>, st: &Stmt) -> Option<Edit> {
         if kept.len() == s.split_depth0(start + 1, end, ",").len() {
             return None;
         }
-    } else if s.is_name(start, "from") && s.is_name(start + 1, "textwrap") && s.is_name(start + 2, "import") {
-        let (from, to) = if s.is_op(start + 3, "(") { (start + 4, end.saturating_sub(1)) } else { (start + 3, end) };
+    } else if s.is_name(start, "from")
+        && s.is_name(start + 1, "textwrap")
+        && s.is_name(start + 2, "import")
+    {
+        let (from, to) = if s.is_op(start + 3, "(") {
+            (start + 4, end.saturating_sub(1))
+        } else {
+            (start + 3, end)
+        };
         for (a, b) in s.split_depth0(from, to, ",") {
             let toks: Vec<usize> = (a..b).collect();
             match toks.as_slice() {
                 [star] if s.text(*star) == "*" => {
-                    assigns.extend(TEXTWRAP_NAMES.iter().map(|n| ((*n).to_owned(), format!("textwrap.{n}"))));
+                    assigns.extend(
+                        TEXTWRAP_NAMES
+                            .iter()
+                            .map(|n| ((*n).to_owned(), format!("textwrap.{n}"))),
+                    );
                 }
-                [name] => assigns.push((s.text(*name).to_owned(), format!("textwrap.{}", s.text(*name)))),
+                [name] => assigns.push((
+                    s.text(*name).to_owned(),
+                    format!("textwrap.{}", s.text(*name)),
+                )),
                 [name, as_kw, alias] if s.text(*as_kw) == "as" => {
-                    assigns.push((s.text(*alias).to_owned(), format!("textwrap.{}", s.text(*name))));
+                    assigns.push((
+                        s.text(*alias).to_owned(),
+                        format!("textwrap.{}", s.text(*name)),
+                    ));
                 }
                 _ => {}
             }
@@ -632,7 +768,11 @@ fn textwrap_import_edit(s: &Script<'_>, st: &Stmt) -> Option<Edit> {
         parts.push("pass".to_owned());
     }
     let (a, b) = (s.tokens[start].start, s.tokens[end - 1].end);
-    Some(Edit { start: a, end: b, text: keep_shape(&s.src[a..b], parts.join("; ")) })
+    Some(Edit {
+        start: a,
+        end: b,
+        text: keep_shape(&s.src[a..b], parts.join("; ")),
+    })
 }
 
 /// Pads a one-line replacement to the original's width, or adds the original's line breaks.
@@ -658,7 +798,11 @@ fn operand_end(s: &Script<'_>, mut k: usize, end: usize) -> Option<usize> {
             k += 1;
         }
         match s.kind(k) {
-            Some(Kind::Name) if !is_keyword(s.text(k)) || matches!(s.text(k), "True" | "False" | "None") => k += 1,
+            Some(Kind::Name)
+                if !is_keyword(s.text(k)) || matches!(s.text(k), "True" | "False" | "None") =>
+            {
+                k += 1
+            }
             Some(Kind::Number) => k += 1,
             Some(Kind::Str) => {
                 while s.kind(k) == Some(Kind::Str) {
@@ -700,8 +844,11 @@ fn percent_edits(s: &Script<'_>) -> Vec<Edit> {
             j += 1;
         }
         let last = j;
-        let tighter_before = first > 0 && s.kind(first - 1) == Some(Kind::Op) && matches!(s.text(first - 1), "*" | "/" | "//" | "%" | "@" | "." | "**");
-        let is_bytes = s.text(first).to_ascii_lowercase().starts_with('b') || s.text(first).to_ascii_lowercase().starts_with("rb");
+        let tighter_before = first > 0
+            && s.kind(first - 1) == Some(Kind::Op)
+            && matches!(s.text(first - 1), "*" | "/" | "//" | "%" | "@" | "." | "**");
+        let is_bytes = s.text(first).to_ascii_lowercase().starts_with('b')
+            || s.text(first).to_ascii_lowercase().starts_with("rb");
         if s.is_op(last + 1, "%") && !tighter_before && !is_bytes {
             if let Some(op_end) = operand_end(s, last + 2, n) {
                 if op_end > last + 2 {
@@ -709,7 +856,11 @@ fn percent_edits(s: &Script<'_>) -> Vec<Edit> {
                     let (a, b) = (s.tokens[first].start, s.tokens[op_end - 1].end);
                     let pct = s.tokens[last + 1];
                     let (fmt, arg) = (&s.src[a..pct.start], &s.src[pct.end..b]);
-                    edits.push(Edit { start: a, end: b, text: format!("_hb_pct_format({fmt},{arg})") });
+                    edits.push(Edit {
+                        start: a,
+                        end: b,
+                        text: format!("_hb_pct_format({fmt},{arg})"),
+                    });
                     j = op_end;
                     continue;
                 }
@@ -773,61 +924,141 @@ mod tests {
 
     #[test]
     fn tokenizer_handles_strings_comments_and_continuations() {
-        assert_eq!(texts("x = 'a#b' # c\ny = (1,\n 2)\n"), ["x", "=", "'a#b'", "", "y", "=", "(", "1", ",", "2", ")", ""]);
-        assert_eq!(texts("s = '''a\nb''' + f\"{x}\" \\\n + r'\\''"), ["s", "=", "'''a\nb'''", "+", "f\"{x}\"", "+", "r'\\''", ""]);
+        assert_eq!(
+            texts("x = 'a#b' # c\ny = (1,\n 2)\n"),
+            ["x", "=", "'a#b'", "", "y", "=", "(", "1", ",", "2", ")", ""]
+        );
+        assert_eq!(
+            texts("s = '''a\nb''' + f\"{x}\" \\\n + r'\\''"),
+            ["s", "=", "'''a\nb'''", "+", "f\"{x}\"", "+", "r'\\''", ""]
+        );
         let s = Script::new("a = 1\nif x:\n    é = 'ü' ; b = 2e-3\n");
-        let t = s.tokens.iter().find(|t| s.src[t.start..t.end] == *"2e-3").unwrap();
+        let t = s
+            .tokens
+            .iter()
+            .find(|t| s.src[t.start..t.end] == *"2e-3")
+            .unwrap();
         assert_eq!((t.line, t.col), (3, 19));
     }
 
     fn read_only_lines(src: &str) -> Vec<(u32, u32)> {
-        read_only_assignments(&Script::new(src)).iter().map(|d| (d.line, d.column)).collect()
+        read_only_assignments(&Script::new(src))
+            .iter()
+            .map(|d| (d.line, d.column))
+            .collect()
     }
 
     #[test]
     fn read_only_assignments_are_found_where_they_bind_globals() {
         assert_eq!(read_only_lines("hostname = 'x'\n"), [(1, 1)]);
-        assert_eq!(read_only_lines("if a: email = 'x'; name += 'y'\n"), [(1, 7), (1, 20)]);
-        assert_eq!(read_only_lines("a = ip = 1\nx, (os, y) = 1, (2, 3)\n"), [(1, 5), (2, 5)]);
+        assert_eq!(
+            read_only_lines("if a: email = 'x'; name += 'y'\n"),
+            [(1, 7), (1, 20)]
+        );
+        assert_eq!(
+            read_only_lines("a = ip = 1\nx, (os, y) = 1, (2, 3)\n"),
+            [(1, 5), (2, 5)]
+        );
         assert_eq!(read_only_lines("for name in names:\n    pass\n"), [(1, 5)]);
-        assert_eq!(read_only_lines("d[hostname] = 1\nx.email = 2\nf(name=1)\nif name == 'x': pass\n"), Vec::<(u32, u32)>::new());
-        assert_eq!(read_only_lines("def f(name):\n    name = 1\n    mac = 2\nmac: str = 'x'\n"), [(4, 1)]);
-        assert_eq!(read_only_lines("def f():\n    global ip\n    ip = 1\n"), [(3, 5)]);
-        assert_eq!(read_only_lines("x = [name for name in y]\nif (os := 'w'): pass\n"), [(2, 5)]);
-        assert_eq!(read_only_lines("import re as username\nf = lambda mac=1: mac\n"), [(1, 14)]);
-        assert_eq!(read_only_lines("priority = 'High'\nmsg += '!'\n"), Vec::<(u32, u32)>::new());
+        assert_eq!(
+            read_only_lines("d[hostname] = 1\nx.email = 2\nf(name=1)\nif name == 'x': pass\n"),
+            Vec::<(u32, u32)>::new()
+        );
+        assert_eq!(
+            read_only_lines("def f(name):\n    name = 1\n    mac = 2\nmac: str = 'x'\n"),
+            [(4, 1)]
+        );
+        assert_eq!(
+            read_only_lines("def f():\n    global ip\n    ip = 1\n"),
+            [(3, 5)]
+        );
+        assert_eq!(
+            read_only_lines("x = [name for name in y]\nif (os := 'w'): pass\n"),
+            [(2, 5)]
+        );
+        assert_eq!(
+            read_only_lines("import re as username\nf = lambda mac=1: mac\n"),
+            [(1, 14)]
+        );
+        assert_eq!(
+            read_only_lines("priority = 'High'\nmsg += '!'\n"),
+            Vec::<(u32, u32)>::new()
+        );
     }
 
     fn lint_cols(src: &str) -> Vec<(u32, u32)> {
-        is_literal_comparisons(&Script::new(src)).iter().map(|d| (d.line, d.column)).collect()
+        is_literal_comparisons(&Script::new(src))
+            .iter()
+            .map(|d| (d.line, d.column))
+            .collect()
     }
 
     #[test]
     fn is_with_literals_is_flagged() {
         assert_eq!(lint_cols("if priority is 'High': pass\n"), [(1, 13)]);
-        assert_eq!(lint_cols("a = x is not 5\nb = 'a' is y\nc = x is -1\n"), [(1, 7), (2, 9), (3, 7)]);
-        assert_eq!(lint_cols("a = x is None\nb = x is y\nc = x is 'a'.upper()\nd = x + 'a' is y\n"), Vec::<(u32, u32)>::new());
+        assert_eq!(
+            lint_cols("a = x is not 5\nb = 'a' is y\nc = x is -1\n"),
+            [(1, 7), (2, 9), (3, 7)]
+        );
+        assert_eq!(
+            lint_cols("a = x is None\nb = x is y\nc = x is 'a'.upper()\nd = x + 'a' is y\n"),
+            Vec::<(u32, u32)>::new()
+        );
         let d = &is_literal_comparisons(&Script::new("x is not 'a'"))[0];
-        assert!(d.message.contains("use != instead of is not"), "{}", d.message);
+        assert!(
+            d.message.contains("use != instead of is not"),
+            "{}",
+            d.message
+        );
     }
 
     #[test]
     fn textwrap_imports_are_rewritten_in_place() {
         assert_eq!(rewrite("import textwrap\nx = 1"), "pass           \nx = 1");
-        assert_eq!(rewrite("import textwrap as tw; y = 2"), "tw = textwrap        ; y = 2");
+        assert_eq!(
+            rewrite("import textwrap as tw; y = 2"),
+            "tw = textwrap        ; y = 2"
+        );
         assert_eq!(rewrite("import re, textwrap"), "import re          ");
-        assert_eq!(rewrite("from textwrap import wrap, shorten as s"), "wrap = textwrap.wrap; s = textwrap.shorten");
-        assert_eq!(rewrite("if a:\n    from textwrap import (wrap,\n        fill)\n"), "if a:\n    wrap = textwrap.wrap; fill = textwrap.fill\n\n");
-        assert_eq!(rewrite("import re\ns = 'import textwrap'"), "import re\ns = 'import textwrap'");
+        assert_eq!(
+            rewrite("from textwrap import wrap, shorten as s"),
+            "wrap = textwrap.wrap; s = textwrap.shorten"
+        );
+        assert_eq!(
+            rewrite("if a:\n    from textwrap import (wrap,\n        fill)\n"),
+            "if a:\n    wrap = textwrap.wrap; fill = textwrap.fill\n\n"
+        );
+        assert_eq!(
+            rewrite("import re\ns = 'import textwrap'"),
+            "import re\ns = 'import textwrap'"
+        );
     }
 
     #[test]
     fn string_percent_is_rewritten() {
-        assert_eq!(rewrite("s = 'a %s' % name + 'x'"), "s = _hb_pct_format('a %s' , name) + 'x'");
-        assert_eq!(rewrite("s = '%s-%d'%(a, b)"), "s = _hb_pct_format('%s-%d',(a, b))");
-        assert_eq!(rewrite("s = '%s' % x.y(1)[0] * 2"), "s = _hb_pct_format('%s' , x.y(1)[0]) * 2");
-        assert_eq!(rewrite("s = '%s' % ('%d' % n)"), "s = _hb_pct_format('%s' , (_hb_pct_format('%d' , n)))");
-        assert_eq!(rewrite("n = a % 3\nm = 'x' * 2 % 3\nb = b'%d' % 1"), "n = a % 3\nm = 'x' * 2 % 3\nb = b'%d' % 1");
-        assert_eq!(rewrite("s = ('%s' %\n x)\ny = 1"), "s = (_hb_pct_format('%s' ,\n x))\ny = 1");
+        assert_eq!(
+            rewrite("s = 'a %s' % name + 'x'"),
+            "s = _hb_pct_format('a %s' , name) + 'x'"
+        );
+        assert_eq!(
+            rewrite("s = '%s-%d'%(a, b)"),
+            "s = _hb_pct_format('%s-%d',(a, b))"
+        );
+        assert_eq!(
+            rewrite("s = '%s' % x.y(1)[0] * 2"),
+            "s = _hb_pct_format('%s' , x.y(1)[0]) * 2"
+        );
+        assert_eq!(
+            rewrite("s = '%s' % ('%d' % n)"),
+            "s = _hb_pct_format('%s' , (_hb_pct_format('%d' , n)))"
+        );
+        assert_eq!(
+            rewrite("n = a % 3\nm = 'x' * 2 % 3\nb = b'%d' % 1"),
+            "n = a % 3\nm = 'x' * 2 % 3\nb = b'%d' % 1"
+        );
+        assert_eq!(
+            rewrite("s = ('%s' %\n x)\ny = 1"),
+            "s = (_hb_pct_format('%s' ,\n x))\ny = 1"
+        );
     }
 }

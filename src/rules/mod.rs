@@ -59,7 +59,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::paths::AppPaths;
 
-pub use child::{child_main, evaluate, evaluate_with_command, RulesError, CHILD_MODE_ARG, CHILD_TIME_MARGIN};
+pub use child::{
+    child_main, evaluate, evaluate_with_command, RulesError, CHILD_MODE_ARG, CHILD_TIME_MARGIN,
+};
 pub use engine::{check, evaluate_in_process, MAX_SCRIPT_BYTES};
 pub use variables::{READ_ONLY, READ_WRITE};
 
@@ -183,7 +185,11 @@ pub struct RuleLimits {
 
 impl Default for RuleLimits {
     fn default() -> Self {
-        Self { time: Duration::from_secs(1), memory_bytes: 64 * 1024 * 1024, max_recursion: 200 }
+        Self {
+            time: Duration::from_secs(1),
+            memory_bytes: 64 * 1024 * 1024,
+            max_recursion: 200,
+        }
     }
 }
 

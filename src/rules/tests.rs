@@ -37,7 +37,11 @@ fn run_with(script: &str, input: &RuleInput) -> RuleOutcome {
 }
 
 fn var(outcome: &RuleOutcome, name: &str) -> serde_json::Value {
-    outcome.variables.get(name).cloned().unwrap_or_else(|| panic!("no variable {name}"))
+    outcome
+        .variables
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no variable {name}"))
 }
 
 #[test]
@@ -45,26 +49,45 @@ fn product_example_emergency_selection_raises_priority() {
     let o = run("if 'This is an emergency' in selections: priority = 'Critical'");
     assert_eq!(o.priority, "Critical");
     assert_eq!(o.changed, ["priority"]);
-    assert!(o.error.is_none() && o.exception.is_none() && o.warnings.is_empty(), "{o:?}");
+    assert!(
+        o.error.is_none() && o.exception.is_none() && o.warnings.is_empty(),
+        "{o:?}"
+    );
     let mut calm = input();
     calm.selections = vec!["Printer".into()];
-    assert_eq!(run_with("if 'This is an emergency' in selections: priority = 'Critical'", &calm).priority, "Medium");
+    assert_eq!(
+        run_with(
+            "if 'This is an emergency' in selections: priority = 'Critical'",
+            &calm
+        )
+        .priority,
+        "Medium"
+    );
 }
 
 #[test]
 fn product_example_critical_subject() {
     let mut i = input();
     i.priority = "Critical".into();
-    let o = run_with("if priority == 'Critical': subject = '**EMERGENCY** ' + subject", &i);
+    let o = run_with(
+        "if priority == 'Critical': subject = '**EMERGENCY** ' + subject",
+        &i,
+    );
     assert_eq!(o.subject, "**EMERGENCY** Printer jammed");
-    assert_eq!(run("if priority == 'Critical': subject = '**EMERGENCY** ' + subject").subject, "Printer jammed");
+    assert_eq!(
+        run("if priority == 'Critical': subject = '**EMERGENCY** ' + subject").subject,
+        "Printer jammed"
+    );
 }
 
 #[test]
 fn product_example_exclamation_mark() {
     let mut i = input();
     i.msg = "Nothing works!".into();
-    assert_eq!(run_with("if '!' in msg: priority = 'High'", &i).priority, "High");
+    assert_eq!(
+        run_with("if '!' in msg: priority = 'High'", &i).priority,
+        "High"
+    );
     assert_eq!(run("if '!' in msg: priority = 'High'").priority, "Medium");
 }
 
@@ -74,16 +97,25 @@ fn product_example_paused_account_blocks() {
     let mut i = input();
     i.email = "Bob@FABRIKAM.com".into();
     let o = run_with(script, &i);
-    assert_eq!(o.exception.as_deref(), Some("Ticket submission is paused for this account."));
+    assert_eq!(
+        o.exception.as_deref(),
+        Some("Ticket submission is paused for this account.")
+    );
     assert!(o.blocks() && o.error.is_none());
-    assert_eq!(var(&o, "exception"), "Ticket submission is paused for this account.");
+    assert_eq!(
+        var(&o, "exception"),
+        "Ticket submission is paused for this account."
+    );
     assert!(!run(script).blocks());
 }
 
 #[test]
 fn product_example_machine_facts_in_message() {
     let o = run(r"msg = msg + '\n\n[host=' + hostname + ' mac=' + mac + ' ip=' + ip + ']'");
-    assert_eq!(o.msg, "The printer is jammed\n\n[host=PC-042 mac=AA:BB:CC:DD:EE:FF ip=10.0.0.42]");
+    assert_eq!(
+        o.msg,
+        "The printer is jammed\n\n[host=PC-042 mac=AA:BB:CC:DD:EE:FF ip=10.0.0.42]"
+    );
     assert_eq!(o.changed, ["msg"]);
 }
 
@@ -98,8 +130,13 @@ msg = msg + '\\n\\n[host=' + hostname + ' mac=' + mac + ' ip=' + ip + ']'
 ";
     assert_eq!(check(script), Ok(vec![]));
     let o = run(script);
-    assert_eq!((o.priority.as_str(), o.subject.as_str()), ("Critical", "**EMERGENCY** Printer jammed"));
-    assert!(o.msg.ends_with("[host=PC-042 mac=AA:BB:CC:DD:EE:FF ip=10.0.0.42]"));
+    assert_eq!(
+        (o.priority.as_str(), o.subject.as_str()),
+        ("Critical", "**EMERGENCY** Printer jammed")
+    );
+    assert!(o
+        .msg
+        .ends_with("[host=PC-042 mac=AA:BB:CC:DD:EE:FF ip=10.0.0.42]"));
     assert_eq!(o.changed, ["priority", "subject", "msg"]);
     assert_eq!(o.exception, None);
 }
@@ -123,18 +160,37 @@ fn every_variable_is_reported_with_its_final_value() {
 
 #[test]
 fn read_only_assignments_are_ignored_with_a_warning() {
-    let o = run("hostname = 'evil'\nsubject = hostname\nemail += 'x'\nfor name in ['a']:\n    pass\n");
+    let o =
+        run("hostname = 'evil'\nsubject = hostname\nemail += 'x'\nfor name in ['a']:\n    pass\n");
     assert_eq!(var(&o, "hostname"), "PC-042");
     assert_eq!(var(&o, "email"), "ada@contoso.com");
     assert_eq!(var(&o, "name"), "Ada Lovelace");
     // Inside the script the assignment takes effect, as in CPython.
     assert_eq!(o.subject, "evil");
-    let places: Vec<_> = o.warnings.iter().map(|w| (w.kind, w.line, w.column)).collect();
-    assert_eq!(places, [(DiagnosticKind::ReadOnly, 1, 1), (DiagnosticKind::ReadOnly, 3, 1), (DiagnosticKind::ReadOnly, 4, 5)]);
-    assert!(o.warnings[0].message.contains("`hostname` is read-only"), "{}", o.warnings[0].message);
+    let places: Vec<_> = o
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.line, w.column))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (DiagnosticKind::ReadOnly, 1, 1),
+            (DiagnosticKind::ReadOnly, 3, 1),
+            (DiagnosticKind::ReadOnly, 4, 5)
+        ]
+    );
+    assert!(
+        o.warnings[0].message.contains("`hostname` is read-only"),
+        "{}",
+        o.warnings[0].message
+    );
     assert!(o.error.is_none());
     // A local of the same name inside a function is not the variable.
-    assert_eq!(check("def f(x):\n    name = x\n    return name\nsubject = f('a')"), Ok(vec![]));
+    assert_eq!(
+        check("def f(x):\n    name = x\n    return name\nsubject = f('a')"),
+        Ok(vec![])
+    );
 }
 
 #[test]
@@ -142,22 +198,34 @@ fn message_is_an_alias_of_msg() {
     assert_eq!(run("message = 'via message'").msg, "via message");
     assert_eq!(run("msg = 'via msg'").msg, "via msg");
     assert_eq!(run("msg = 'a'\nmessage = 'b'").msg, "b");
-    assert_eq!(run("x = message.upper()\nmsg = x").msg, "THE PRINTER IS JAMMED");
+    assert_eq!(
+        run("x = message.upper()\nmsg = x").msg,
+        "THE PRINTER IS JAMMED"
+    );
     let o = run("message = message + '!'");
-    assert_eq!((o.msg.as_str(), o.changed.as_slice()), ("The printer is jammed!", &["msg".to_owned()][..]));
+    assert_eq!(
+        (o.msg.as_str(), o.changed.as_slice()),
+        ("The printer is jammed!", &["msg".to_owned()][..])
+    );
     assert_eq!(var(&o, "message"), "The printer is jammed!");
 }
 
 #[test]
 fn runtime_errors_block_with_their_line() {
     let o = run("priority = 'High'\nif True:\n    subject = subject + undefined_thing\n");
-    assert_eq!(o.exception.as_deref(), Some("line 3: NameError: name 'undefined_thing' is not defined"));
+    assert_eq!(
+        o.exception.as_deref(),
+        Some("line 3: NameError: name 'undefined_thing' is not defined")
+    );
     let e = o.error.unwrap();
     assert_eq!((e.kind, e.line, e.column), (DiagnosticKind::Runtime, 3, 25));
     assert_eq!(o.priority, "Medium", "nothing the script did is submitted");
 
     let o = run("x = int('abc')");
-    assert_eq!(o.exception.as_deref(), Some("line 1: ValueError: invalid literal for int() with base 10: 'abc'"));
+    assert_eq!(
+        o.exception.as_deref(),
+        Some("line 1: ValueError: invalid literal for int() with base 10: 'abc'")
+    );
     let o = run("parts = subject.split()\nsubject = parts[7]");
     assert_eq!(o.error.as_ref().map(|e| (e.line, e.column)), Some((2, 11)));
     assert!(o.exception.unwrap().starts_with("line 2: IndexError"));
@@ -166,7 +234,10 @@ fn runtime_errors_block_with_their_line() {
     assert_eq!(o.error.map(|e| e.line), Some(2));
     // A raised exception counts the same.
     let o = run("raise ValueError('no tickets on Sunday')");
-    assert_eq!(o.exception.as_deref(), Some("line 1: ValueError: no tickets on Sunday"));
+    assert_eq!(
+        o.exception.as_deref(),
+        Some("line 1: ValueError: no tickets on Sunday")
+    );
 }
 
 #[test]
@@ -180,17 +251,28 @@ fn syntax_errors_have_line_and_column() {
     let e = check("a = 1\nb = (2 +\n").unwrap_err();
     assert!(e.line >= 2, "{e:?}");
     let o = run("x = 1\n  y = 2\n");
-    assert_eq!(o.error.as_ref().map(|e| (e.kind, e.line, e.column)), Some((DiagnosticKind::Syntax, 2, 1)));
+    assert_eq!(
+        o.error.as_ref().map(|e| (e.kind, e.line, e.column)),
+        Some((DiagnosticKind::Syntax, 2, 1))
+    );
     assert!(o.exception.unwrap().starts_with("line 2: SyntaxError: "));
     let e = check("class A:\n    @staticmethod\n    def f(): pass\n").unwrap_err();
-    assert!(e.message.starts_with("not supported by the rules engine"), "{}", e.message);
+    assert!(
+        e.message.starts_with("not supported by the rules engine"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn pathological_scripts_are_refused_without_crashing() {
     // Deep enough to overflow an ordinary stack while parsing (this test runs on libtest's
     // 2 MiB thread), yet within the size limit.
-    for script in [format!("x = {}1", "1+".repeat(60_000)), format!("x = {}b", "a.".repeat(60_000)), format!("x = {}1{}", "(".repeat(60_000), ")".repeat(60_000))] {
+    for script in [
+        format!("x = {}1", "1+".repeat(60_000)),
+        format!("x = {}b", "a.".repeat(60_000)),
+        format!("x = {}1{}", "(".repeat(60_000), ")".repeat(60_000)),
+    ] {
         assert!(script.len() <= MAX_SCRIPT_BYTES);
         let e = check(&script).unwrap_err();
         assert_eq!(e.kind, DiagnosticKind::Syntax);
@@ -198,14 +280,20 @@ fn pathological_scripts_are_refused_without_crashing() {
     }
     let e = check(&"x = 1\n".repeat(30_000)).unwrap_err();
     assert!(e.message.contains("too long"), "{}", e.message);
-    assert!(run(&"x = 1\n".repeat(30_000)).exception.unwrap().contains("too long"));
+    assert!(run(&"x = 1\n".repeat(30_000))
+        .exception
+        .unwrap()
+        .contains("too long"));
 }
 
 #[test]
 fn is_with_a_literal_is_a_lint_warning() {
     let w = check("if priority is 'High':\n    subject = 'x'\nif impact is not 5: pass\n").unwrap();
     let places: Vec<_> = w.iter().map(|d| (d.kind, d.line, d.column)).collect();
-    assert_eq!(places, [(DiagnosticKind::Lint, 1, 13), (DiagnosticKind::Lint, 3, 11)]);
+    assert_eq!(
+        places,
+        [(DiagnosticKind::Lint, 1, 13), (DiagnosticKind::Lint, 3, 11)]
+    );
     assert!(w[0].message.contains("use == instead of is"));
     assert!(w[1].message.contains("use != instead of is not"));
     assert_eq!(check("if exception is None or x is y: pass"), Ok(vec![]));
@@ -271,9 +359,15 @@ append = '%s %d%% [%-3s]' % ('done', 50, 'x')
 #[test]
 fn non_text_values_are_converted_with_a_warning() {
     let o = run("priority = 5\nsubject = None\nstatus = ['a']\nexception = False");
-    assert_eq!((o.priority.as_str(), o.subject.as_str(), o.status.as_str()), ("5", "", "['a']"));
+    assert_eq!(
+        (o.priority.as_str(), o.subject.as_str(), o.status.as_str()),
+        ("5", "", "['a']")
+    );
     assert_eq!(o.warnings.len(), 3, "{:?}", o.warnings);
-    assert!(o.warnings.iter().all(|w| w.kind == DiagnosticKind::Runtime && w.line == 0));
+    assert!(o
+        .warnings
+        .iter()
+        .all(|w| w.kind == DiagnosticKind::Runtime && w.line == 0));
     assert!(!o.blocks());
     assert_eq!(run("exception = True").exception.as_deref(), Some("True"));
 }
@@ -282,23 +376,39 @@ fn non_text_values_are_converted_with_a_warning() {
 fn oversized_values_are_refused() {
     let o = run("msg = 'x' * 2_000_000");
     assert_eq!(o.error.map(|e| e.kind), Some(DiagnosticKind::Limit));
-    assert_eq!(o.exception.as_deref(), Some("`msg` is too long (1953 KiB; the limit is 1024 KiB)"));
+    assert_eq!(
+        o.exception.as_deref(),
+        Some("`msg` is too long (1953 KiB; the limit is 1024 KiB)")
+    );
     assert_eq!(o.msg, "The printer is jammed");
 }
 
 #[test]
 fn print_output_is_kept_for_the_admin() {
-    assert_eq!(run("print('checking', hostname)").printed, "checking PC-042\n");
+    assert_eq!(
+        run("print('checking', hostname)").printed,
+        "checking PC-042\n"
+    );
 }
 
 #[test]
 fn runaway_rules_end_as_limit_errors_within_the_time_limit() {
-    let limits = RuleLimits { time: Duration::from_millis(500), ..RuleLimits::default() };
-    for script in ["while True: pass", "l = []\nwhile True:\n    l.append(len(l))", "x = 0\nfor i in range(10**12):\n    x += i"] {
+    let limits = RuleLimits {
+        time: Duration::from_millis(500),
+        ..RuleLimits::default()
+    };
+    for script in [
+        "while True: pass",
+        "l = []\nwhile True:\n    l.append(len(l))",
+        "x = 0\nfor i in range(10**12):\n    x += i",
+    ] {
         let started = Instant::now();
         let o = evaluate_in_process(script, &input(), &limits);
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(1500), "{script:?} took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_millis(1500),
+            "{script:?} took {elapsed:?}"
+        );
         let e = o.error.unwrap_or_else(|| panic!("{script:?} finished"));
         assert_eq!(e.kind, DiagnosticKind::Limit, "{script:?}: {e:?}");
         assert!(o.exception.unwrap().contains("took too long"));
@@ -328,17 +438,31 @@ fn compiled_scripts_are_reused() {
 
 #[test]
 fn inputs_and_limits_read_from_partial_json() {
-    let i: RuleInput = serde_json::from_str(r#"{"email": "a@b.c", "type": "Problem", "input_name": "Bo"}"#).unwrap();
-    assert_eq!((i.email.as_str(), i.r#type.as_str(), i.input_name.as_deref()), ("a@b.c", "Problem", Some("Bo")));
+    let i: RuleInput =
+        serde_json::from_str(r#"{"email": "a@b.c", "type": "Problem", "input_name": "Bo"}"#)
+            .unwrap();
+    assert_eq!(
+        (i.email.as_str(), i.r#type.as_str(), i.input_name.as_deref()),
+        ("a@b.c", "Problem", Some("Bo"))
+    );
     assert_eq!(i.hostname, "");
     let i: RuleInput = serde_json::from_str(r#"{"selections": "a\nb"}"#).unwrap();
     assert_eq!(i.selections, ["a", "b"]);
     let i: RuleInput = serde_json::from_str(r#"{"selections": null}"#).unwrap();
     assert!(i.selections.is_empty());
     let l: RuleLimits = serde_json::from_str(r#"{"time": 250}"#).unwrap();
-    assert_eq!((l.time, l.memory_bytes), (Duration::from_millis(250), 64 * 1024 * 1024));
-    assert_eq!(serde_json::to_value(RuleLimits::default()).unwrap()["time"], 1000);
-    assert_eq!(serde_json::to_value(DiagnosticKind::ReadOnly).unwrap(), "read_only");
+    assert_eq!(
+        (l.time, l.memory_bytes),
+        (Duration::from_millis(250), 64 * 1024 * 1024)
+    );
+    assert_eq!(
+        serde_json::to_value(RuleLimits::default()).unwrap()["time"],
+        1000
+    );
+    assert_eq!(
+        serde_json::to_value(DiagnosticKind::ReadOnly).unwrap(),
+        "read_only"
+    );
 }
 
 #[test]
@@ -349,7 +473,10 @@ fn rules_file_round_trip() {
     std::fs::write(rules_file(&paths), "  \n").unwrap();
     assert_eq!(load_rules(&paths).unwrap(), None);
     std::fs::write(rules_file(&paths), "priority = 'High'\n").unwrap();
-    assert_eq!(load_rules(&paths).unwrap().as_deref(), Some("priority = 'High'\n"));
+    assert_eq!(
+        load_rules(&paths).unwrap().as_deref(),
+        Some("priority = 'High'\n")
+    );
     assert_eq!(rules_file(&paths), dir.path().join("rules.py"));
 }
 
@@ -369,10 +496,17 @@ if after_hours:
     let after = chrono::Local::now();
     assert!(o.error.is_none(), "{:?}", o.error);
     let expected = |t: chrono::DateTime<chrono::Local>| format!("{} {} True", t.year(), t.hour());
-    assert!(o.subject == expected(before) || o.subject == expected(after), "{}", o.subject);
+    assert!(
+        o.subject == expected(before) || o.subject == expected(after),
+        "{}",
+        o.subject
+    );
     for (script, text) in [
         ("subject = open('/etc/hostname').read()", "PermissionError"),
-        ("from pathlib import Path\nsubject = Path('/etc/hostname').read_text()", "PermissionError"),
+        (
+            "from pathlib import Path\nsubject = Path('/etc/hostname').read_text()",
+            "PermissionError",
+        ),
         ("import os\nsubject = os.getenv('HOME')", "not supported"),
     ] {
         let o = run(script);

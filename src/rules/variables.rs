@@ -5,11 +5,24 @@ use monty_types::MontyObject;
 use super::{DiagnosticKind, RuleDiagnostic, RuleInput};
 
 /// Variables the script can read but not change.
-pub const READ_ONLY: [&str; 11] =
-    ["selections", "hostname", "name", "email", "ip", "mac", "username", "os", "input_name", "input_email", "input_phone"];
+pub const READ_ONLY: [&str; 11] = [
+    "selections",
+    "hostname",
+    "name",
+    "email",
+    "ip",
+    "mac",
+    "username",
+    "os",
+    "input_name",
+    "input_email",
+    "input_phone",
+];
 
 /// Variables whose final value is submitted (`message` is an alias of `msg`).
-pub const READ_WRITE: [&str; 7] = ["priority", "type", "impact", "status", "subject", "msg", "append"];
+pub const READ_WRITE: [&str; 7] = [
+    "priority", "type", "impact", "status", "subject", "msg", "append",
+];
 
 /// Every name handed to the interpreter, in input order.
 pub(crate) const ALL: [&str; 20] = [
@@ -75,11 +88,18 @@ pub(crate) fn as_text(name: &str, value: &MontyObject) -> (String, Option<RuleDi
         MontyObject::None => String::new(),
         other => other.to_string(),
     };
-    let shown = if text.is_empty() { "empty text".to_owned() } else { format!("{text:?}") };
+    let shown = if text.is_empty() {
+        "empty text".to_owned()
+    } else {
+        format!("{text:?}")
+    };
     let warning = RuleDiagnostic {
         line: 0,
         column: 0,
-        message: format!("`{name}` ended as {}, not text: submitted as {shown}", value.type_name()),
+        message: format!(
+            "`{name}` ended as {}, not text: submitted as {shown}",
+            value.type_name()
+        ),
         kind: DiagnosticKind::Runtime,
     };
     (text, Some(warning))
@@ -92,11 +112,13 @@ pub(crate) fn to_json(value: &MontyObject) -> serde_json::Value {
         MontyObject::None => Value::Null,
         MontyObject::Bool(b) => Value::Bool(*b),
         MontyObject::Int(i) => Value::from(*i),
-        MontyObject::Float(f) => serde_json::Number::from_f64(*f).map_or_else(|| Value::String(value.py_repr()), Value::Number),
+        MontyObject::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or_else(|| Value::String(value.py_repr()), Value::Number),
         MontyObject::String(s) => Value::String(s.clone()),
-        MontyObject::List(items) | MontyObject::Tuple(items) | MontyObject::Set(items) | MontyObject::FrozenSet(items) => {
-            Value::Array(items.iter().map(to_json).collect())
-        }
+        MontyObject::List(items)
+        | MontyObject::Tuple(items)
+        | MontyObject::Set(items)
+        | MontyObject::FrozenSet(items) => Value::Array(items.iter().map(to_json).collect()),
         MontyObject::Dict(pairs) => {
             let mut map = serde_json::Map::new();
             for (k, v) in pairs.iter() {

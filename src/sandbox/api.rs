@@ -24,7 +24,12 @@ pub(crate) struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Problem { status, detail: detail.into(), errors: BTreeMap::new(), headers: Vec::new() }
+        Problem {
+            status,
+            detail: detail.into(),
+            errors: BTreeMap::new(),
+            headers: Vec::new(),
+        }
     }
 
     pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
@@ -37,10 +42,19 @@ impl Problem {
 
     /// A 400 listing every violation in `detail` and, by field, in `errors`.
     pub(crate) fn invalid(violations: Vec<Violation>) -> Self {
-        let detail = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        let mut problem = Self::bad_request(format!("One or more validation errors occurred: {detail}"));
+        let detail = violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut problem =
+            Self::bad_request(format!("One or more validation errors occurred: {detail}"));
         for v in violations {
-            let key = if v.path.is_empty() { "$".to_owned() } else { v.path };
+            let key = if v.path.is_empty() {
+                "$".to_owned()
+            } else {
+                v.path
+            };
             problem.errors.entry(key).or_default().push(v.message);
         }
         problem
@@ -77,7 +91,10 @@ impl IntoResponse for Problem {
         }
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json; charset=utf-8"),
+        );
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);
@@ -89,7 +106,10 @@ impl IntoResponse for Problem {
 
 fn json_reply(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     response
 }
 
@@ -100,13 +120,23 @@ pub(crate) fn authorised(headers: &HeaderMap, keys: &[String]) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .map(str::to_owned)
-        .chain(headers.get_all(header::AUTHORIZATION).iter().filter_map(|v| {
-            let text = v.to_str().ok()?;
-            let (scheme, token) = text.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
-        }))
+        .chain(
+            headers
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .filter_map(|v| {
+                    let text = v.to_str().ok()?;
+                    let (scheme, token) = text.split_once(' ')?;
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then(|| token.trim().to_owned())
+                }),
+        )
         .collect::<Vec<_>>();
-    offered.iter().any(|o| keys.iter().any(|k| !k.is_empty() && constant_time_eq(o.as_bytes(), k.as_bytes())))
+    offered.iter().any(|o| {
+        keys.iter()
+            .any(|k| !k.is_empty() && constant_time_eq(o.as_bytes(), k.as_bytes()))
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -118,19 +148,26 @@ pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
     pub fn parse(raw: &str) -> Self {
-        Query(url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+        Query(
+            url::form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty()).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 
     fn int(&self, name: &str) -> Result<Option<i64>, Problem> {
         self.get(name)
             .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| Problem::bad_request(format!("The value '{v}' is not valid for {name}.")))
+                v.trim().parse::<i64>().map_err(|_| {
+                    Problem::bad_request(format!("The value '{v}' is not valid for {name}."))
+                })
             })
             .transpose()
     }
@@ -140,7 +177,9 @@ impl Query {
             None => Ok(false),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(Problem::bad_request(format!("The value '{v}' is not valid for {name}."))),
+            Some(v) => Err(Problem::bad_request(format!(
+                "The value '{v}' is not valid for {name}."
+            ))),
         }
     }
 }
@@ -149,7 +188,9 @@ impl Query {
 fn paged(items: Vec<Value>, query: &Query, origin: &str, path: &str) -> Result<Value, Problem> {
     let page = query.int("page")?.unwrap_or(1);
     if page < 1 {
-        return Err(Problem::bad_request(format!("page must be 1 or more (it is 1-based); got {page}.")));
+        return Err(Problem::bad_request(format!(
+            "page must be 1 or more (it is 1-based); got {page}."
+        )));
     }
     let size = query.int("itemsInPage")?.unwrap_or(DEFAULT_ITEMS);
     if !(1..=MAX_ITEMS).contains(&size) {
@@ -168,7 +209,8 @@ fn paged(items: Vec<Value>, query: &Query, origin: &str, path: &str) -> Result<V
                 s.append_pair(k, v);
             }
         }
-        s.append_pair("page", &target.to_string()).append_pair("itemsInPage", &size.to_string());
+        s.append_pair("page", &target.to_string())
+            .append_pair("itemsInPage", &size.to_string());
         format!("{origin}{path}?{}", s.finish())
     };
     Ok(json!({
@@ -193,7 +235,9 @@ enum Route {
 }
 
 fn id(segment: &str, name: &str) -> Result<i64, Problem> {
-    segment.parse().map_err(|_| Problem::bad_request(format!("The value '{segment}' is not valid for {name}.")))
+    segment.parse().map_err(|_| {
+        Problem::bad_request(format!("The value '{segment}' is not valid for {name}."))
+    })
 }
 
 /// Finds the route for the path below `/api/v3` and the methods it allows.
@@ -212,7 +256,11 @@ fn route(segments: &[String]) -> Result<(Route, &'static [Method]), Problem> {
         ["tickets", "lastmodified"] => (Route::TicketsLastModified, GET),
         ["tickets", t] => (Route::Ticket(id(t, "ticketId")?), GET),
         ["tickets", t, "comments"] => (Route::TicketComments(id(t, "ticketId")?), GET_POST),
-        _ => return Err(Problem::not_found("The sandbox has no such /api/v3 endpoint.")),
+        _ => {
+            return Err(Problem::not_found(
+                "The sandbox has no such /api/v3 endpoint.",
+            ))
+        }
     })
 }
 
@@ -230,10 +278,19 @@ pub(crate) fn handle(
             StatusCode::UNAUTHORIZED,
             "Missing or invalid API key: send it as the X-API-KEY header or as Authorization: Bearer.",
         );
-        problem.headers.push((header::WWW_AUTHENTICATE, "Bearer".to_owned()));
+        problem
+            .headers
+            .push((header::WWW_AUTHENTICATE, "Bearer".to_owned()));
         return problem.into_response();
     }
-    match dispatch(shared, method, rest, &Query::parse(raw_query), headers, body) {
+    match dispatch(
+        shared,
+        method,
+        rest,
+        &Query::parse(raw_query),
+        headers,
+        body,
+    ) {
         Ok(response) => response,
         Err(problem) => problem.into_response(),
     }
@@ -249,8 +306,15 @@ fn dispatch(
 ) -> Result<Response, Problem> {
     let (route, allowed) = route(rest)?;
     if !allowed.contains(method) {
-        let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-        let mut problem = Problem::new(StatusCode::METHOD_NOT_ALLOWED, format!("This endpoint allows only {allow}."));
+        let allow = allowed
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut problem = Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("This endpoint allows only {allow}."),
+        );
         problem.headers.push((header::ALLOW, allow));
         return Err(problem);
     }
@@ -265,7 +329,11 @@ fn dispatch(
             "Address": null, "PostalCode": null, "Phone": null, "IsITDepartment": false, "Plan": "Sandbox"
         })),
         (Route::Customers, _) => {
-            let items = store.customers.iter().map(|c| store.customer_dto(c)).collect();
+            let items = store
+                .customers
+                .iter()
+                .map(|c| store.customer_dto(c))
+                .collect();
             ok(paged(items, query, origin, &path)?)
         }
         (Route::Customer(id), _) => match store.customer(id) {
@@ -280,8 +348,15 @@ fn dispatch(
                 .contacts
                 .iter()
                 .rev()
-                .filter(|c| email.as_ref().is_none_or(|e| c.contact.email.to_lowercase().contains(e)))
-                .filter(|c| phone.is_none_or(|p| c.contact.phone.as_deref().is_some_and(|cp| cp.contains(p))))
+                .filter(|c| {
+                    email
+                        .as_ref()
+                        .is_none_or(|e| c.contact.email.to_lowercase().contains(e))
+                })
+                .filter(|c| {
+                    phone
+                        .is_none_or(|p| c.contact.phone.as_deref().is_some_and(|cp| cp.contains(p)))
+                })
                 .map(|c| store.contact_dto(c))
                 .collect();
             ok(paged(items, query, origin, &path)?)
@@ -321,13 +396,20 @@ fn dispatch(
         (Route::Tickets, true) => {
             let body = json_body(headers, body, "/api/v3/tickets")?;
             let id = rules::create_ticket(&mut store, body)?;
-            Ok(json_reply(StatusCode::CREATED, &json!({ "ActionID": id.to_string() })))
+            Ok(json_reply(
+                StatusCode::CREATED,
+                &json!({ "ActionID": id.to_string() }),
+            ))
         }
         (Route::TicketsLastModified, _) => {
             let since = match query.get("date") {
-                Some(d) => validate::parse_date_time(d)
-                    .ok_or_else(|| Problem::bad_request(format!("The value '{d}' is not valid for date.")))?,
-                None => time::OffsetDateTime::now_utc().date().midnight().assume_utc(),
+                Some(d) => validate::parse_date_time(d).ok_or_else(|| {
+                    Problem::bad_request(format!("The value '{d}' is not valid for date."))
+                })?,
+                None => time::OffsetDateTime::now_utc()
+                    .date()
+                    .midnight()
+                    .assume_utc(),
             };
             let comments = query.bool("includeComments")?;
             let relations = query.bool("includeRelations")?;
@@ -354,7 +436,10 @@ fn dispatch(
         (Route::TicketComments(id), true) => {
             let body = json_body(headers, body, "/api/v3/tickets/{ticketId}/comments")?;
             let comment_id = rules::add_comment(&mut store, id, &body)?;
-            Ok(json_reply(StatusCode::CREATED, &json!({ "ActionID": comment_id.to_string() })))
+            Ok(json_reply(
+                StatusCode::CREATED,
+                &json!({ "ActionID": comment_id.to_string() }),
+            ))
         }
     }
 }
@@ -365,7 +450,13 @@ fn json_body(headers: &HeaderMap, body: &[u8], path_template: &str) -> Result<Va
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     let is_json = media == "application/json"
         || media == "text/json"
@@ -377,7 +468,9 @@ fn json_body(headers: &HeaderMap, body: &[u8], path_template: &str) -> Result<Va
         ));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::bad_request("A non-empty request body is required."));
+        return Err(Problem::bad_request(
+            "A non-empty request body is required.",
+        ));
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Problem::bad_request(format!("The request body is not valid JSON: {e}.")))?;

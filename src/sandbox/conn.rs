@@ -47,7 +47,10 @@ impl KillableStream {
 }
 
 fn aborted() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionAborted, "sandbox fault: connection dropped")
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "sandbox fault: connection dropped",
+    )
 }
 
 impl Listener for KillableListener {
@@ -59,8 +62,16 @@ impl Listener for KillableListener {
             match self.0.accept().await {
                 Ok((stream, _remote)) => {
                     let kill = Arc::new(AtomicBool::new(false));
-                    let handle = ConnHandle { kill: Arc::clone(&kill) };
-                    return (KillableStream { inner: stream, kill }, handle);
+                    let handle = ConnHandle {
+                        kill: Arc::clone(&kill),
+                    };
+                    return (
+                        KillableStream {
+                            inner: stream,
+                            kill,
+                        },
+                        handle,
+                    );
                 }
                 Err(error) => {
                     // Like axum's own listener: most accept errors are per-connection; back off
@@ -74,7 +85,9 @@ impl Listener for KillableListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.0.local_addr()?;
-        Ok(ConnHandle { kill: Arc::new(AtomicBool::new(false)) })
+        Ok(ConnHandle {
+            kill: Arc::new(AtomicBool::new(false)),
+        })
     }
 }
 
@@ -85,7 +98,11 @@ impl Connected<IncomingStream<'_, KillableListener>> for ConnHandle {
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.killed() {
             return Poll::Ready(Err(aborted()));
         }
@@ -94,7 +111,11 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.killed() {
             return Poll::Ready(Err(aborted()));
         }

@@ -51,14 +51,20 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { api_keys: vec!["sandbox-key".into()], account_name: "Sandbox MSP".into() }
+        SandboxConfig {
+            api_keys: vec!["sandbox-key".into()],
+            account_name: "Sandbox MSP".into(),
+        }
     }
 }
 
 impl std::fmt::Debug for SandboxConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SandboxConfig")
-            .field("api_keys", &format_args!("[{} key(s), masked]", self.api_keys.len()))
+            .field(
+                "api_keys",
+                &format_args!("[{} key(s), masked]", self.api_keys.len()),
+            )
             .field("account_name", &self.account_name)
             .finish()
     }
@@ -139,14 +145,31 @@ pub enum Fault {
 impl Fault {
     fn matches(&self, method: &Method, path: &str) -> bool {
         let (m, prefix) = match self {
-            Fault::Status { method, path_prefix, .. }
-            | Fault::DropConnection { method, path_prefix }
-            | Fault::DoThenHang { method, path_prefix, .. }
-            | Fault::Html { method, path_prefix } => (*method, *path_prefix),
+            Fault::Status {
+                method,
+                path_prefix,
+                ..
+            }
+            | Fault::DropConnection {
+                method,
+                path_prefix,
+            }
+            | Fault::DoThenHang {
+                method,
+                path_prefix,
+                ..
+            }
+            | Fault::Html {
+                method,
+                path_prefix,
+            } => (*method, *path_prefix),
         };
         let method_ok = m == "*" || m.eq_ignore_ascii_case(method.as_str());
-        let below_api = path.strip_prefix("/api/v3").filter(|_| !prefix.starts_with("/api/"));
-        method_ok && (path.starts_with(prefix) || below_api.is_some_and(|rest| rest.starts_with(prefix)))
+        let below_api = path
+            .strip_prefix("/api/v3")
+            .filter(|_| !prefix.starts_with("/api/"));
+        method_ok
+            && (path.starts_with(prefix) || below_api.is_some_and(|rest| rest.starts_with(prefix)))
     }
 }
 
@@ -260,7 +283,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -274,7 +299,9 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -282,16 +309,33 @@ impl std::fmt::Debug for Sandbox {
 fn check_spec() -> Result<(), SandboxError> {
     validate::spec().map_err(|(line, column)| SandboxError::SpecNotJson { line, column })?;
     let operations = [
-        ("/api/v3/tickets", "the request schema of POST /api/v3/tickets"),
-        ("/api/v3/contacts", "the request schema of POST /api/v3/contacts"),
-        ("/api/v3/tickets/{ticketId}/comments", "the request schema of POST /api/v3/tickets/{ticketId}/comments"),
+        (
+            "/api/v3/tickets",
+            "the request schema of POST /api/v3/tickets",
+        ),
+        (
+            "/api/v3/contacts",
+            "the request schema of POST /api/v3/contacts",
+        ),
+        (
+            "/api/v3/tickets/{ticketId}/comments",
+            "the request schema of POST /api/v3/tickets/{ticketId}/comments",
+        ),
     ];
     for (path, what) in operations {
-        validate::request_schema("post", path).and_then(validate::schema).ok_or(SandboxError::SpecIncomplete(what))?;
+        validate::request_schema("post", path)
+            .and_then(validate::schema)
+            .ok_or(SandboxError::SpecIncomplete(what))?;
     }
-    for name in ["TicketPriorityOptions", "TicketsImpactOptions", "TicketTypesForAPI"] {
+    for name in [
+        "TicketPriorityOptions",
+        "TicketsImpactOptions",
+        "TicketTypesForAPI",
+    ] {
         if validate::enum_values(name).is_empty() {
-            return Err(SandboxError::SpecIncomplete("the ticket enums (priority, impact, type)"));
+            return Err(SandboxError::SpecIncomplete(
+                "the ticket enums (priority, impact, type)",
+            ));
         }
     }
     Ok(())
@@ -301,8 +345,9 @@ impl Sandbox {
     /// Binds `addr` (port 0 picks a free port) and serves the sandbox on the current tokio runtime.
     pub async fn start(config: SandboxConfig, addr: SocketAddr) -> Result<Sandbox, SandboxError> {
         check_spec()?;
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|source| SandboxError::Bind { addr, source })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
         let bound = listener.local_addr().map_err(SandboxError::LocalAddr)?;
         let (stop, shutdown) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -311,20 +356,30 @@ impl Sandbox {
             store: Mutex::new(Store::default()),
             shutdown: shutdown.clone(),
         });
-        let app = Router::new().fallback(server::handle).with_state(Arc::clone(&shared));
+        let app = Router::new()
+            .fallback(server::handle)
+            .with_state(Arc::clone(&shared));
         let mut signal = shutdown;
-        let server = axum::serve(KillableListener(listener), app.into_make_service_with_connect_info::<ConnHandle>())
-            .with_graceful_shutdown(async move {
-                // An error means the handle is gone, which also means: stop.
-                let _ = signal.wait_for(|stop| *stop).await;
-            });
+        let server = axum::serve(
+            KillableListener(listener),
+            app.into_make_service_with_connect_info::<ConnHandle>(),
+        )
+        .with_graceful_shutdown(async move {
+            // An error means the handle is gone, which also means: stop.
+            let _ = signal.wait_for(|stop| *stop).await;
+        });
         let task = tokio::spawn(async move {
             if let Err(error) = server.await {
                 tracing::warn!(%error, "sandbox server stopped with an error");
             }
         });
         tracing::info!(addr = %bound, "Atera sandbox listening");
-        Ok(Sandbox { addr: bound, shared, stop, task: Some(task) })
+        Ok(Sandbox {
+            addr: bound,
+            shared,
+            stop,
+            task: Some(task),
+        })
     }
 
     /// The address the server is bound to.
@@ -344,12 +399,22 @@ impl Sandbox {
 
     /// Every ticket successfully created, in order.
     pub fn tickets(&self) -> Vec<StoredTicket> {
-        self.shared.store().tickets.iter().map(|t| t.ticket.clone()).collect()
+        self.shared
+            .store()
+            .tickets
+            .iter()
+            .map(|t| t.ticket.clone())
+            .collect()
     }
 
     /// Every contact, in order of creation.
     pub fn contacts(&self) -> Vec<StoredContact> {
-        self.shared.store().contacts.iter().map(|c| c.contact.clone()).collect()
+        self.shared
+            .store()
+            .contacts
+            .iter()
+            .map(|c| c.contact.clone())
+            .collect()
     }
 
     /// Every request received, in the order they were answered.
@@ -364,19 +429,35 @@ impl Sandbox {
 
     /// Adds a contact to a customer; returns its EndUserID.
     pub fn add_contact(&self, customer_id: i64, first: &str, last: &str, email: &str) -> i64 {
-        self.shared.store().add_contact(customer_id, first, last, email, None)
+        self.shared
+            .store()
+            .add_contact(customer_id, first, last, email, None)
     }
 
     /// Adds an agent (a managed machine); `last_seen` should be an ISO 8601 date-time. Returns
     /// its AgentID.
-    pub fn add_agent(&self, customer_id: i64, machine_name: &str, mac: Option<&str>, last_seen: &str) -> i64 {
-        self.shared.store().add_agent(customer_id, machine_name, mac, last_seen)
+    pub fn add_agent(
+        &self,
+        customer_id: i64,
+        machine_name: &str,
+        mac: Option<&str>,
+        last_seen: &str,
+    ) -> i64 {
+        self.shared
+            .store()
+            .add_agent(customer_id, machine_name, mac, last_seen)
     }
 
     /// Plays the technician: sets a ticket's status. Returns false for an unknown ticket.
     pub fn set_ticket_status(&self, ticket_id: i64, status: &str) -> bool {
         let mut store = self.shared.store();
-        let Some(record) = store.tickets.iter_mut().find(|t| t.ticket.ticket_id == ticket_id) else { return false };
+        let Some(record) = store
+            .tickets
+            .iter_mut()
+            .find(|t| t.ticket.ticket_id == ticket_id)
+        else {
+            return false;
+        };
         record.ticket.status = status.to_string();
         record.modified = time::OffsetDateTime::now_utc();
         true
@@ -384,9 +465,24 @@ impl Sandbox {
 
     /// Plays the technician: adds a public reply (or an internal note) to a ticket. Returns
     /// false for an unknown ticket.
-    pub fn add_technician_comment(&self, ticket_id: i64, technician: &str, text: &str, internal: bool) -> bool {
-        let comment = StoredComment { date: store::now(), text: text.to_string(), is_internal: internal, technician: Some(technician.to_string()), enduser_id: None };
-        self.shared.store().add_comment(ticket_id, comment, Some(1)).is_some()
+    pub fn add_technician_comment(
+        &self,
+        ticket_id: i64,
+        technician: &str,
+        text: &str,
+        internal: bool,
+    ) -> bool {
+        let comment = StoredComment {
+            date: store::now(),
+            text: text.to_string(),
+            is_internal: internal,
+            technician: Some(technician.to_string()),
+            enduser_id: None,
+        };
+        self.shared
+            .store()
+            .add_comment(ticket_id, comment, Some(1))
+            .is_some()
     }
 
     /// Queues a fault for the next matching request (faults are taken first-in, first-out).
@@ -399,7 +495,10 @@ impl Sandbox {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
                 task.abort();
             }
         }

@@ -48,7 +48,10 @@ fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
         escape(title)
     );
     let mut response = (status, html).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     response
 }
 
@@ -56,12 +59,21 @@ fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
 pub(crate) fn handle(shared: &Shared, method: &Method, path: &str) -> Response {
     let known = path == "/" || path == "/tickets.json" || path.starts_with("/tickets/");
     if !known {
-        return html_page(StatusCode::NOT_FOUND, "Not found", "<h1>Not found</h1><p><a href=\"/\">All tickets</a></p>");
+        return html_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<h1>Not found</h1><p><a href=\"/\">All tickets</a></p>",
+        );
     }
     if method != Method::GET && method != Method::HEAD {
-        let mut response =
-            html_page(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "<h1>Method not allowed</h1>");
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+        let mut response = html_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "<h1>Method not allowed</h1>",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
         return response;
     }
     let store = shared.store();
@@ -69,11 +81,16 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str) -> Response {
         return list(&store, &shared.origin);
     }
     if path == "/tickets.json" {
-        let all: Vec<Value> = store.tickets.iter().map(|t| ticket_json(&t.ticket)).collect();
+        let all: Vec<Value> = store
+            .tickets
+            .iter()
+            .map(|t| ticket_json(&t.ticket))
+            .collect();
         let mut response = (StatusCode::OK, Value::Array(all).to_string()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         return response;
     }
     let id = path.trim_start_matches("/tickets/").trim_end_matches('/');
@@ -110,7 +127,11 @@ fn requester(store: &Store, record: &TicketRecord) -> String {
     match store.contact(t.end_user_id) {
         Some(c) => {
             let name = format!("{} {}", c.contact.first_name, c.contact.last_name);
-            format!("{} &lt;{}&gt;", escape(name.trim()), escape(&c.contact.email))
+            format!(
+                "{} &lt;{}&gt;",
+                escape(name.trim()),
+                escape(&c.contact.email)
+            )
         }
         None => escape(&t.end_user_email),
     }
@@ -158,7 +179,10 @@ fn list(store: &Store, origin: &str) -> Response {
 
 fn ticket(store: &Store, record: &TicketRecord) -> Response {
     let t = &record.ticket;
-    let customer = store.customer(record.customer_id).map(|c| escape(&c.name)).unwrap_or_default();
+    let customer = store
+        .customer(record.customer_id)
+        .map(|c| escape(&c.name))
+        .unwrap_or_default();
     let fields = [
         ("Requester", requester(store, record)),
         ("End user ID", t.end_user_id.to_string()),
@@ -168,7 +192,10 @@ fn ticket(store: &Store, record: &TicketRecord) -> Response {
         ("Impact", escape(&t.impact)),
         ("Source", "API".to_owned()),
     ];
-    let rows: String = fields.iter().map(|(k, v)| format!("<tr><td>{k}</td><td>{v}</td></tr>")).collect();
+    let rows: String = fields
+        .iter()
+        .map(|(k, v)| format!("<tr><td>{k}</td><td>{v}</td></tr>"))
+        .collect();
     let mut comments = String::new();
     for c in &t.comments {
         let author = match (&c.technician, c.enduser_id.and_then(|id| store.contact(id))) {
@@ -177,7 +204,11 @@ fn ticket(store: &Store, record: &TicketRecord) -> Response {
             (None, None) => "Unknown".to_owned(),
         };
         let internal = if c.is_internal { " internal" } else { "" };
-        let label = if c.is_internal { " · internal note" } else { "" };
+        let label = if c.is_internal {
+            " · internal note"
+        } else {
+            ""
+        };
         comments.push_str(&format!(
             "<div class=\"comment{internal}\"><div class=\"meta\">{author} · {}{label}</div>{}</div>",
             escape(&c.date),
@@ -187,7 +218,8 @@ fn ticket(store: &Store, record: &TicketRecord) -> Response {
     if comments.is_empty() {
         comments.push_str("<p class=\"meta\">No comments.</p>");
     }
-    let raw = serde_json::to_string_pretty(&t.request_json).unwrap_or_else(|_| t.request_json.to_string());
+    let raw = serde_json::to_string_pretty(&t.request_json)
+        .unwrap_or_else(|_| t.request_json.to_string());
     let body = format!(
         "<h1>#{id} {title}</h1><p>{status}{priority}</p><table class=\"fields\">{rows}</table>\
          <h2>Description</h2><iframe sandbox title=\"Ticket description\" srcdoc=\"{srcdoc}\"></iframe>\
@@ -202,7 +234,11 @@ fn ticket(store: &Store, record: &TicketRecord) -> Response {
         count = t.comments.len(),
         raw = escape(&raw),
     );
-    html_page(StatusCode::OK, &format!("#{} {}", t.ticket_id, t.title), &body)
+    html_page(
+        StatusCode::OK,
+        &format!("#{} {}", t.ticket_id, t.title),
+        &body,
+    )
 }
 
 /// What [`Fault::Html`](super::Fault::Html) answers: a captive portal's login page, status 200.
@@ -211,6 +247,9 @@ pub(crate) fn captive_portal() -> Response {
                 <body style=\"font-family:system-ui,sans-serif\"><h1>Welcome to Guest Wi-Fi</h1>\
                 <p>Please accept the terms of use to continue.</p><form><button>Accept</button></form></body></html>\n";
     let mut response = (StatusCode::OK, html).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     response
 }

@@ -17,8 +17,12 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// The address a client on this machine connects to: loopback when bound to "any".
 pub(crate) fn connect_addr(bound: SocketAddr) -> SocketAddr {
     match bound.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), bound.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), bound.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), bound.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), bound.port())
+        }
         _ => bound,
     }
 }
@@ -56,9 +60,17 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    let conn = parts.extensions.get::<ConnectInfo<ConnHandle>>().map(|c| c.0.clone());
+    let conn = parts
+        .extensions
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|c| c.0.clone());
     let (bytes, too_large) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => (bytes, false),
         Err(_) => (Default::default(), true),
@@ -70,11 +82,20 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     };
     let mut hang = None;
     let response = match fault {
-        Some(Fault::Status { status, retry_after, .. }) => {
+        Some(Fault::Status {
+            status,
+            retry_after,
+            ..
+        }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut problem = api::Problem::new(status, "Injected by the sandbox: the request was not processed.");
+            let mut problem = api::Problem::new(
+                status,
+                "Injected by the sandbox: the request was not processed.",
+            );
             if let Some(seconds) = retry_after {
-                problem.headers.push((header::RETRY_AFTER, seconds.to_string()));
+                problem
+                    .headers
+                    .push((header::RETRY_AFTER, seconds.to_string()));
             }
             problem.into_response()
         }
@@ -101,7 +122,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             }
         }
     };
-    let status = if conn.as_ref().is_some_and(ConnHandle::is_killed) { 0 } else { response.status().as_u16() };
+    let status = if conn.as_ref().is_some_and(ConnHandle::is_killed) {
+        0
+    } else {
+        response.status().as_u16()
+    };
     shared.store().requests.push(RecordedRequest {
         method: method.to_string(),
         path,
@@ -121,14 +146,28 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 }
 
 /// Sends a request to the API (below `/api/v3`) or to a human page.
-fn route(shared: &Shared, method: &Method, path: &str, query: &str, headers: &HeaderMap, body: &[u8]) -> Response {
-    if let Some(rest) = path.strip_prefix("/api/v3").filter(|r| r.is_empty() || r.starts_with('/')) {
+fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    if let Some(rest) = path
+        .strip_prefix("/api/v3")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let segments: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
         return api::handle(shared, method, &segments, query, headers, body);
     }
     if method == Method::POST {
-        if let Some(id) = path.strip_prefix("/tickets/").and_then(|r| r.strip_suffix("/technician")).and_then(|id| id.parse::<i64>().ok()) {
+        if let Some(id) = path
+            .strip_prefix("/tickets/")
+            .and_then(|r| r.strip_suffix("/technician"))
+            .and_then(|id| id.parse::<i64>().ok())
+        {
             return technician(shared, id, body);
         }
     }
@@ -141,14 +180,22 @@ fn route(shared: &Shared, method: &Method, path: &str, query: &str, headers: &He
 fn technician(shared: &Shared, ticket_id: i64, body: &[u8]) -> Response {
     use axum::response::IntoResponse as _;
     let Ok(action) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (axum::http::StatusCode::BAD_REQUEST, "send JSON like {\"status\": \"Pending\", \"reply\": \"On my way\"}").into_response();
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "send JSON like {\"status\": \"Pending\", \"reply\": \"On my way\"}",
+        )
+            .into_response();
     };
     let mut store = shared.store();
     if store.ticket(ticket_id).is_none() {
         return (axum::http::StatusCode::NOT_FOUND, "no such ticket").into_response();
     }
     if let Some(status) = action.get("status").and_then(|v| v.as_str()) {
-        if let Some(record) = store.tickets.iter_mut().find(|t| t.ticket.ticket_id == ticket_id) {
+        if let Some(record) = store
+            .tickets
+            .iter_mut()
+            .find(|t| t.ticket.ticket_id == ticket_id)
+        {
             record.ticket.status = status.to_string();
             record.modified = time::OffsetDateTime::now_utc();
         }
@@ -157,8 +204,17 @@ fn technician(shared: &Shared, ticket_id: i64, body: &[u8]) -> Response {
         let comment = super::StoredComment {
             date: super::store::now(),
             text: text.to_string(),
-            is_internal: action.get("internal").and_then(serde_json::Value::as_bool).unwrap_or(false),
-            technician: Some(action.get("technician").and_then(|v| v.as_str()).unwrap_or("Sam Tech").to_string()),
+            is_internal: action
+                .get("internal")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            technician: Some(
+                action
+                    .get("technician")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("Sam Tech")
+                    .to_string(),
+            ),
             enduser_id: None,
         };
         store.add_comment(ticket_id, comment, Some(1));

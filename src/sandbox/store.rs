@@ -121,7 +121,11 @@ impl Store {
     pub fn add_customer(&mut self, name: &str) -> i64 {
         let id = self.next_customer;
         self.next_customer += 1;
-        self.customers.push(Customer { id, name: name.to_owned(), created: now() });
+        self.customers.push(Customer {
+            id,
+            name: name.to_owned(),
+            created: now(),
+        });
         id
     }
 
@@ -130,7 +134,9 @@ impl Store {
     }
 
     pub fn customer_by_name(&self, name: &str) -> Option<&Customer> {
-        self.customers.iter().find(|c| c.name.eq_ignore_ascii_case(name.trim()))
+        self.customers
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name.trim()))
     }
 
     /// The "Unassigned" customer, created on first use.
@@ -142,7 +148,14 @@ impl Store {
     }
 
     /// Adds a contact; returns its EndUserID.
-    pub fn add_contact(&mut self, customer_id: i64, first: &str, last: &str, email: &str, phone: Option<&str>) -> i64 {
+    pub fn add_contact(
+        &mut self,
+        customer_id: i64,
+        first: &str,
+        last: &str,
+        email: &str,
+        phone: Option<&str>,
+    ) -> i64 {
         let id = self.next_contact;
         self.next_contact += 1;
         let contact = StoredContact {
@@ -153,7 +166,10 @@ impl Store {
             email: email.to_owned(),
             phone: phone.map(str::to_owned),
         };
-        self.contacts.push(ContactRecord { contact, created: now() });
+        self.contacts.push(ContactRecord {
+            contact,
+            created: now(),
+        });
         id
     }
 
@@ -162,11 +178,19 @@ impl Store {
     }
 
     pub fn contact_by_exact_email(&self, email: &str) -> Option<&ContactRecord> {
-        self.contacts.iter().find(|c| c.contact.email.eq_ignore_ascii_case(email.trim()))
+        self.contacts
+            .iter()
+            .find(|c| c.contact.email.eq_ignore_ascii_case(email.trim()))
     }
 
     /// Adds an agent; returns its AgentID.
-    pub fn add_agent(&mut self, customer_id: i64, machine_name: &str, mac: Option<&str>, last_seen: &str) -> i64 {
+    pub fn add_agent(
+        &mut self,
+        customer_id: i64,
+        machine_name: &str,
+        mac: Option<&str>,
+        last_seen: &str,
+    ) -> i64 {
         let id = self.next_agent;
         self.next_agent += 1;
         self.agents.push(Agent {
@@ -184,8 +208,10 @@ impl Store {
     pub fn add_ticket(&mut self, new: NewTicket) -> i64 {
         let id = self.next_ticket;
         self.next_ticket += 1;
-        let (email, customer_id) =
-            self.contact(new.end_user_id).map(|c| (c.contact.email.clone(), c.contact.customer_id)).unwrap_or_default();
+        let (email, customer_id) = self
+            .contact(new.end_user_id)
+            .map(|c| (c.contact.email.clone(), c.contact.customer_id))
+            .unwrap_or_default();
         let now_time = OffsetDateTime::now_utc();
         self.tickets.push(TicketRecord {
             ticket: StoredTicket {
@@ -214,9 +240,17 @@ impl Store {
     }
 
     /// Appends a comment to a ticket; returns the comment's id (None if the ticket is unknown).
-    pub fn add_comment(&mut self, ticket_id: i64, comment: StoredComment, technician_id: Option<i64>) -> Option<i64> {
+    pub fn add_comment(
+        &mut self,
+        ticket_id: i64,
+        comment: StoredComment,
+        technician_id: Option<i64>,
+    ) -> Option<i64> {
         let id = self.next_comment;
-        let record = self.tickets.iter_mut().find(|t| t.ticket.ticket_id == ticket_id)?;
+        let record = self
+            .tickets
+            .iter_mut()
+            .find(|t| t.ticket.ticket_id == ticket_id)?;
         record.ticket.comments.push(comment);
         record.comment_technicians.push(technician_id);
         record.modified = OffsetDateTime::now_utc();
@@ -271,11 +305,19 @@ impl Store {
 
     /// A `TicketDto`. Without `include_comments`, the last-comment fields are null (as
     /// `GET /tickets/lastmodified` does unless asked).
-    pub fn ticket_dto(&self, record: &TicketRecord, include_comments: bool, include_relations: bool) -> Value {
+    pub fn ticket_dto(
+        &self,
+        record: &TicketRecord,
+        include_comments: bool,
+        include_relations: bool,
+    ) -> Value {
         let t = &record.ticket;
         let contact = self.contact(t.end_user_id).map(|c| &c.contact);
         let field = |name: &str| t.request_json.get(name).cloned().unwrap_or(Value::Null);
-        let mut last_end_user = (Some(plain_text(&t.description, usize::MAX)), Some(t.created.clone()));
+        let mut last_end_user = (
+            Some(plain_text(&t.description, usize::MAX)),
+            Some(t.created.clone()),
+        );
         let mut last_technician = (None, None);
         let mut first_technician_date = None;
         for c in &t.comments {
@@ -355,9 +397,13 @@ pub(crate) fn plain_text(html: &str, max_chars: usize) -> String {
             break;
         };
         let tag = after[..close].trim_start_matches('/').to_ascii_lowercase();
-        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         rest = &after[close + 1..];
-        if matches!(name.as_str(), "style" | "script" | "head" | "title") && !after.starts_with('/') {
+        if matches!(name.as_str(), "style" | "script" | "head" | "title") && !after.starts_with('/')
+        {
             let end = format!("</{name}");
             let lower = rest.to_ascii_lowercase();
             rest = match lower.find(&end) {

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use super::*;
 
 async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 fn client() -> reqwest::Client {
@@ -18,14 +20,24 @@ fn client() -> reqwest::Client {
 const KEY: &str = "sandbox-key";
 
 async fn get(sb: &Sandbox, path: &str) -> (u16, Value) {
-    let response = client().get(format!("{}{path}", sb.base_url())).header("X-API-KEY", KEY).send().await.unwrap();
+    let response = client()
+        .get(format!("{}{path}", sb.base_url()))
+        .header("X-API-KEY", KEY)
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
 
 async fn post(sb: &Sandbox, path: &str, body: &Value) -> (u16, Value) {
-    let response =
-        client().post(format!("{}{path}", sb.base_url())).header("X-API-KEY", KEY).json(body).send().await.unwrap();
+    let response = client()
+        .post(format!("{}{path}", sb.base_url()))
+        .header("X-API-KEY", KEY)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
@@ -59,17 +71,27 @@ async fn sandbox_rejects_missing_or_wrong_keys_and_accepts_both_header_styles() 
         let text = response.text().await.unwrap();
         assert!(!text.contains("wrong-key") && !text.contains(KEY), "{text}");
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!((body["title"].as_str(), body["status"].as_u64()), (Some("Unauthorized"), Some(401)));
+        assert_eq!(
+            (body["title"].as_str(), body["status"].as_u64()),
+            (Some("Unauthorized"), Some(401))
+        );
         assert!(body["type"].is_string() && body["detail"].is_string());
     }
-    for request in [client().get(&url).header("X-API-KEY", KEY), client().get(&url).bearer_auth(KEY)] {
+    for request in [
+        client().get(&url).header("X-API-KEY", KEY),
+        client().get(&url).bearer_auth(KEY),
+    ] {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["CompanyName"], "Sandbox MSP");
         assert_schema("AccountInfoResponse", &body);
     }
-    let unknown = client().get(format!("{}/nope", sb.base_url())).send().await.unwrap();
+    let unknown = client()
+        .get(format!("{}/nope", sb.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 401, "authentication comes before routing");
     assert!(format!("{:?}", SandboxConfig::default()).contains("masked"));
     assert!(!format!("{:?}", SandboxConfig::default()).contains(KEY));
@@ -83,7 +105,13 @@ async fn sandbox_ticket_bodies_are_validated_against_the_spec() {
     unknown["Foo"] = json!(1);
     let (status, body) = post(&sb, "/tickets", &unknown).await;
     assert_eq!(status, 400);
-    assert!(body["detail"].as_str().unwrap().contains("Foo: unknown property"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Foo: unknown property"),
+        "{body}"
+    );
     assert!(body["errors"]["Foo"].is_array(), "{body}");
     assert_schema("ProblemDetails", &body);
 
@@ -91,22 +119,38 @@ async fn sandbox_ticket_bodies_are_validated_against_the_spec() {
     bad_enum["TicketPriority"] = json!("Urgent");
     let (status, body) = post(&sb, "/tickets", &bad_enum).await;
     assert_eq!(status, 400);
-    assert!(body["detail"].as_str().unwrap().contains("TicketPriority"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("TicketPriority"),
+        "{body}"
+    );
 
-    let (status, body) =
-        post(&sb, "/tickets", &json!({"TicketTitle": "t", "Description": "d", "EndUserFirstName": "Bob"})).await;
+    let (status, body) = post(
+        &sb,
+        "/tickets",
+        &json!({"TicketTitle": "t", "Description": "d", "EndUserFirstName": "Bob"}),
+    )
+    .await;
     assert_eq!(status, 400);
     let detail = body["detail"].as_str().unwrap();
     assert!(
-        detail.contains("EndUserLastName") && detail.contains("EndUserEmail") && detail.contains("EndUserID"),
+        detail.contains("EndUserLastName")
+            && detail.contains("EndUserEmail")
+            && detail.contains("EndUserID"),
         "{detail}"
     );
 
-    let (status, body) = post(&sb, "/tickets", &json!({"TicketTitle": " ", "EndUserID": 424242})).await;
+    let (status, body) = post(
+        &sb,
+        "/tickets",
+        &json!({"TicketTitle": " ", "EndUserID": 424242}),
+    )
+    .await;
     assert_eq!(status, 400);
     let detail = body["detail"].as_str().unwrap();
     assert!(
-        detail.contains("TicketTitle") && detail.contains("Description") && detail.contains("EndUserID"),
+        detail.contains("TicketTitle")
+            && detail.contains("Description")
+            && detail.contains("EndUserID"),
         "{detail}"
     );
 
@@ -137,18 +181,33 @@ async fn sandbox_creates_tickets_and_serves_them_in_atera_shapes() {
     let sb = sandbox().await;
     let (status, body) = post(&sb, "/tickets", &good_ticket()).await;
     assert_eq!(status, 201);
-    let id_text = body["ActionID"].as_str().expect("ActionID is a JSON string");
+    let id_text = body["ActionID"]
+        .as_str()
+        .expect("ActionID is a JSON string");
     assert_schema("Result", &body);
     let tickets = sb.tickets();
     assert_eq!(tickets.len(), 1);
     let t = &tickets[0];
     assert_eq!(t.ticket_id.to_string(), id_text);
     assert_eq!(t.request_json, good_ticket());
-    assert_eq!((t.priority.as_str(), t.impact.as_str(), t.ticket_type.as_str()), ("High", "Minor", "Incident"));
-    assert_eq!((t.status.as_str(), t.end_user_email.as_str()), ("Open", "bob@contoso.com"));
+    assert_eq!(
+        (
+            t.priority.as_str(),
+            t.impact.as_str(),
+            t.ticket_type.as_str()
+        ),
+        ("High", "Minor", "Incident")
+    );
+    assert_eq!(
+        (t.status.as_str(), t.end_user_email.as_str()),
+        ("Open", "bob@contoso.com")
+    );
     let contacts = sb.contacts();
     assert_eq!(contacts.len(), 1);
-    assert_eq!((contacts[0].end_user_id, contacts[0].first_name.as_str()), (t.end_user_id, "Bob"));
+    assert_eq!(
+        (contacts[0].end_user_id, contacts[0].first_name.as_str()),
+        (t.end_user_id, "Bob")
+    );
 
     // A second ticket by EndUserID reuses the contact.
     let (status, _) = post(
@@ -164,7 +223,13 @@ async fn sandbox_creates_tickets_and_serves_them_in_atera_shapes() {
     assert_eq!(status, 200);
     assert_schema("TicketDto", &dto);
     assert_eq!(dto["FirstComment"], "It smokes");
-    assert_eq!((dto["EndUserFirstName"].as_str(), dto["CustomerName"].as_str()), (Some("Bob"), Some("Unassigned")));
+    assert_eq!(
+        (
+            dto["EndUserFirstName"].as_str(),
+            dto["CustomerName"].as_str()
+        ),
+        (Some("Bob"), Some("Unassigned"))
+    );
     let (_, list) = get(&sb, "/tickets?ticketStatus=open").await;
     assert_schema("TicketDtoPagedResult", &list);
     assert_eq!(list["totalItemCount"], 1);
@@ -189,19 +254,45 @@ async fn sandbox_contacts_match_email_partially_and_customers_page() {
     let (status, found) = get(&sb, "/contacts?Email=BOB@contoso.com").await;
     assert_eq!(status, 200);
     assert_schema("ContactDtoPagedResult", &found);
-    let mut ids: Vec<i64> =
-        found["items"].as_array().unwrap().iter().map(|c| c["EndUserID"].as_i64().unwrap()).collect();
+    let mut ids: Vec<i64> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["EndUserID"].as_i64().unwrap())
+        .collect();
     ids.sort_unstable();
     assert_eq!(ids, [bob, jimbob], "the decoy jimbob@ is returned too");
     let (status, one) = get(&sb, &format!("/contacts/{bob}")).await;
     assert_eq!((status, one["Firstname"].as_str()), (200, Some("Bob")));
 
-    let (status, created) =
-        post(&sb, "/contacts", &json!({"Email": "new@contoso.com", "CustomerName": "contoso", "Firstname": "N"})).await;
+    let (status, created) = post(
+        &sb,
+        "/contacts",
+        &json!({"Email": "new@contoso.com", "CustomerName": "contoso", "Firstname": "N"}),
+    )
+    .await;
     assert_eq!(status, 201);
     assert!(created["ActionID"].is_i64());
-    assert_eq!(post(&sb, "/contacts", &json!({"Email": "x@y.z", "CustomerID": 999})).await.0, 400);
-    assert_eq!(post(&sb, "/contacts", &json!({"Email": "x@y.z", "CustomerID": contoso, "Nope": 1})).await.0, 400);
+    assert_eq!(
+        post(
+            &sb,
+            "/contacts",
+            &json!({"Email": "x@y.z", "CustomerID": 999})
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        post(
+            &sb,
+            "/contacts",
+            &json!({"Email": "x@y.z", "CustomerID": contoso, "Nope": 1})
+        )
+        .await
+        .0,
+        400
+    );
 
     for i in 0..24 {
         sb.add_customer(&format!("Customer {i}"));
@@ -209,16 +300,31 @@ async fn sandbox_contacts_match_email_partially_and_customers_page() {
     let (status, page) = get(&sb, "/customers?page=3&itemsInPage=10").await;
     assert_eq!(status, 200);
     assert_schema("CustomerDtoPagedResult", &page);
-    assert_eq!((page["totalItemCount"].as_i64(), page["totalPages"].as_i64()), (Some(25), Some(3)));
+    assert_eq!(
+        (page["totalItemCount"].as_i64(), page["totalPages"].as_i64()),
+        (Some(25), Some(3))
+    );
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
     assert_eq!(page["nextLink"], "");
-    assert!(page["prevLink"].as_str().unwrap().ends_with("/api/v3/customers?page=2&itemsInPage=10"), "{page}");
+    assert!(
+        page["prevLink"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v3/customers?page=2&itemsInPage=10"),
+        "{page}"
+    );
     let (status, problem) = get(&sb, "/customers?itemsInPage=51").await;
     assert_eq!(status, 400);
-    assert!(problem["detail"].as_str().unwrap().contains("50"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("50"),
+        "{problem}"
+    );
     assert_eq!(get(&sb, "/customers?page=0").await.0, 400);
     assert_eq!(get(&sb, "/customers?itemsInPage=0").await.0, 400);
-    assert_eq!(get(&sb, &format!("/customers/{contoso}")).await.1["CustomerName"], "Contoso");
+    assert_eq!(
+        get(&sb, &format!("/customers/{contoso}")).await.1["CustomerName"],
+        "Contoso"
+    );
     assert_eq!(get(&sb, "/customers/1").await.0, 404);
     sb.shutdown().await;
 }
@@ -227,7 +333,12 @@ async fn sandbox_contacts_match_email_partially_and_customers_page() {
 async fn sandbox_agents_by_machine_and_routing_errors() {
     let sb = sandbox().await;
     let customer = sb.add_customer("Contoso");
-    let agent = sb.add_agent(customer, "PC-042", Some("00:11:22:33:44:55"), "2025-01-01T10:00:00Z");
+    let agent = sb.add_agent(
+        customer,
+        "PC-042",
+        Some("00:11:22:33:44:55"),
+        "2025-01-01T10:00:00Z",
+    );
     sb.add_agent(customer, "PC-0420", None, "2025-01-01T10:00:00Z");
     let (status, found) = get(&sb, "/agents/machine/pc-042").await;
     assert_eq!(status, 200);
@@ -241,7 +352,12 @@ async fn sandbox_agents_by_machine_and_routing_errors() {
     let (status, problem) = get(&sb, "/no/such/thing").await;
     assert_eq!(status, 404);
     assert_schema("ProblemDetails", &problem);
-    let response = client().delete(format!("{}/tickets", sb.base_url())).header("X-API-KEY", KEY).send().await.unwrap();
+    let response = client()
+        .delete(format!("{}/tickets", sb.base_url()))
+        .header("X-API-KEY", KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "GET, POST");
     sb.shutdown().await;
@@ -254,16 +370,24 @@ async fn sandbox_ticket_comments_follow_the_spec() {
     let id = created["ActionID"].as_str().unwrap().to_owned();
     let end_user = sb.tickets()[0].end_user_id;
     let path = format!("/tickets/{id}/comments");
-    let (status, _) =
-        post(&sb, &path, &json!({"CommentText": "Still smoking", "EnduserCommentDetails": {"EnduserId": end_user}}))
-            .await;
+    let (status, _) = post(
+        &sb,
+        &path,
+        &json!({"CommentText": "Still smoking", "EnduserCommentDetails": {"EnduserId": end_user}}),
+    )
+    .await;
     assert_eq!(status, 201);
     let technician = json!({"CommentText": "On my way", "CommentTimestampUTC": "2025-02-03T04:05:06Z",
         "TechnicianCommentDetails": {"TechnicianId": 7, "IsInternal": true, "TechnicianEmail": "tech@msp.example"}});
     assert_eq!(post(&sb, &path, &technician).await.0, 201);
     let both = json!({"CommentText": "x", "EnduserCommentDetails": {"EnduserId": end_user}, "TechnicianCommentDetails": {"TechnicianId": 1}});
     assert_eq!(post(&sb, &path, &both).await.0, 400);
-    assert_eq!(post(&sb, &path, &json!({"CommentText": "x", "Bogus": true})).await.0, 400);
+    assert_eq!(
+        post(&sb, &path, &json!({"CommentText": "x", "Bogus": true}))
+            .await
+            .0,
+        400
+    );
     assert_eq!(
         post(
             &sb,
@@ -277,18 +401,30 @@ async fn sandbox_ticket_comments_follow_the_spec() {
 
     let stored = &sb.tickets()[0].comments;
     assert_eq!(stored.len(), 2);
-    assert_eq!((stored[0].enduser_id, stored[0].is_internal), (Some(end_user), false));
-    assert_eq!((stored[1].technician.as_deref(), stored[1].is_internal), (Some("tech@msp.example"), true));
+    assert_eq!(
+        (stored[0].enduser_id, stored[0].is_internal),
+        (Some(end_user), false)
+    );
+    assert_eq!(
+        (stored[1].technician.as_deref(), stored[1].is_internal),
+        (Some("tech@msp.example"), true)
+    );
     assert_eq!(stored[1].date, "2025-02-03T04:05:06Z");
 
     let (status, list) = get(&sb, &path).await;
     assert_eq!(status, 200);
     assert_schema("TicketCommentDtoPagedResult", &list);
-    assert_eq!(list["totalItemCount"], 3, "the description comes first, as in Atera");
+    assert_eq!(
+        list["totalItemCount"], 3,
+        "the description comes first, as in Atera"
+    );
     assert_eq!(list["items"][2]["TechnicianContactID"], 7);
     let (_, dto) = get(&sb, &format!("/tickets/{id}")).await;
     assert_eq!(
-        (dto["LastEndUserComment"].as_str(), dto["LastTechnicianComment"].as_str()),
+        (
+            dto["LastEndUserComment"].as_str(),
+            dto["LastTechnicianComment"].as_str()
+        ),
         (Some("Still smoking"), Some("On my way"))
     );
     sb.shutdown().await;
@@ -303,20 +439,42 @@ async fn sandbox_status_and_html_faults_skip_the_work() {
         status: 503,
         retry_after: Some(7),
     });
-    sb.inject_fault(Fault::Html { method: "post", path_prefix: "/tickets" });
+    sb.inject_fault(Fault::Html {
+        method: "post",
+        path_prefix: "/tickets",
+    });
     let url = format!("{}/tickets", sb.base_url());
     // A GET does not match the POST faults.
     assert_eq!(get(&sb, "/tickets").await.0, 200);
-    let response = client().post(&url).header("X-API-KEY", KEY).json(&good_ticket()).send().await.unwrap();
+    let response = client()
+        .post(&url)
+        .header("X-API-KEY", KEY)
+        .json(&good_ticket())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "7");
     assert_eq!(response.json::<Value>().await.unwrap()["status"], 503);
-    let response = client().post(&url).header("X-API-KEY", KEY).json(&good_ticket()).send().await.unwrap();
+    let response = client()
+        .post(&url)
+        .header("X-API-KEY", KEY)
+        .json(&good_ticket())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(response.text().await.unwrap().contains("<html"));
     assert!(sb.tickets().is_empty());
-    assert_eq!(post(&sb, "/tickets", &good_ticket()).await.0, 201, "faults apply once");
+    assert_eq!(
+        post(&sb, "/tickets", &good_ticket()).await.0,
+        201,
+        "faults apply once"
+    );
     let statuses: Vec<u16> = sb.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 503, 200, 201]);
     sb.shutdown().await;
@@ -325,9 +483,16 @@ async fn sandbox_status_and_html_faults_skip_the_work() {
 #[tokio::test]
 async fn sandbox_drop_connection_answers_nothing_and_does_nothing() {
     let sb = sandbox().await;
-    sb.inject_fault(Fault::DropConnection { method: "POST", path_prefix: "/api/v3/tickets" });
-    let result =
-        client().post(format!("{}/tickets", sb.base_url())).header("X-API-KEY", KEY).json(&good_ticket()).send().await;
+    sb.inject_fault(Fault::DropConnection {
+        method: "POST",
+        path_prefix: "/api/v3/tickets",
+    });
+    let result = client()
+        .post(format!("{}/tickets", sb.base_url()))
+        .header("X-API-KEY", KEY)
+        .json(&good_ticket())
+        .send()
+        .await;
     let error = result.expect_err("the connection is dropped without a response");
     assert!(!error.is_status(), "{error:?}");
     assert!(sb.tickets().is_empty());
@@ -366,25 +531,73 @@ async fn sandbox_records_requests_and_serves_human_pages() {
     let (_, created) = post(&sb, "/tickets", &good_ticket()).await;
     let id = created["ActionID"].as_str().unwrap().to_owned();
     let recorded = &sb.requests()[0];
-    assert_eq!((recorded.method.as_str(), recorded.path.as_str(), recorded.status), ("POST", "/api/v3/tickets", 201));
-    assert!(recorded.headers.iter().any(|(k, v)| k == "x-api-key" && v == KEY));
-    assert_eq!(serde_json::from_str::<Value>(&recorded.body).unwrap(), good_ticket());
+    assert_eq!(
+        (
+            recorded.method.as_str(),
+            recorded.path.as_str(),
+            recorded.status
+        ),
+        ("POST", "/api/v3/tickets", 201)
+    );
+    assert!(recorded
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-api-key" && v == KEY));
+    assert_eq!(
+        serde_json::from_str::<Value>(&recorded.body).unwrap(),
+        good_ticket()
+    );
     assert!(!format!("{recorded:?}").contains(KEY), "Debug masks keys");
 
     let origin = format!("http://{}", sb.endpoint());
-    let index = client().get(format!("{origin}/")).send().await.unwrap().text().await.unwrap();
-    assert!(index.contains("<title>Atera sandbox</title>") && index.contains(&format!("href=\"/tickets/{id}\"")));
+    let index = client()
+        .get(format!("{origin}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        index.contains("<title>Atera sandbox</title>")
+            && index.contains(&format!("href=\"/tickets/{id}\""))
+    );
     assert!(index.contains("Printer on fire") && index.contains("bob@contoso.com"));
-    let page = client().get(format!("{origin}/tickets/{id}")).send().await.unwrap();
+    let page = client()
+        .get(format!("{origin}/tickets/{id}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("<iframe sandbox "), "{page}");
-    assert!(page.contains("srcdoc=\"&lt;p&gt;It &lt;b&gt;smokes&lt;/b&gt;&lt;/p&gt;&lt;script&gt;"), "{page}");
-    assert!(!page.contains("<script>"), "the description's script stays inert");
+    assert!(
+        page.contains("srcdoc=\"&lt;p&gt;It &lt;b&gt;smokes&lt;/b&gt;&lt;/p&gt;&lt;script&gt;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>"),
+        "the description's script stays inert"
+    );
     assert!(page.contains("<details>"));
-    let all: Value = client().get(format!("{origin}/tickets.json")).send().await.unwrap().json().await.unwrap();
+    let all: Value = client()
+        .get(format!("{origin}/tickets.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all[0]["request_json"], good_ticket());
-    assert_eq!(client().get(format!("{origin}/tickets/999")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client()
+            .get(format!("{origin}/tickets/999"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     assert_eq!(sb.base_url(), format!("{origin}/api/v3"));
     sb.shutdown().await;
 }

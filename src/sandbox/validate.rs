@@ -102,7 +102,10 @@ pub(crate) fn validate_named(schema_name: &str, body: &Value) -> Result<(), Vec<
 }
 
 fn push(out: &mut Vec<Violation>, path: &str, message: String) {
-    out.push(Violation { path: path.to_owned(), message });
+    out.push(Violation {
+        path: path.to_owned(),
+        message,
+    });
 }
 
 fn child_path(path: &str, key: &str) -> String {
@@ -136,7 +139,14 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn check(schema: &Value, name: Option<&str>, value: &Value, path: &str, out: &mut Vec<Violation>, depth: u32) {
+fn check(
+    schema: &Value,
+    name: Option<&str>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<Violation>,
+    depth: u32,
+) {
     if depth > MAX_DEPTH {
         push(out, path, "is nested too deeply".to_owned());
         return;
@@ -144,14 +154,23 @@ fn check(schema: &Value, name: Option<&str>, value: &Value, path: &str, out: &mu
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let target = reference.strip_prefix(SCHEMA_REF_PREFIX);
         match target.and_then(|t| self::schema(t).map(|s| (t, s))) {
-            Some((target_name, target)) => check(target, Some(target_name), value, path, out, depth + 1),
-            None => push(out, path, format!("the spec's reference {reference:?} cannot be resolved")),
+            Some((target_name, target)) => {
+                check(target, Some(target_name), value, path, out, depth + 1)
+            }
+            None => push(
+                out,
+                path,
+                format!("the spec's reference {reference:?} cannot be resolved"),
+            ),
         }
         return;
     }
     let declared_type = schema.get("type").and_then(Value::as_str);
     if value.is_null() {
-        let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+        let nullable = schema
+            .get("nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if declared_type.is_some() && !nullable {
             push(out, path, "must not be null".to_owned());
         }
@@ -164,15 +183,28 @@ fn check(schema: &Value, name: Option<&str>, value: &Value, path: &str, out: &mu
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
         if !allowed.contains(value) {
-            let list: Vec<String> =
-                allowed.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect();
+            let list: Vec<String> = allowed
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect();
             let of = name.map(|n| format!(" ({n})")).unwrap_or_default();
-            push(out, path, format!("{} is not one of{of}: {}", show(value), list.join(", ")));
+            push(
+                out,
+                path,
+                format!("{} is not one of{of}: {}", show(value), list.join(", ")),
+            );
         }
     }
-    if let (Some(min), Some(text)) = (schema.get("minLength").and_then(Value::as_u64), value.as_str()) {
+    if let (Some(min), Some(text)) = (
+        schema.get("minLength").and_then(Value::as_u64),
+        value.as_str(),
+    ) {
         if (text.chars().count() as u64) < min {
-            push(out, path, format!("must be at least {min} character(s) long"));
+            push(
+                out,
+                path,
+                format!("must be at least {min} character(s) long"),
+            );
         }
     }
     if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
@@ -186,7 +218,13 @@ fn check(schema: &Value, name: Option<&str>, value: &Value, path: &str, out: &mu
 }
 
 /// Checks `type` and `format`; returns false when the type is wrong (no further checks then).
-fn check_type(schema: &Value, expected: &str, value: &Value, path: &str, out: &mut Vec<Violation>) -> bool {
+fn check_type(
+    schema: &Value,
+    expected: &str,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<Violation>,
+) -> bool {
     let format = schema.get("format").and_then(Value::as_str);
     let ok = match expected {
         "object" => value.is_object(),
@@ -198,12 +236,20 @@ fn check_type(schema: &Value, expected: &str, value: &Value, path: &str, out: &m
         _ => true,
     };
     if !ok {
-        let shown = format.map(|f| format!("{expected} ({f})")).unwrap_or_else(|| expected.to_owned());
-        push(out, path, format!("expected {shown}, got {} {}", type_name(value), show(value)));
+        let shown = format
+            .map(|f| format!("{expected} ({f})"))
+            .unwrap_or_else(|| expected.to_owned());
+        push(
+            out,
+            path,
+            format!("expected {shown}, got {} {}", type_name(value), show(value)),
+        );
         return false;
     }
     let problem = match (expected, format) {
-        ("integer", Some("int32")) if value.as_i64().and_then(|n| i32::try_from(n).ok()).is_none() => {
+        ("integer", Some("int32"))
+            if value.as_i64().and_then(|n| i32::try_from(n).ok()).is_none() =>
+        {
             Some("is out of range for int32")
         }
         ("integer", Some("int64")) if value.as_i64().is_none() => Some("is out of range for int64"),
@@ -244,9 +290,18 @@ fn check_object(
         }
         match additional {
             Some(Value::Bool(false)) => {
-                let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                let known: Vec<&str> = properties
+                    .map(|p| p.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
                 let owner = name.unwrap_or("this object");
-                push(out, &item_path, format!("unknown property; {owner} allows only: {}", known.join(", ")));
+                push(
+                    out,
+                    &item_path,
+                    format!(
+                        "unknown property; {owner} allows only: {}",
+                        known.join(", ")
+                    ),
+                );
             }
             Some(extra @ Value::Object(_)) => check(extra, None, item, &item_path, out, depth + 1),
             _ => {}
@@ -269,14 +324,19 @@ pub(crate) fn parse_date_time(text: &str) -> Option<time::OffsetDateTime> {
     if let Ok(t) = PrimitiveDateTime::parse(text, &Iso8601::DEFAULT) {
         return Some(t.assume_utc());
     }
-    Date::parse(text, &Iso8601::DEFAULT).ok().map(|d| d.midnight().assume_utc())
+    Date::parse(text, &Iso8601::DEFAULT)
+        .ok()
+        .map(|d| d.midnight().assume_utc())
 }
 
 fn is_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     groups.len() == lengths.len()
-        && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip(lengths)
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -287,10 +347,22 @@ mod tests {
     #[test]
     fn sandbox_spec_parses_and_has_the_schemas_it_needs() {
         assert!(spec().is_ok());
-        assert_eq!(request_schema("post", "/api/v3/tickets"), Some("CreateTicketModel"));
-        assert_eq!(request_schema("post", "/api/v3/contacts"), Some("CreateContactRequest"));
-        assert_eq!(request_schema("post", "/api/v3/tickets/{ticketId}/comments"), Some("AddCommentToTicketModel"));
-        assert_eq!(enum_values("TicketPriorityOptions"), ["Low", "Medium", "High", "Critical"]);
+        assert_eq!(
+            request_schema("post", "/api/v3/tickets"),
+            Some("CreateTicketModel")
+        );
+        assert_eq!(
+            request_schema("post", "/api/v3/contacts"),
+            Some("CreateContactRequest")
+        );
+        assert_eq!(
+            request_schema("post", "/api/v3/tickets/{ticketId}/comments"),
+            Some("AddCommentToTicketModel")
+        );
+        assert_eq!(
+            enum_values("TicketPriorityOptions"),
+            ["Low", "Medium", "High", "Critical"]
+        );
     }
 
     #[test]
@@ -315,9 +387,19 @@ mod tests {
         )
         .unwrap_err();
         let joined = errors.join("\n");
-        assert!(joined.contains("TicketPriority: \"Urgent\" is not one of (TicketPriorityOptions): Low"), "{joined}");
-        assert!(joined.contains("EndUserID: expected integer (int64)"), "{joined}");
-        assert!(joined.contains("TicketImpact: must not be null"), "{joined}");
+        assert!(
+            joined
+                .contains("TicketPriority: \"Urgent\" is not one of (TicketPriorityOptions): Low"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("EndUserID: expected integer (int64)"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("TicketImpact: must not be null"),
+            "{joined}"
+        );
         assert!(joined.contains("TicketTitle: expected string"), "{joined}");
 
         assert!(validate_request_body("CreateTicketModel", &json!([1])).is_err());
@@ -326,29 +408,68 @@ mod tests {
 
     #[test]
     fn sandbox_validator_handles_required_min_length_nested_refs_and_formats() {
-        let errors = validate_request_body("CreateContactRequest", &json!({"CustomerID": 1.5})).unwrap_err();
-        assert!(errors.contains(&"Email: is required".to_owned()), "{errors:?}");
-        assert!(errors.iter().any(|e| e.starts_with("CustomerID: expected integer")), "{errors:?}");
-        let errors = validate_request_body("CreateContactRequest", &json!({"Email": ""})).unwrap_err();
+        let errors =
+            validate_request_body("CreateContactRequest", &json!({"CustomerID": 1.5})).unwrap_err();
+        assert!(
+            errors.contains(&"Email: is required".to_owned()),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("CustomerID: expected integer")),
+            "{errors:?}"
+        );
+        let errors =
+            validate_request_body("CreateContactRequest", &json!({"Email": ""})).unwrap_err();
         assert_eq!(errors, ["Email: must be at least 1 character(s) long"]);
 
         let comment = json!({"CommentText": "x", "CommentTimestampUTC": "yesterday",
             "TechnicianCommentDetails": {"TechnicianId": 1, "IsInternal": "yes", "Extra": 1}});
-        let errors = validate_request_body("AddCommentToTicketModel", &comment).unwrap_err().join("\n");
-        assert!(errors.contains("CommentTimestampUTC: \"yesterday\" is not a date-time"), "{errors}");
-        assert!(errors.contains("TechnicianCommentDetails.IsInternal: expected boolean"), "{errors}");
-        assert!(errors.contains("TechnicianCommentDetails.Extra: unknown property"), "{errors}");
+        let errors = validate_request_body("AddCommentToTicketModel", &comment)
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            errors.contains("CommentTimestampUTC: \"yesterday\" is not a date-time"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("TechnicianCommentDetails.IsInternal: expected boolean"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("TechnicianCommentDetails.Extra: unknown property"),
+            "{errors}"
+        );
 
-        let agent = json!({"MachineName": "PC", "MacAddresses": ["aa", 3], "Memory": 5_000_000_000_i64});
-        let errors = validate_request_body("AgentDto", &agent).unwrap_err().join("\n");
-        assert!(errors.contains("MacAddresses[1]: expected string"), "{errors}");
-        assert!(errors.contains("Memory: 5000000000 is out of range for int32"), "{errors}");
-        assert!(validate_request_body("ProblemDetails", &json!({"title": "x", "errors": {"a": ["b"]}})).is_ok());
+        let agent =
+            json!({"MachineName": "PC", "MacAddresses": ["aa", 3], "Memory": 5_000_000_000_i64});
+        let errors = validate_request_body("AgentDto", &agent)
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            errors.contains("MacAddresses[1]: expected string"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("Memory: 5000000000 is out of range for int32"),
+            "{errors}"
+        );
+        assert!(validate_request_body(
+            "ProblemDetails",
+            &json!({"title": "x", "errors": {"a": ["b"]}})
+        )
+        .is_ok());
     }
 
     #[test]
     fn sandbox_date_times_parse_like_aspnet() {
-        for ok in ["2025-01-02", "2025-01-02T03:04:05", "2025-01-02T03:04:05Z", "2025-01-02T03:04:05.123+02:00"] {
+        for ok in [
+            "2025-01-02",
+            "2025-01-02T03:04:05",
+            "2025-01-02T03:04:05Z",
+            "2025-01-02T03:04:05.123+02:00",
+        ] {
             assert!(is_date_time(ok), "{ok}");
         }
         for bad in ["", "today", "2025-13-01", "02/01/2025"] {
