@@ -376,7 +376,9 @@ impl Store {
             out.push(json!({
                 "Date": c.date, "Comment": c.text, "CommentHtml": crate::html::escape_multiline(&c.text),
                 "EndUserID": c.enduser_id, "TechnicianContactID": technician_id, "Email": email,
-                "FirstName": author.map(|a| &a.first_name), "LastName": author.map(|a| &a.last_name),
+                // A technician named "Sam Tech" (not an email) reads as first and last name.
+                "FirstName": author.map(|a| a.first_name.clone()).or_else(|| c.technician.as_ref().filter(|t| !t.contains('@')).map(|t| t.split_whitespace().next().unwrap_or_default().to_string())),
+                "LastName": author.map(|a| a.last_name.clone()).or_else(|| c.technician.as_ref().filter(|t| !t.contains('@')).map(|t| t.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))),
                 "IsInternal": c.is_internal
             }));
         }
