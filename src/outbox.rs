@@ -40,6 +40,8 @@ pub enum OutboxError {
     Corrupt(#[from] serde_json::Error),
     #[error("there is no outbox entry {0}")]
     NotFound(String),
+    #[error("the outbox could not be locked for delivery: {0}")]
+    Lock(String),
 }
 
 /// Where an entry stands.
@@ -115,6 +117,9 @@ pub enum DeliveryResult {
 /// The outbox database.
 pub struct Outbox {
     conn: Mutex<Connection>,
+    /// Held (an OS file lock) while an entry is being delivered, so the app and `outbox flush`
+    /// never deliver at the same time; the OS releases it if the process dies.
+    lock_file: PathBuf,
     /// Serializes deliveries: one at a time per machine, across threads of this process.
     delivering: tokio::sync::Mutex<()>,
 }
@@ -199,6 +204,7 @@ impl Outbox {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            lock_file: path.with_extension("lock"),
             delivering: tokio::sync::Mutex::new(()),
         })
     }
@@ -332,6 +338,20 @@ impl Outbox {
         Ok(n)
     }
 
+    /// Waits for the machine-wide delivery lock (another process may be delivering).
+    async fn lock_machine_wide(&self) -> Result<std::fs::File, OutboxError> {
+        let path = self.lock_file.clone();
+        let locked = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r);
+        locked.map_err(|e| OutboxError::Lock(e.to_string()))
+    }
+
     /// Records that an attempt starts, *before* its request is sent, and returns whether an
     /// earlier attempt may already have created the ticket.
     fn begin_attempt(&self, reference: &str) -> Result<bool, OutboxError> {
@@ -399,6 +419,7 @@ impl Outbox {
         policy: &RetryPolicy,
     ) -> Result<DeliveryResult, OutboxError> {
         let _serial = self.delivering.lock().await;
+        let _machine = self.lock_machine_wide().await?;
         let submission = self.submission(reference)?;
         if let Some(entry) = self
             .list()?
