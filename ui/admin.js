@@ -12,7 +12,14 @@
 // when it changed.
 //
 // The pure helpers at the top are exported so tests can import them; the page wiring below only
-// runs in a browser.
+// runs in a browser. Helpers shared with the other windows live in common.js.
+
+import {
+  $, el, showViews, showImage, whenReady, connectTauri, invoke, normalizeError, isModChord,
+  isValidEmail, imageDataUrlCheck, normalizeAccent, applyAccent, supportTitle,
+} from './common.js';
+
+export { isValidEmail, normalizeAccent, accentPalette, normalizeError, supportTitle as formTitle } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for tests)
@@ -54,60 +61,8 @@ export function isLockedKey(key, locked) {
   return locked.some((l) => typeof l === 'string' && (l === key || key.startsWith(`${l}.`)));
 }
 
-const EMAIL_RE = /^[^\s@]+@(?:[^\s@.]+\.)+[^\s@.]{2,}$/u;
-export function isValidEmail(value) {
-  return typeof value === 'string' && EMAIL_RE.test(value.trim());
-}
-
-/** `#rrggbb` (case-insensitive), lower-cased, or null. */
-export function normalizeAccent(value) {
-  if (typeof value !== 'string') return null;
-  const s = value.trim();
-  return /^#[0-9a-fA-F]{6}$/.test(s) ? s.toLowerCase() : null;
-}
-
-function hexToRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-}
-function rgbToHex([r, g, b]) {
-  const h = (x) => Math.max(0, Math.min(255, Math.round(x))).toString(16).padStart(2, '0');
-  return `#${h(r)}${h(g)}${h(b)}`;
-}
-function luminance([r, g, b]) {
-  const f = (c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
-  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-}
-function contrastRatio(a, b) {
-  const la = luminance(hexToRgb(a)); const lb = luminance(hexToRgb(b));
-  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
-}
-function mix(a, b, t) {
-  const x = hexToRgb(a); const y = hexToRgb(b);
-  return rgbToHex(x.map((c, i) => c + (y[i] - c) * t));
-}
-
-/** The same palette the form derives from an accent (text on it, soft tint). */
-export function accentPalette(accent) {
-  const base = normalizeAccent(accent) || '#2563eb';
-  return {
-    accent: base,
-    onAccent: contrastRatio(base, '#ffffff') >= 3 ? '#ffffff' : '#111827',
-    soft: mix(base, '#ffffff', 0.9),
-  };
-}
-
-/** The form's header title for a company name (same rule as form.js). */
-export function formTitle(company) {
-  const c = typeof company === 'string' ? company.trim() : '';
-  if (!c) return 'IT support';
-  return /\bsupport\b/i.test(c) ? c : `${c} support`;
-}
-
 /** Only images the backend accepts as a logo. */
-export function isLogoDataUrl(s) {
-  return typeof s === 'string' && /^data:image\/(?:png|jpeg|svg\+xml);base64,[A-Za-z0-9+/=\s]+$/u.test(s);
-}
+export const isLogoDataUrl = imageDataUrlCheck(['png', 'jpeg', 'svg+xml']);
 
 /** A rough strength estimate for the hint under a new password: {score 0..4, text}. */
 export function passwordStrength(pw) {
@@ -292,19 +247,6 @@ export function invalidListItems(list) {
     if (seen.has(k)) bad.add(i); else seen.set(k, i);
   });
   return bad;
-}
-
-/** Normalise whatever invoke() rejected with into {kind, message, fields, retryAfterMs}. */
-export function normalizeError(err) {
-  if (err && typeof err === 'object') {
-    const kind = typeof err.kind === 'string' ? err.kind : 'internal';
-    const message = typeof err.message === 'string' && err.message ? err.message : 'Something went wrong inside the app.';
-    const fields = err.fields && typeof err.fields === 'object' ? err.fields : {};
-    const retry = Number(err.retry_after_ms);
-    return { kind, message, fields, retryAfterMs: Number.isFinite(retry) && retry > 0 ? retry : 0 };
-  }
-  if (typeof err === 'string' && err) return { kind: 'internal', message: err, fields: {}, retryAfterMs: 0 };
-  return { kind: 'internal', message: 'Something went wrong inside the app.', fields: {}, retryAfterMs: 0 };
 }
 
 // ---- Python highlighting ---------------------------------------------------------------------
@@ -508,21 +450,7 @@ if len(letters) >= 12:
 // Page wiring
 // ---------------------------------------------------------------------------------------------
 
-const $ = (id) => document.getElementById(id);
 const clone = (x) => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = String(v);
-    else if (k === 'class') node.className = v;
-    else if (k in node && typeof v !== 'string') node[k] = v;
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c) node.append(c);
-  return node;
-}
 
 const SECTIONS = ['atera', 'defaults', 'form', 'screenshots', 'branding', 'rules', 'updates', 'about'];
 
@@ -560,7 +488,6 @@ const SCREENSHOT_MODES = {
 };
 
 const state = {
-  tauri: null,
   view: 'loading',
   status: null,            // last admin_status
   data: null,              // last admin_get_settings
@@ -591,11 +518,6 @@ const state = {
 
 class LockedError extends Error {}
 
-function invoke(cmd, args) {
-  if (!state.tauri) return Promise.reject({ kind: 'internal', message: 'The Helpdesk Button app is not running this page.' });
-  return args === undefined ? state.tauri.core.invoke(cmd) : state.tauri.core.invoke(cmd, args);
-}
-
 /** invoke for commands behind the lock: a "locked" answer returns to the lock screen. */
 async function call(cmd, args) {
   try {
@@ -614,10 +536,7 @@ async function call(cmd, args) {
 
 function showView(view) {
   state.view = view;
-  document.body.dataset.view = view;
-  $('loading-view').hidden = view !== 'loading';
-  $('lock-view').hidden = view !== 'lock';
-  $('admin-view').hidden = view !== 'admin';
+  showViews(view, { 'loading-view': 'loading', 'lock-view': 'lock', 'admin-view': 'admin' });
 }
 
 function setBusy(button, busy, busyText) {
@@ -1160,25 +1079,22 @@ function onHotkeyKeydown(e) {
 
 // ---- branding ------------------------------------------------------------------------------------
 
+// The previews show the draft's colours; the window's own chrome keeps base.css's accent.
+const BRAND_PREVIEW_PROPERTIES = { '--brand': 'accent', '--brand-on': 'onAccent', '--brand-soft': 'soft' };
+
 function updateBrandPreview() {
-  const pal = accentPalette(getPath(state.draft, 'branding.accent_color'));
-  const root = document.documentElement.style;
-  root.setProperty('--brand', pal.accent);
-  root.setProperty('--brand-on', pal.onAccent);
-  root.setProperty('--brand-soft', pal.soft);
-  const title = formTitle(getPath(state.draft, 'branding.company_name'));
+  applyAccent(getPath(state.draft, 'branding.accent_color'), BRAND_PREVIEW_PROPERTIES);
+  const title = supportTitle(getPath(state.draft, 'branding.company_name'));
   $('brand-preview-title').textContent = title;
   $('form-preview-company').textContent = title;
   const logo = getPath(state.draft, 'branding.logo_data_url');
-  const img = $('brand-preview-logo');
-  if (isLogoDataUrl(logo)) { img.src = logo; img.hidden = false; } else { img.removeAttribute('src'); img.hidden = true; }
+  showImage($('brand-preview-logo'), isLogoDataUrl(logo) ? logo : null);
 }
 
 function renderLogo() {
   const logo = getPath(state.draft, 'branding.logo_data_url');
-  const img = $('branding-logo-preview');
   const has = isLogoDataUrl(logo);
-  if (has) { img.src = logo; img.hidden = false; } else { img.removeAttribute('src'); img.hidden = true; }
+  showImage($('branding-logo-preview'), has ? logo : null);
   $('branding-logo-empty').hidden = has;
   $('branding-logo-remove').hidden = !logo;
   $('branding-logo-choose').textContent = logo ? 'Replace image…' : 'Choose an image…';
@@ -2421,7 +2337,7 @@ function wireEvents() {
 
   // Ctrl+S / Cmd+S saves from anywhere in the settings.
   document.addEventListener('keydown', (e) => {
-    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && (e.key === 's' || e.key === 'S')) {
+    if (isModChord(e, 's', 'S')) {
       if (state.view !== 'admin') return;
       e.preventDefault();
       save();
@@ -2430,16 +2346,13 @@ function wireEvents() {
 }
 
 async function start() {
-  state.tauri = window.__TAURI__ || null;
+  const inApp = connectTauri();
   wireEvents();
-  if (!state.tauri || !state.tauri.core) {
+  if (!inApp) {
     $('loading-view').textContent = 'These settings have to be opened from the Helpdesk Button app (tray menu › Settings…).';
     return;
   }
   await showLock();
 }
 
-if (typeof document !== 'undefined' && typeof window !== 'undefined') {
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
-  else start();
-}
+whenReady(start);

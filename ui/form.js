@@ -5,7 +5,15 @@
 // piece of text coming from the user, the backend or the inventory is set with textContent.
 //
 // The pure helpers at the top (deriveSubject, isValidEmail, validateForm, normalizeAccent, ...)
-// are exported so tests can import them; the page wiring below only runs in a browser.
+// are exported so tests can import them; the page wiring below only runs in a browser. Helpers
+// shared with the other windows live in common.js (and are re-exported here).
+
+import {
+  $, el, showViews, showImage, whenReady, connectTauri, invoke, listen, normalizeError,
+  isMac, isComposing, isModChord, isEscape, isValidEmail, isImageDataUrl, applyAccent, supportTitle,
+} from './common.js';
+
+export { isValidEmail, isImageDataUrl, normalizeError, normalizeAccent, accentPalette, contrastRatio } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for tests)
@@ -36,13 +44,6 @@ export function deriveSubject(description, max = SUBJECT_MAX) {
   const lastSpace = head.lastIndexOf(' ');
   if (lastSpace > 0) return head.slice(0, lastSpace).trimEnd();
   return head; // one very long first word: hard cut
-}
-
-const EMAIL_RE = /^[^\s@]+@(?:[^\s@.]+\.)+[^\s@.]{2,}$/u;
-
-/** `something@domain.tld`, after trimming. */
-export function isValidEmail(value) {
-  return typeof value === 'string' && EMAIL_RE.test(value.trim());
 }
 
 export const MESSAGES = {
@@ -82,78 +83,12 @@ export function validateForm(values, required = {}) {
   return errors;
 }
 
-/** `#rrggbb` (case-insensitive) or null. */
-export function normalizeAccent(value) {
-  if (typeof value !== 'string') return null;
-  const s = value.trim();
-  return /^#[0-9a-fA-F]{6}$/.test(s) ? s.toLowerCase() : null;
-}
-
-function hexToRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-}
-function rgbToHex([r, g, b]) {
-  const h = (x) => Math.max(0, Math.min(255, Math.round(x))).toString(16).padStart(2, '0');
-  return `#${h(r)}${h(g)}${h(b)}`;
-}
-function luminance([r, g, b]) {
-  const f = (c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
-  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-}
-export function contrastRatio(a, b) {
-  const la = luminance(hexToRgb(a)); const lb = luminance(hexToRgb(b));
-  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
-}
-function mix(a, b, t) {
-  const x = hexToRgb(a); const y = hexToRgb(b);
-  return rgbToHex(x.map((c, i) => c + (y[i] - c) * t));
-}
-
-/**
- * The colours derived from one accent: text on the accent, an "ink" version readable on white
- * (links, focus rings), a hover shade and a soft tint.
- */
-export function accentPalette(accent) {
-  const base = normalizeAccent(accent) || '#2563eb';
-  const onAccent = contrastRatio(base, '#ffffff') >= 3 ? '#ffffff' : '#111827';
-  let ink = base;
-  for (let t = 0.1; contrastRatio(ink, '#ffffff') < 4.5 && t <= 1; t += 0.1) ink = mix(base, '#000000', t);
-  return {
-    accent: base,
-    onAccent,
-    ink,
-    strong: mix(base, '#000000', 0.15),
-    soft: mix(base, '#ffffff', 0.9),
-    ring: mix(ink, '#ffffff', 0.35),
-  };
-}
-
-/** Only images the backend made: data:image/... URLs. */
-export function isImageDataUrl(s) {
-  return typeof s === 'string' && /^data:image\/(?:png|jpe?g|webp|gif|bmp|svg\+xml);base64,[A-Za-z0-9+/=\s]+$/u.test(s);
-}
-
 /** "HDMI-1 · 1920×1080 · primary" */
 export function screenshotCaption(shot) {
   const parts = [String(shot.monitor || `Screen ${Number(shot.id) + 1}`)];
   if (shot.width && shot.height) parts.push(`${shot.width}×${shot.height}`);
   if (shot.primary) parts.push('primary');
   return parts.join(' · ');
-}
-
-/** Normalise whatever invoke() rejected with into {kind, message, fields}. */
-export function normalizeError(err) {
-  if (err && typeof err === 'object') {
-    const kind = typeof err.kind === 'string' ? err.kind : 'internal';
-    const message = typeof err.message === 'string' && err.message
-      ? err.message
-      : 'Something went wrong inside the app.';
-    const fields = err.fields && typeof err.fields === 'object' ? err.fields : {};
-    return { kind, message, fields };
-  }
-  if (typeof err === 'string' && err) return { kind: 'internal', message: err, fields: {} };
-  return { kind: 'internal', message: 'Something went wrong inside the app.', fields: {} };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,23 +103,7 @@ const FIELD_LABELS = {
 };
 const INVENTORY_RETRY_MS = [2500, 6000, 12000];
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = String(v);
-    else if (k === 'class') node.className = v;
-    else if (k in node && typeof v !== 'string') node[k] = v;
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c) node.append(c);
-  return node;
-}
-
 const state = {
-  tauri: null,
   formState: null,          // last get_form_state result
   required: { name: true, email: true, phone: false, description: true },
   subjectEdited: false,
@@ -202,48 +121,22 @@ const state = {
   support: { phone: null, email: null, url: null },
 };
 
-function invoke(cmd, args) {
-  if (!state.tauri) return Promise.reject({ kind: 'internal', message: 'The Helpdesk Button app is not running this page.' });
-  return args === undefined ? state.tauri.core.invoke(cmd) : state.tauri.core.invoke(cmd, args);
-}
-
 // ---- views -----------------------------------------------------------------------------------
 
 function showView(view) {
   state.view = view;
-  document.body.dataset.view = view;
-  $('loading-view').hidden = view !== 'loading';
-  $('form-view').hidden = view !== 'form';
-  $('success-view').hidden = view !== 'success';
-  $('error-view').hidden = view !== 'error';
+  showViews(view, { 'loading-view': 'loading', 'form-view': 'form', 'success-view': 'success', 'error-view': 'error' });
   window.scrollTo(0, 0);
 }
 
 // ---- branding --------------------------------------------------------------------------------
 
 function applyBranding(fs) {
-  const pal = accentPalette(fs.accent_color);
-  const root = document.documentElement.style;
-  root.setProperty('--accent', pal.accent);
-  root.setProperty('--on-accent', pal.onAccent);
-  root.setProperty('--accent-ink', pal.ink);
-  root.setProperty('--accent-strong', pal.strong);
-  root.setProperty('--accent-soft', pal.soft);
-  root.setProperty('--accent-ring', pal.ring);
-
-  const company = typeof fs.company_name === 'string' ? fs.company_name.trim() : '';
-  const title = !company ? 'IT support' : /\bsupport\b/i.test(company) ? company : `${company} support`;
+  applyAccent(fs.accent_color);
+  const title = supportTitle(fs.company_name);
   $('company-title').textContent = title;
   document.title = title;
-
-  const logo = $('company-logo');
-  if (isImageDataUrl(fs.logo_data_url)) {
-    logo.src = fs.logo_data_url;
-    logo.hidden = false;
-  } else {
-    logo.removeAttribute('src');
-    logo.hidden = true;
-  }
+  showImage($('company-logo'), isImageDataUrl(fs.logo_data_url) ? fs.logo_data_url : null);
   state.support = fs.support && typeof fs.support === 'object' ? fs.support : { phone: null, email: null, url: null };
 }
 
@@ -515,7 +408,7 @@ async function openScreenshot(shot, opener) {
   state.dialogOpener = opener || null;
   $('screenshot-dialog-title').textContent = caption;
   img.alt = `Screenshot of ${caption}`;
-  if (isImageDataUrl(shot.thumbnail)) { img.src = shot.thumbnail; img.hidden = false; } else { img.removeAttribute('src'); img.hidden = true; }
+  showImage(img, isImageDataUrl(shot.thumbnail) ? shot.thumbnail : null);
   status.textContent = 'Loading the full picture…';
   status.hidden = false;
   if (!dialog.open) {
@@ -525,7 +418,7 @@ async function openScreenshot(shot, opener) {
   try {
     const url = await invoke('get_screenshot', { id: shot.id });
     if (token !== state.dialogToken) return;
-    if (isImageDataUrl(url)) { img.src = url; img.hidden = false; status.textContent = ''; status.hidden = true; } else {
+    if (isImageDataUrl(url)) { showImage(img, url); status.textContent = ''; status.hidden = true; } else {
       status.textContent = 'The larger picture is not available. This is the preview.';
     }
   } catch (e) {
@@ -879,11 +772,6 @@ function focusInitial() {
 
 // ---- events ----------------------------------------------------------------------------------
 
-function isMac() {
-  const p = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform || '';
-  return /mac/i.test(p);
-}
-
 function wireEvents() {
   const form = $('ticket-form');
   form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
@@ -929,15 +817,15 @@ function wireEvents() {
   });
 
   document.addEventListener('keydown', (e) => {
-    if (e.isComposing || e.keyCode === 229) return;
+    if (isComposing(e)) return;
     const dialogOpen = dialog.open;
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
+    if (isModChord(e, 'Enter')) {
       if (dialogOpen) return;
       e.preventDefault();
       if (state.view === 'form') submit();
       return;
     }
-    if (e.key === 'Escape' || e.key === 'Esc') {
+    if (isEscape(e)) {
       if (dialogOpen || e.defaultPrevented) return; // the dialog handles its own Esc
       e.preventDefault();
       closeForm();
@@ -954,18 +842,10 @@ function wireEvents() {
   }
 }
 
-async function listen(name, cb) {
-  try {
-    if (state.tauri && state.tauri.event && typeof state.tauri.event.listen === 'function') {
-      await state.tauri.event.listen(name, cb);
-    }
-  } catch { /* events are an optimisation; the form works without them */ }
-}
-
 async function start() {
-  state.tauri = window.__TAURI__ || null;
+  const inApp = connectTauri();
   wireEvents();
-  if (!state.tauri || !state.tauri.core) {
+  if (!inApp) {
     $('loading-view').textContent = 'This form has to be opened by the Helpdesk Button app.';
     return;
   }
@@ -991,7 +871,4 @@ async function start() {
   markPainted(fs && fs.session_id);
 }
 
-if (typeof document !== 'undefined' && typeof window !== 'undefined') {
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
-  else start();
-}
+whenReady(start);

@@ -15,6 +15,14 @@
 // The window may also be opened as tickets.html?ticket=123 to start on that conversation.
 //
 // The pure helpers at the top are exported for tests; the page wiring only runs in a browser.
+// Helpers shared with the other windows live in common.js.
+
+import {
+  $, el, showViews, whenReady, connectTauri, invoke, listen, normalizeError,
+  isMac, isComposing, isModChord, isEscape, ACCENT_PROPERTIES, applyAccent, supportTitle,
+} from './common.js';
+
+export { normalizeError, normalizeAccent, accentPalette } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for tests)
@@ -119,71 +127,12 @@ export function initials(name) {
   return (first(words[0]) + (words.length > 1 ? first(words[words.length - 1]) : '')).toUpperCase() || '?';
 }
 
-/** Normalise whatever invoke() rejected with into {kind, message}. */
-export function normalizeError(err) {
-  if (err && typeof err === 'object') {
-    const kind = typeof err.kind === 'string' ? err.kind : 'internal';
-    const message = typeof err.message === 'string' && err.message.trim()
-      ? err.message.trim()
-      : 'Something went wrong inside the app.';
-    return { kind, message };
-  }
-  if (typeof err === 'string' && err) return { kind: 'internal', message: err };
-  return { kind: 'internal', message: 'Something went wrong inside the app.' };
-}
-
 /** The ticket id in an `open-ticket` payload: {ticket_id}, {ticketId} or a bare number. */
 export function ticketIdFromPayload(payload) {
   let v = payload;
   if (v && typeof v === 'object') v = 'ticket_id' in v ? v.ticket_id : v.ticketId;
   const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : v;
   return Number.isSafeInteger(n) && n > 0 ? n : null;
-}
-
-/** `#rrggbb` (case-insensitive) or null. */
-export function normalizeAccent(value) {
-  if (typeof value !== 'string') return null;
-  const s = value.trim();
-  return /^#[0-9a-fA-F]{6}$/.test(s) ? s.toLowerCase() : null;
-}
-
-function hexToRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-}
-function rgbToHex([r, g, b]) {
-  const h = (x) => Math.max(0, Math.min(255, Math.round(x))).toString(16).padStart(2, '0');
-  return `#${h(r)}${h(g)}${h(b)}`;
-}
-function luminance([r, g, b]) {
-  const f = (c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
-  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-}
-function contrastRatio(a, b) {
-  const la = luminance(hexToRgb(a)); const lb = luminance(hexToRgb(b));
-  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
-}
-function mix(a, b, t) {
-  const x = hexToRgb(a); const y = hexToRgb(b);
-  return rgbToHex(x.map((c, i) => c + (y[i] - c) * t));
-}
-
-/** The same palette as the form (form.js accentPalette), so both windows look alike. */
-export function accentPalette(accent) {
-  const base = normalizeAccent(accent) || '#2563eb';
-  const onAccent = contrastRatio(base, '#ffffff') >= 3 ? '#ffffff' : '#111827';
-  let ink = base;
-  for (let t = 0.1; contrastRatio(ink, '#ffffff') < 4.5 && t <= 1; t += 0.1) ink = mix(base, '#000000', t);
-  return {
-    accent: base,
-    onAccent,
-    ink,
-    strong: mix(base, '#000000', 0.15),
-    soft: mix(base, '#ffffff', 0.9),
-    softer: mix(base, '#ffffff', 0.95),
-    ring: mix(ink, '#ffffff', 0.35),
-    border: mix(base, '#ffffff', 0.75),
-  };
 }
 
 /** The comments to show: the fetched ones plus our own replies Atera doesn't list yet. */
@@ -204,20 +153,6 @@ export function mergeLocalReplies(comments, local) {
 // Page wiring
 // ---------------------------------------------------------------------------------------------
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = String(v);
-    else if (k === 'class') node.className = v;
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c) node.append(c);
-  return node;
-}
-
 function timeEl(value, cls, format = 'relative') {
   const d = toDate(value);
   const t = el('time', { class: cls });
@@ -231,7 +166,6 @@ function timeEl(value, cls, format = 'relative') {
 }
 
 const state = {
-  tauri: null,
   view: 'loading',
   company: '',
   tickets: [],
@@ -251,39 +185,22 @@ const state = {
   openerId: null,            // the card that opened the thread, to focus on the way back
 };
 
-function invoke(cmd, args) {
-  if (!state.tauri || !state.tauri.core) return Promise.reject({ kind: 'internal', message: 'The Helpdesk Button app is not running this page.' });
-  return args === undefined ? state.tauri.core.invoke(cmd) : state.tauri.core.invoke(cmd, args);
-}
-
 // ---- views -----------------------------------------------------------------------------------
 
 function showView(view) {
   if (state.view === 'list' && view !== 'list') state.listScroll = window.scrollY;
   state.view = view;
-  document.body.dataset.view = view;
-  $('loading-view').hidden = view !== 'loading';
-  $('load-error-view').hidden = view !== 'error';
-  $('list-view').hidden = view !== 'list';
-  $('thread-view').hidden = view !== 'thread';
+  showViews(view, { 'loading-view': 'loading', 'load-error-view': 'error', 'list-view': 'list', 'thread-view': 'thread' });
 }
 
 // ---- branding --------------------------------------------------------------------------------
 
-function applyBranding(data) {
-  const pal = accentPalette(data.accent_color);
-  const root = document.documentElement.style;
-  root.setProperty('--accent', pal.accent);
-  root.setProperty('--on-accent', pal.onAccent);
-  root.setProperty('--accent-ink', pal.ink);
-  root.setProperty('--accent-strong', pal.strong);
-  root.setProperty('--accent-soft', pal.soft);
-  root.setProperty('--accent-softer', pal.softer);
-  root.setProperty('--accent-ring', pal.ring);
-  root.setProperty('--accent-border', pal.border);
+// The window's own tints (tickets.css) follow the accent too.
+const TICKETS_ACCENT_PROPERTIES = { ...ACCENT_PROPERTIES, '--accent-softer': 'softer', '--accent-border': 'border' };
 
-  const company = typeof data.company_name === 'string' ? data.company_name.trim() : '';
-  const title = !company ? 'IT support' : /\bsupport\b/i.test(company) ? company : `${company} support`;
+function applyBranding(data) {
+  applyAccent(data.accent_color, TICKETS_ACCENT_PROPERTIES);
+  const title = supportTitle(data.company_name);
   state.company = title;
   $('company-name').textContent = title;
   document.title = `My tickets · ${title}`;
@@ -770,11 +687,6 @@ function updateTimes() {
 
 // ---- events ----------------------------------------------------------------------------------
 
-function isMac() {
-  const p = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform || '';
-  return /mac/i.test(p);
-}
-
 function wireEvents() {
   $('ticket-list').addEventListener('click', (e) => {
     const retryBtn = e.target.closest('.retry-btn');
@@ -806,15 +718,15 @@ function wireEvents() {
   });
 
   document.addEventListener('keydown', (e) => {
-    if (e.isComposing || e.keyCode === 229) return;
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
+    if (isComposing(e)) return;
+    if (isModChord(e, 'Enter')) {
       if (state.view === 'thread' && !$('reply-form').hidden) {
         e.preventDefault();
         sendReply();
       }
       return;
     }
-    if ((e.key === 'Escape' || e.key === 'Esc') && !e.defaultPrevented) {
+    if (isEscape(e) && !e.defaultPrevented) {
       if (state.view === 'thread') {
         e.preventDefault();
         backToList();
@@ -827,18 +739,10 @@ function wireEvents() {
   if (isMac()) $('reply-mod-key').textContent = '⌘';
 }
 
-async function listen(name, cb) {
-  try {
-    if (state.tauri && state.tauri.event && typeof state.tauri.event.listen === 'function') {
-      await state.tauri.event.listen(name, cb);
-    }
-  } catch { /* events are an optimisation; the window works without them */ }
-}
-
 async function start() {
-  state.tauri = window.__TAURI__ || null;
+  const inApp = connectTauri();
   wireEvents();
-  if (!state.tauri || !state.tauri.core) {
+  if (!inApp) {
     $('loading-view').textContent = 'This window has to be opened by the Helpdesk Button app.';
     return;
   }
@@ -855,7 +759,4 @@ async function start() {
   await listed;
 }
 
-if (typeof document !== 'undefined' && typeof window !== 'undefined') {
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
-  else start();
-}
+whenReady(start);

@@ -715,12 +715,15 @@ fn sandbox_command(port: u16, api_key: String) -> ExitCode {
         let customer = sandbox.add_customer("Demo Customer Ltd");
         sandbox.add_agent(customer, &hostname, None, "2026-01-01T00:00:00Z");
         sandbox.add_contact(customer, "Ada", "Lovelace", "ada@demo-customer.example");
-        println!("Atera sandbox listening on http://{}", sandbox.addr());
-        println!(
-            "  endpoint setting: {}   API key: (the one given with --api-key)",
-            sandbox.endpoint()
+        // One write, and a reader that stopped listening (a script waiting for the first line)
+        // is not fatal: the sandbox keeps serving.
+        let banner = format!(
+            "Atera sandbox listening on http://{addr}\n  endpoint setting: {}   API key: (the one given with --api-key)\n  received tickets: http://{addr}/\n",
+            sandbox.endpoint(),
+            addr = sandbox.addr()
         );
-        println!("  received tickets: http://{}/", sandbox.addr());
+        let mut stdout = std::io::stdout();
+        let _ = std::io::Write::write_all(&mut stdout, banner.as_bytes()).and_then(|()| std::io::Write::flush(&mut stdout));
         let _ = tokio::signal::ctrl_c().await;
         sandbox.shutdown().await;
         ExitCode::SUCCESS

@@ -41,11 +41,15 @@ before(async () => {
   assert.ok(BIN && existsSync(BIN), 'HB_BIN must point at the built helpdesk-button binary');
   sandboxPort = 30000 + (process.pid % 20000);
   sandbox = spawn(BIN, ['sandbox', '--port', String(sandboxPort), '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let seen = '';
-  for await (const chunk of sandbox.stdout) {
-    seen += chunk;
-    if (seen.includes('listening')) break;
-  }
+  // Keep reading its output for its whole life: a closed pipe would end it at its next line.
+  await new Promise((resolve, reject) => {
+    let seen = '';
+    sandbox.stdout.on('data', (chunk) => {
+      seen += chunk;
+      if (seen.includes('listening')) resolve();
+    });
+    sandbox.on('exit', (code) => reject(new Error(`the sandbox exited (${code}): ${seen}`)));
+  });
   // No key in the environment: the admin enters it in the window. The policy file path is fixed
   // for the driver's lifetime; tests write it when they need one.
   const env = { ...process.env, HELPDESK_BUTTON_POLICY_FILE: POLICY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' };

@@ -35,11 +35,15 @@ function hb(...args) {
 async function startSandbox() {
   const port = 20000 + (process.pid % 20000);
   sandbox = spawn(BIN, ['sandbox', '--port', String(port), '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let seen = '';
-  for await (const chunk of sandbox.stdout) {
-    seen += chunk;
-    if (seen.includes('listening')) break;
-  }
+  // Keep reading its output for its whole life: a closed pipe would end it at its next line.
+  await new Promise((resolve, reject) => {
+    let seen = '';
+    sandbox.stdout.on('data', (chunk) => {
+      seen += chunk;
+      if (seen.includes('listening')) resolve();
+    });
+    sandbox.on('exit', (code) => reject(new Error(`the sandbox exited (${code}): ${seen}`)));
+  });
   sandboxUrl = `http://127.0.0.1:${port}`;
   return `127.0.0.1:${port}`;
 }

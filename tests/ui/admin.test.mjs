@@ -3,94 +3,37 @@
 //
 //   cd /work/main && PLAYWRIGHT_CORE_DIR=$PWD/tests/e2e node --test tests/ui/admin.test.mjs
 //
-// playwright-core is looked up from the current directory, then next to this file, then in
-// $PLAYWRIGHT_CORE_DIR. The page is served with the app's CSP. Set ADMIN_SCREENSHOTS=DIR to
-// write the review screenshots there (tests/screenshots/ by default).
-import { test, before, after } from 'node:test';
+// The harness (server with the app's CSP, browser, page checks) is tests/ui/harness.mjs. Set
+// ADMIN_SCREENSHOTS=DIR to write the review screenshots there (target/ui-screenshots/ by default).
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { HERE, startHarness, openPage, mockScript, value, text } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const UI = path.resolve(HERE, '..', '..', 'ui');
-const SHOTS = process.env.ADMIN_SCREENSHOTS || path.resolve(HERE, '..', 'screenshots');
-const CHROMIUM = '/usr/bin/chromium';
-const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-function loadPlaywright() {
-  const bases = [path.join(process.cwd(), 'x.js'), import.meta.url];
-  if (process.env.PLAYWRIGHT_CORE_DIR) bases.push(path.join(process.env.PLAYWRIGHT_CORE_DIR, 'x.js'));
-  for (const base of bases) {
-    try { return createRequire(base)('playwright-core'); } catch { /* next */ }
-  }
-  throw new Error('playwright-core not found: run from a directory where `npm i playwright-core` was done, or set PLAYWRIGHT_CORE_DIR');
-}
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-let server; let base; let browser;
-
-before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  server = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://x');
-    const p = path.normalize(path.join(UI, decodeURIComponent(u.pathname)));
-    if (!p.startsWith(UI + path.sep)) { res.writeHead(403); res.end(); return; }
-    fs.readFile(p, (err, data) => {
-      if (err) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, { 'content-type': TYPES[path.extname(p)] || 'application/octet-stream', 'content-security-policy': CSP, 'cache-control': 'no-store' });
-      res.end(data);
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}/`;
-  const { chromium } = loadPlaywright();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--font-render-hinting=none'],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await new Promise((r) => server.close(r));
-});
+const SHOTS = process.env.ADMIN_SCREENSHOTS || path.resolve(HERE, '..', '..', 'target', 'ui-screenshots');
+const harness = startHarness({ chromiumArgs: ['--font-render-hinting=none'] });
 
 /**
  * A fresh admin window with mock config `cfg`. `unlocked: true` starts past the lock screen;
  * `waitFor` is the body's data-view to wait for.
  */
 async function openAdmin({ cfg = {}, width = 980, height = 720, waitFor } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/favicon|404/.test(m.text())) problems.push(`console: ${m.text()}`); });
-  await page.addInitScript(() => {
-    window.__CSP_VIOLATIONS__ = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__CSP_VIOLATIONS__.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+  const page = await openPage(harness, {
+    url: 'admin.html',
+    width,
+    height,
+    waitFor: waitFor || (cfg.unlocked ? 'admin' : 'lock'),
+    mock: '__MOCK_ADMIN__',
+    prepare: async (p) => {
+      await p.addInitScript((c) => { window.__MOCK_ADMIN_CONFIG__ = c; }, cfg);
+      await p.addInitScript({ path: mockScript('mock-admin.js') });
+    },
   });
-  await page.addInitScript((c) => { window.__MOCK_ADMIN_CONFIG__ = c; }, cfg);
-  await page.addInitScript({ path: path.join(HERE, 'mock-admin.js') });
-  await page.goto(`${base}admin.html`);
-  const view = waitFor || (cfg.unlocked ? 'admin' : 'lock');
-  await page.waitForSelector(`body[data-view="${view}"]`);
-  page.problems = problems;
-  page.calls = (cmd) => page.evaluate((c) => window.__MOCK_ADMIN__.callsOf(c), cmd);
   page.db = () => page.evaluate(() => JSON.parse(JSON.stringify(window.__MOCK_ADMIN__.db)));
-  page.done = async () => {
-    const csp = await page.evaluate(() => window.__CSP_VIOLATIONS__);
-    assert.deepEqual(csp, [], 'no CSP violations');
-    assert.deepEqual(problems, [], 'no page errors');
-    await context.close();
-  };
   return page;
 }
 
-const value = (page, sel) => page.$eval(sel, (e) => e.value);
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim());
 const visible = (page, sel) => page.isVisible(sel);
 const shot = async (page, name) => {
   fs.mkdirSync(SHOTS, { recursive: true });

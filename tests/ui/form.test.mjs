@@ -1,93 +1,30 @@
-// Page tests for the ticket form (ui/), in headless Debian Chromium through playwright-core.
+// Page tests for the ticket form (ui/index.html), in headless Debian Chromium through
+// playwright-core, with the Tauri globals replaced by tests/ui/mock-tauri.js:
 //
-//   apt-get install -y chromium
-//   mkdir -p /tmp/uitest && cd /tmp/uitest && npm i playwright-core
-//   cd /tmp/uitest && node --test /work/main/ui/tests/form.test.mjs
+//   cd /work/main && PLAYWRIGHT_CORE_DIR=$PWD/tests/e2e node --test tests/ui/form.test.mjs
 //
-// playwright-core is looked up from the current directory (so it can live outside the repo), then
-// next to this file, then in $PLAYWRIGHT_CORE_DIR. The page is served with the app's CSP, and the
-// Tauri globals are replaced by tests/ui/mock-tauri.js.
-import { test, before, after } from 'node:test';
+// The harness (server with the app's CSP, browser, page checks) is tests/ui/harness.mjs.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { startHarness, openPage, mockScript, value, text, focusedId } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const UI = path.resolve(HERE, '..', '..', 'ui');
-const CHROMIUM = '/usr/bin/chromium';
-const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-function loadPlaywright() {
-  const bases = [path.join(process.cwd(), 'x.js'), import.meta.url];
-  if (process.env.PLAYWRIGHT_CORE_DIR) bases.push(path.join(process.env.PLAYWRIGHT_CORE_DIR, 'x.js'));
-  for (const base of bases) {
-    try { return createRequire(base)('playwright-core'); } catch { /* next */ }
-  }
-  throw new Error('playwright-core not found: run from a directory where `npm i playwright-core` was done, or set PLAYWRIGHT_CORE_DIR');
-}
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-let server; let base; let browser;
-
-before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  server = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://x');
-    const p = path.normalize(path.join(UI, decodeURIComponent(u.pathname)));
-    if (!p.startsWith(UI + path.sep)) { res.writeHead(403); res.end(); return; }
-    fs.readFile(p, (err, data) => {
-      if (err) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, { 'content-type': TYPES[path.extname(p)] || 'application/octet-stream', 'content-security-policy': CSP, 'cache-control': 'no-store' });
-      res.end(data);
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}/`;
-  const { chromium } = loadPlaywright();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await new Promise((r) => server.close(r));
-});
+const harness = startHarness();
 
 /** A fresh page on the form, with mock config `cfg` (and `stateOverrides` merged into the state). */
 async function openForm({ cfg = {}, state = {}, width = 720, height = 800, waitFor = 'form' } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/favicon|404/.test(m.text())) problems.push(`console: ${m.text()}`); });
-  await page.addInitScript(() => {
-    window.__CSP_VIOLATIONS__ = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__CSP_VIOLATIONS__.push(`${e.violatedDirective} ${e.blockedURI}`));
+  return openPage(harness, {
+    url: 'index.html',
+    width,
+    height,
+    waitFor,
+    mock: '__MOCK_TAURI__',
+    prepare: async (page) => {
+      await page.addInitScript(({ c, s }) => { window.__MOCK_TAURI_CONFIG__ = c; window.__MOCK_STATE_PATCH__ = s; }, { c: cfg, s: state });
+      await page.addInitScript({ path: mockScript('mock-tauri.js') });
+      await page.addInitScript(() => { Object.assign(window.__MOCK_TAURI__.config.state, window.__MOCK_STATE_PATCH__ || {}); });
+    },
   });
-  await page.addInitScript(({ c, s }) => { window.__MOCK_TAURI_CONFIG__ = c; window.__MOCK_STATE_PATCH__ = s; }, { c: cfg, s: state });
-  await page.addInitScript({ path: path.join(HERE, 'mock-tauri.js') });
-  await page.addInitScript(() => { Object.assign(window.__MOCK_TAURI__.config.state, window.__MOCK_STATE_PATCH__ || {}); });
-  await page.goto(`${base}index.html`);
-  if (waitFor) await page.waitForSelector(`body[data-view="${waitFor}"]`);
-  page.problems = problems;
-  page.calls = (cmd) => page.evaluate((c) => window.__MOCK_TAURI__.callsOf(c), cmd);
-  page.done = async () => {
-    const csp = await page.evaluate(() => window.__CSP_VIOLATIONS__);
-    assert.deepEqual(csp, [], 'no CSP violations');
-    assert.deepEqual(problems, [], 'no page errors');
-    await context.close();
-  };
-  return page;
 }
-
-const value = (page, sel) => page.$eval(sel, (e) => e.value);
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim());
-const focusedId = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
 
 test('deriveSubject: first line, collapsed, 50 chars at a word boundary', async () => {
   const page = await openForm();

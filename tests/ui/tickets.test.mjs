@@ -1,96 +1,39 @@
 // Page tests for the "My tickets" window (ui/tickets.html), in headless Debian Chromium through
-// playwright-core, the same way as tests/ui/form.test.mjs:
+// playwright-core, with the Tauri globals replaced by tests/ui/mock-tickets.js:
 //
 //   cd /work/main && PLAYWRIGHT_CORE_DIR=$PWD/tests/e2e node --test tests/ui/tickets.test.mjs
 //
-// The page is served with the app's CSP and the Tauri globals are replaced by
-// tests/ui/mock-tickets.js. Screenshots of the list and of an open thread are written to
-// $TICKETS_SCREENSHOT_DIR (default: <tmp>/helpdesk-tickets-ui).
-import { test, before, after } from 'node:test';
+// The harness (server with the app's CSP, browser, page checks) is tests/ui/harness.mjs.
+// Screenshots of the list and of an open thread are written to $TICKETS_SCREENSHOT_DIR (default:
+// <tmp>/helpdesk-tickets-ui).
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { startHarness, openPage, mockScript, text, focusedId } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const UI = path.resolve(HERE, '..', '..', 'ui');
-const CHROMIUM = '/usr/bin/chromium';
-const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const SHOTS = process.env.TICKETS_SCREENSHOT_DIR || path.join(os.tmpdir(), 'helpdesk-tickets-ui');
-
-function loadPlaywright() {
-  const bases = [path.join(process.cwd(), 'x.js'), import.meta.url];
-  if (process.env.PLAYWRIGHT_CORE_DIR) bases.push(path.join(process.env.PLAYWRIGHT_CORE_DIR, 'x.js'));
-  for (const base of bases) {
-    try { return createRequire(base)('playwright-core'); } catch { /* next */ }
-  }
-  throw new Error('playwright-core not found: run from a directory where `npm i playwright-core` was done, or set PLAYWRIGHT_CORE_DIR');
-}
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-let server; let base; let browser;
-
-before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  server = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://x');
-    const p = path.normalize(path.join(UI, decodeURIComponent(u.pathname)));
-    if (!p.startsWith(UI + path.sep)) { res.writeHead(403); res.end(); return; }
-    fs.readFile(p, (err, data) => {
-      if (err) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, { 'content-type': TYPES[path.extname(p)] || 'application/octet-stream', 'content-security-policy': CSP, 'cache-control': 'no-store' });
-      res.end(data);
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}/`;
-  const { chromium } = loadPlaywright();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  fs.mkdirSync(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await new Promise((r) => server.close(r));
-});
+const harness = startHarness();
+before(() => { fs.mkdirSync(SHOTS, { recursive: true }); });
 
 /**
  * A fresh page on tickets.html with mock config `cfg`. `setup` runs in the page before it loads,
  * with window.__MOCK_TAURI__ available (to patch the sample data).
  */
 async function openTickets({ cfg = {}, setup = null, setupArg = null, width = 760, height = 640, query = '', waitFor = 'list' } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/favicon|404/.test(m.text())) problems.push(`console: ${m.text()}`); });
-  await page.addInitScript(() => {
-    window.__CSP_VIOLATIONS__ = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__CSP_VIOLATIONS__.push(`${e.violatedDirective} ${e.blockedURI}`));
-    window.__ALERTS__ = 0;
-    window.alert = () => { window.__ALERTS__ += 1; };
+  return openPage(harness, {
+    url: `tickets.html${query}`,
+    width,
+    height,
+    waitFor,
+    mock: '__MOCK_TAURI__',
+    prepare: async (page) => {
+      await page.addInitScript((c) => { window.__MOCK_TAURI_CONFIG__ = c; }, cfg);
+      await page.addInitScript({ path: mockScript('mock-tickets.js') });
+      if (setup) await page.addInitScript(setup, setupArg);
+    },
   });
-  await page.addInitScript((c) => { window.__MOCK_TAURI_CONFIG__ = c; }, cfg);
-  await page.addInitScript({ path: path.join(HERE, 'mock-tickets.js') });
-  if (setup) await page.addInitScript(setup, setupArg);
-  await page.goto(`${base}tickets.html${query}`);
-  if (waitFor) await page.waitForSelector(`body[data-view="${waitFor}"]`);
-  page.problems = problems;
-  page.calls = (cmd) => page.evaluate((c) => window.__MOCK_TAURI__.callsOf(c), cmd);
-  page.done = async () => {
-    const csp = await page.evaluate(() => window.__CSP_VIOLATIONS__);
-    assert.deepEqual(csp, [], 'no CSP violations');
-    assert.deepEqual(problems, [], 'no page errors');
-    assert.equal(await page.evaluate(() => window.__ALERTS__), 0, 'no script ran from data');
-    await context.close();
-  };
-  return page;
 }
 
 const OPEN = '#ticket-card-HB-20261128-K3M9QX';
@@ -98,9 +41,7 @@ const PENDING = '#ticket-card-HB-20261128-P4N2WD';
 const FAILED = '#ticket-card-HB-20261127-Z8V5RT';
 const CLOSED = '#ticket-card-HB-20261116-B7C1LM';
 
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim());
 const visible = (page, sel) => page.$eval(sel, (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length));
-const focusedId = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
 
 async function openThreadByClick(page, sel = OPEN) {
   await page.click(sel);
