@@ -1,5 +1,6 @@
-//! Rules: a typical rule (PRODUCT.md's examples) in the child process the app uses, and in
-//! process (the interpreter alone).
+//! Rules: a typical rule (PRODUCT.md's examples) in the child process the app uses (the release
+//! app re-run in its rules mode), in a lean child (this benchmark binary, which links no GUI
+//! library), and in process (the interpreter alone).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -42,7 +43,10 @@ fn app_exe() -> PathBuf {
     if let Some(exe) = std::env::var_os("HELPDESK_BENCH_APP_EXE") {
         return exe.into();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
     target.join("release").join("helpdesk-button")
 }
 
@@ -50,12 +54,35 @@ pub fn bench(c: &mut Criterion) {
     let input = typical_input();
     let limits = RuleLimits::default();
     let outcome = evaluate_in_process(TYPICAL_RULE, &input, &limits);
-    assert!(outcome.error.is_none() && !outcome.blocks(), "the typical rule must run cleanly: {outcome:?}");
+    assert!(
+        outcome.error.is_none() && !outcome.blocks(),
+        "the typical rule must run cleanly: {outcome:?}"
+    );
     assert_eq!(outcome.priority, "Critical");
 
     let mut group = c.benchmark_group("rules");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    group.bench_function("typical/in_process", |b| b.iter(|| evaluate_in_process(black_box(TYPICAL_RULE), &input, &limits)));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    group.bench_function("typical/in_process", |b| {
+        b.iter(|| evaluate_in_process(black_box(TYPICAL_RULE), &input, &limits))
+    });
+
+    // The same child protocol, with this benchmark binary as the child: no GTK or WebKit to load.
+    if let Ok(lean) = std::env::current_exe() {
+        match evaluate(&lean, TYPICAL_RULE, &input, &limits) {
+            Ok(o) if o.error.is_none() => {
+                group.sampling_mode(SamplingMode::Flat).sample_size(30);
+                group.bench_function("typical/child_process_lean", |b| {
+                    b.iter(|| {
+                        evaluate(&lean, black_box(TYPICAL_RULE), &input, &limits)
+                            .expect("the child answers")
+                    });
+                });
+            }
+            other => println!("note: the lean child did not answer cleanly ({other:?})"),
+        }
+    }
 
     let exe = app_exe();
     if exe.is_file() {

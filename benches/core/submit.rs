@@ -19,13 +19,23 @@ const KEY: &str = "bench-sandbox-key-0123456789";
 const EMAIL: &str = "grace@contoso.example";
 
 pub fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let config = SandboxConfig { api_keys: vec![KEY.into()], ..SandboxConfig::default() };
-    let sandbox = runtime.block_on(Sandbox::start(config, ([127, 0, 0, 1], 0).into())).expect("the sandbox starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let config = SandboxConfig {
+        api_keys: vec![KEY.into()],
+        ..SandboxConfig::default()
+    };
+    let sandbox = runtime
+        .block_on(Sandbox::start(config, ([127, 0, 0, 1], 0).into()))
+        .expect("the sandbox starts");
     let customer = sandbox.add_customer("Contoso");
     sandbox.add_contact(customer, "Grace", "Hopper", EMAIL);
     let mut settings = Settings::default();
-    settings.set("atera.endpoint", &sandbox.endpoint()).expect("a loopback endpoint is valid");
+    settings
+        .set("atera.endpoint", &sandbox.endpoint())
+        .expect("a loopback endpoint is valid");
     let client = AteraClient::new(
         settings.endpoint().expect("endpoint").base_url(),
         &ApiKey::new(KEY).expect("key"),
@@ -54,20 +64,40 @@ pub fn bench(c: &mut Criterion) {
         }
     };
     let submit = |with_screenshots: bool| {
-        let outcome =
-            runtime.block_on(submit_ticket(&client, &settings, submission(with_screenshots), "0.1.0")).expect("the sandbox files the ticket");
+        let outcome = runtime
+            .block_on(submit_ticket(
+                &client,
+                &settings,
+                submission(with_screenshots),
+                "0.1.0",
+            ))
+            .expect("the sandbox files the ticket");
         assert!(!outcome.ticket_number.is_empty());
         outcome
     };
     let via_outbox = || {
-        let sent = runtime.block_on(outbox::submit(&outbox, Ok(&client), &settings, submission(true), "0.1.0", &INTERACTIVE_POLICY));
-        assert!(matches!(sent, Ok(Submitted::Sent(_))), "the sandbox files the ticket: {sent:?}");
+        let sent = runtime.block_on(outbox::submit(
+            &outbox,
+            Ok(&client),
+            &settings,
+            submission(true),
+            "0.1.0",
+            &INTERACTIVE_POLICY,
+        ));
+        assert!(
+            matches!(sent, Ok(Submitted::Sent(_))),
+            "the sandbox files the ticket: {sent:?}"
+        );
     };
     submit(true);
     via_outbox();
 
     let mut group = c.benchmark_group("submit");
-    group.sampling_mode(SamplingMode::Flat).sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     group.bench_function("ticket_number/no_screenshots", |b| b.iter(|| submit(false)));
     group.bench_function("ticket_number/2x1920x1080", |b| b.iter(|| submit(true)));
     group.bench_function("via_outbox/2x1920x1080", |b| b.iter(via_outbox));

@@ -9,8 +9,10 @@ file of raw samples; bench_report.py turns the files into the table. Phases:
             (its RFC 3339 timestamp minus the wall-clock time just before `xdotool key`), the
             form's X window mapped (MapNotify), the app's own capture timings (debug log), and
             the PSS of the process tree with the form open. Then the form is closed with Esc.
-  idle      the app with the tray only: PSS of the whole tree after the idle window, CPU time
-            (utime+stime, all tree members) and context switches during it.
+  idle      the app with the tray only: PSS (and USS, RSS) of the whole tree after the idle
+            window; CPU time during it (utime+stime of all tree members, and schedstat's ns);
+            wakeups of the tree's threads (perf, sched:sched_wakeup filtered on the wakee) and
+            context switches per thread; how busy the rest of the machine was meanwhile.
   afteruse  the same window right after the hotkey presses (form opened and closed N times).
   submit    `helpdesk-button submit --no-screenshots --json` against the sandbox, wall time.
   refs      the floor (a key press sent with xdotool, grabbed by a minimal key daemon that starts
@@ -53,7 +55,7 @@ CHROMIUM_FLAGS = [
 
 
 def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # ---- /proc: process trees, PSS, CPU time, context switches ------------------------------------
@@ -91,20 +93,27 @@ def comm(pid: int) -> str:
         return "?"
 
 
-def pss_kib(pid: int) -> int:
+def memory(pid: int) -> dict[str, int]:
+    """From smaps_rollup, in bytes: pss, rss, uss (private pages) and PSS split into anonymous
+    memory and file pages (mostly shared libraries)."""
+    fields = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Pss_Anon:": "pss_anon_bytes", "Pss_File:": "pss_file_bytes",
+              "Private_Clean:": "uss_bytes", "Private_Dirty:": "uss_bytes"}
+    out = dict.fromkeys(fields.values(), 0)
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
+            parts = line.split()
+            if parts and parts[0] in fields:
+                out[fields[parts[0]]] += int(parts[1]) * 1024
     except OSError:
         pass
-    return 0
+    return out
 
 
 def tree_pss(pid: int) -> dict:
-    """PSS of the tree in bytes, with a per-process breakdown."""
-    procs = [{"pid": p, "comm": comm(p), "pss_bytes": pss_kib(p) * 1024} for p in tree(pid)]
-    return {"total_bytes": sum(p["pss_bytes"] for p in procs), "processes": procs}
+    """PSS of the tree in bytes (and RSS, USS), with a per-process breakdown."""
+    procs = [{"pid": p, "comm": comm(p), **memory(p)} for p in tree(pid)]
+    total = {f"total_{k}": sum(p[k] for p in procs) for k in ("pss_bytes", "rss_bytes", "uss_bytes", "pss_anon_bytes", "pss_file_bytes")}
+    return {"total_bytes": total["total_pss_bytes"], **total, "processes": procs}
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -131,9 +140,25 @@ def _ctx_switches(pid: int) -> int:
     return total
 
 
-def tree_counters(root: int) -> dict[int, tuple[int, int]]:
-    """Per tree member: (CPU ticks used, context switches). The root also counts the CPU time of
-    the children it has reaped (cutime+cstime), so a helper that exits is not lost."""
+def _cpu_ns(pid: int) -> int:
+    """CPU time of the live threads of `pid` in nanoseconds (schedstat), finer than ticks."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def tree_counters(root: int) -> dict[int, tuple[int, int, int]]:
+    """Per tree member: (CPU ticks used, context switches, CPU ns of live threads). The root's
+    ticks also count the children it has reaped (cutime+cstime), so a helper that exits is not
+    lost."""
     out = {}
     for p in tree(root):
         f = _stat_fields(p)
@@ -141,28 +166,100 @@ def tree_counters(root: int) -> dict[int, tuple[int, int]]:
             continue
         # After the ")": state=0 ppid=1 ... utime=11 stime=12 cutime=13 cstime=14
         ticks = int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if p == root else 0)
-        out[p] = (ticks, _ctx_switches(p))
+        out[p] = (ticks, _ctx_switches(p), _cpu_ns(p))
     return out
 
 
+def _tids(root: int) -> list[int]:
+    tids = []
+    for p in tree(root):
+        try:
+            tids.extend(int(t) for t in os.listdir(f"/proc/{p}/task"))
+        except OSError:
+            continue
+    return tids
+
+
+def _sleep_counting_wakeups(root: int, seconds: float) -> tuple[int | None, str]:
+    """Sleeps `seconds` while perf counts `sched:sched_wakeup` events whose wakee is one of the
+    tree's threads (system-wide, filtered on the wakee's pid). (None, why) when perf cannot."""
+    tids = _tids(root)
+    if not shutil.which("perf") or not tids:
+        time.sleep(seconds)
+        return None, "perf is not installed"
+    expr = " || ".join(f"pid == {t}" for t in tids)
+    r = subprocess.run(["perf", "stat", "-a", "-x,", "-e", "sched:sched_wakeup", "--filter", expr, "--", "sleep", str(seconds)],
+                       capture_output=True, text=True)
+    for line in r.stderr.splitlines():
+        parts = line.split(",")
+        if len(parts) > 2 and parts[2] == "sched:sched_wakeup" and parts[0].strip().isdigit():
+            return int(parts[0]), ""
+    return None, "perf stat -e sched:sched_wakeup failed: " + (r.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def _switches_by_thread(root: int) -> dict[str, int]:
+    """Context switches so far of every thread in the tree, keyed `process/thread:tid`."""
+    out = {}
+    for p in tree(root):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                status = Path(f"/proc/{p}/task/{tid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            n = sum(int(l.split()[1]) for l in status if l.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")))
+            out[f"{comm(p)}/{Path(f'/proc/{p}/task/{tid}/comm').read_text().strip() if Path(f'/proc/{p}/task/{tid}/comm').exists() else '?'}:{tid}"] = n
+    return out
+
+
+def _cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
 def idle_window(root: int, seconds: float) -> dict:
-    """CPU time, context switches and PSS of the tree over `seconds` of doing nothing."""
+    """CPU time, wakeups, context switches and PSS of the tree over `seconds` of doing nothing,
+    and how busy the rest of the machine was meanwhile (other work skews every figure)."""
+    machine_before = _cpu_jiffies()
+    threads_before = _switches_by_thread(root)
     before = tree_counters(root)
     t0 = time.monotonic()
-    time.sleep(seconds)
-    after = tree_counters(root)
+    wakeups, why = _sleep_counting_wakeups(root, seconds)
     elapsed = time.monotonic() - t0
-    ticks = sum(a[0] - before.get(p, (0, 0))[0] for p, a in after.items())
-    switches = sum(a[1] - before.get(p, (0, 0))[1] for p, a in after.items())
+    after = tree_counters(root)
+    machine_after = _cpu_jiffies()
+    threads_after = _switches_by_thread(root)
+    by_thread = {k.rsplit(":", 1)[0]: 0 for k in threads_after}
+    for k, n in threads_after.items():
+        by_thread[k.rsplit(":", 1)[0]] += n - threads_before.get(k, 0)
+    zero = (0, 0, 0)
+    ticks = sum(a[0] - before.get(p, zero)[0] for p, a in after.items())
+    switches = sum(a[1] - before.get(p, zero)[1] for p, a in after.items())
+    cpu_ns = sum(a[2] - before.get(p, zero)[2] for p, a in after.items())
     cpu_s = ticks / CLK_TCK
     pss = tree_pss(root)
     return {
         "seconds": elapsed,
         "cpu_seconds": cpu_s,
         "cpu_percent": 100.0 * cpu_s / elapsed,
+        "cpu_percent_schedstat": 100.0 * cpu_ns / 1e9 / elapsed,
+        "machine_busy_percent": 100.0 * (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1]),
         "context_switches": switches,
-        "wakeups_per_s": switches / elapsed,
+        "context_switches_per_s": switches / elapsed,
+        "context_switches_per_s_by_thread": {k: round(v / elapsed, 2) for k, v in sorted(by_thread.items(), key=lambda kv: -kv[1]) if v},
+        "wakeups": wakeups,
+        "wakeups_per_s": None if wakeups is None else wakeups / elapsed,
+        "wakeups_note": why,
         "pss_bytes": pss["total_bytes"],
+        "rss_bytes": pss["total_rss_bytes"],
+        "uss_bytes": pss["total_uss_bytes"],
+        "pss_anon_bytes": pss["total_pss_anon_bytes"],
+        "pss_file_bytes": pss["total_pss_file_bytes"],
         "processes": pss["processes"],
     }
 
@@ -448,7 +545,9 @@ def phase_hotkey(h: Harness, runs: int, settle: float, afteruse_secs: float) -> 
             if not close_form(mapped[1] if mapped else None):
                 out["errors"].append(f"press {i + 1}: the form did not close with Esc")
             time.sleep(1.0)
-            press["after_close_pss_bytes"] = tree_pss(app.pid)["total_bytes"]
+            closed = tree_pss(app.pid)
+            press["after_close_pss_bytes"] = closed["total_bytes"]
+            press["after_close_processes"] = closed["processes"]
             out["presses"].append(press)
             log(f"press {i + 1}/{runs}: key->paint {press['key_to_paint_ms']:.0f} ms, "
                 f"capture {press.get('app_trigger_to_captured_ms', float('nan')):.0f} ms, "
@@ -470,8 +569,9 @@ def phase_idle(h: Harness, runs: int, seconds: float, settle: float) -> list[dic
             time.sleep(settle)
             s = idle_window(app.pid, seconds)
             samples.append(s)
-            log(f"idle run {i + 1}/{runs}: tree PSS {s['pss_bytes'] / 1e6:.1f} MB, CPU {s['cpu_percent']:.3f} %, "
-                f"{s['wakeups_per_s']:.1f} context switches/s")
+            log(f"idle run {i + 1}/{runs}: tree PSS {s['pss_bytes'] / 1e6:.1f} MB, CPU {s['cpu_percent']:.3f} % "
+                f"({s['cpu_percent_schedstat']:.3f} % by schedstat), wakeups/s {s['wakeups_per_s']}, "
+                f"{s['context_switches_per_s']:.1f} context switches/s")
         finally:
             stop(app)
         time.sleep(1)

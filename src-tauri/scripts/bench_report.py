@@ -22,8 +22,11 @@ import time
 from pathlib import Path
 
 MB = 1e6
+# Monitor layouts: criterion grabs two 1080p monitors as two regions of one 3840x1080 Xvfb output
+# (Xvfb has one RandR output); the app, started on that display, sees one 3840x1080 monitor.
 LAYOUTS = ["1x1920x1080", "2x1920x1080", "1x3840x2160"]
-PRETTY = {"1x1920x1080": "1×1080p", "2x1920x1080": "2×1080p", "1x3840x2160": "1×4K"}
+APP_LAYOUTS = ["1x1920x1080", "1x3840x1080", "1x3840x2160"]
+PRETTY = {"1x1920x1080": "1×1080p", "2x1920x1080": "2×1080p", "1x3840x2160": "1×4K", "1x3840x1080": "1×3840×1080"}
 
 
 def stats(values: list[float]) -> dict | None:
@@ -71,7 +74,7 @@ class Table:
                 return "n/a"
             if unit == "%":
                 return f"{v:.3f}"
-            return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+            return f"{v:.3f}" if v < 1 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
         head = ("figure", "median", "min", "max", "target", "result")
         lines = []
         for r in self.rows:
@@ -114,7 +117,7 @@ def main() -> int:
     args = ap.parse_args()
 
     apps = {}
-    for layout in LAYOUTS:
+    for layout in APP_LAYOUTS:
         f = args.dir / f"app-{layout}.json"
         if f.exists():
             apps[layout] = json.loads(f.read_text())
@@ -125,37 +128,45 @@ def main() -> int:
     details: dict = {}
 
     # The moment of the press.
-    for layout in LAYOUTS:
+    for layout in APP_LAYOUTS:
         presses = apps.get(layout, {}).get("hotkey", {}).get("presses", [])
         p = PRETTY[layout]
         if layout == "1x1920x1080":
             t.add("hotkey_to_form_p50", f"hotkey → form visible, {p}, webview on demand", "ms",
                   stats([x["key_to_paint_ms"] for x in presses]), "app log 'form visible' − xdotool key time", 400)
             t.add("hotkey_to_form_first", "  first press after start", "ms", stats([x["key_to_paint_ms"] for x in presses[:1]]), "app log")
+            t.add("hotkey_to_trigger", "  key → capture starts (xdotool + hotkey thread)", "ms",
+                  stats([x["key_to_captured_ms"] - x["app_trigger_to_captured_ms"] for x in presses if "key_to_captured_ms" in x]),
+                  "app log: key→captured minus trigger→captured")
+            t.add("hotkey_to_captured", "  key → screens captured", "ms", stats([x.get("key_to_captured_ms") for x in presses]), "app log 'screens captured'")
             t.add("hotkey_to_mapped", "  key → form window mapped (X MapNotify)", "ms",
                   stats([x.get("key_to_mapped_ms") for x in presses]), "X11 MapNotify on the root window")
-            t.add("hotkey_to_captured", "  key → screens captured", "ms", stats([x.get("key_to_captured_ms") for x in presses]), "app log 'screens captured'")
         else:
             t.add(f"hotkey_to_form_{layout}", f"hotkey → form visible, {p}", "ms", stats([x["key_to_paint_ms"] for x in presses]), "app log")
     t.add("hotkey_to_form_warm", "hotkey → form visible, webview kept warm", "ms", None, "",
           note="not measurable: the app only creates the form on demand (a warm mode needs an app change)")
 
-    # Capture, from the app's own log (the real trigger, real screens), split.
+    # Capture of the real screens (Xvfb showing a desktop picture), criterion: 20 samples each.
     targets = {"1x1920x1080": 60, "1x3840x2160": 250}
     for layout in LAYOUTS:
-        presses = [x for x in apps.get(layout, {}).get("hotkey", {}).get("presses", []) if "grab_ms" in x]
         p = PRETTY[layout]
-        t.add(f"capture_{layout}", f"capture {p}: grab + encode + thumbnail (app)", "ms",
-              stats([x["grab_ms"] + x["encode_ms"] + x["thumbnail_ms"] for x in presses]), "app debug log 'captured screens'", targets.get(layout))
+        t.add(f"capture_{layout}", f"capture {p}: grab + encode + thumbnail", "ms", crit.get(f"capture/xcap_total/{layout}"),
+              "criterion capture/xcap_total", targets.get(layout))
+        t.add(f"capture_{layout}_grab", "  grab, all monitors", "ms", crit.get(f"capture/xcap_grab/{layout}"), "criterion capture/xcap_grab")
+        t.add(f"capture_{layout}_encode_all", "  encode + thumbnail, all monitors (a thread each)", "ms",
+              crit.get(f"capture/xcap_encode/{layout}"), "criterion capture/xcap_encode")
+        t.add(f"capture_{layout}_encode", "  encode, one monitor", "ms", crit.get(f"capture/xcap_encode_one/{layout}"), "criterion capture/xcap_encode_one")
+        t.add(f"capture_{layout}_thumbnail", "  thumbnail, one monitor", "ms", crit.get(f"capture/xcap_thumbnail_one/{layout}"),
+              "criterion capture/xcap_thumbnail_one")
+    # The same in the app, from its own log at each press (cross-check).
+    for layout in APP_LAYOUTS:
+        presses = [x for x in apps.get(layout, {}).get("hotkey", {}).get("presses", []) if "grab_ms" in x]
+        t.add(f"app_capture_{layout}", f"capture in the app, {PRETTY[layout]} (its log): grab + encode + thumbnail", "ms",
+              stats([x["grab_ms"] + x["encode_ms"] + x["thumbnail_ms"] for x in presses]), "app debug log 'captured screens'")
         for part in ("grab", "encode", "thumbnail"):
-            t.add(f"capture_{layout}_{part}", f"  {part}", "ms", stats([x[f"{part}_ms"] for x in presses]), "app debug log")
-        c = crit.get(f"capture/xcap_total/{layout}")
-        t.add(f"capture_{layout}_criterion", f"  capture {p}, criterion (xcap_total)", "ms", c, "criterion capture/xcap_total")
-        g, e = crit.get(f"capture/xcap_grab/{layout}"), crit.get(f"capture/xcap_encode/{layout}")
-        t.add(f"capture_{layout}_criterion_grab", "    grab (criterion)", "ms", g, "criterion capture/xcap_grab")
-        t.add(f"capture_{layout}_criterion_encode", "    encode + thumbnail (criterion)", "ms", e, "criterion capture/xcap_encode")
+            t.add(f"app_capture_{layout}_{part}", f"  {part}", "ms", stats([x[f"{part}_ms"] for x in presses]), "app debug log")
     for layout in LAYOUTS:
-        t.add(f"process_frames_{layout}", f"encode + thumbnail, synthetic {PRETTY[layout]}", "ms",
+        t.add(f"process_frames_{layout}", f"encode + thumbnail, synthetic frames {PRETTY[layout]}", "ms",
               crit.get(f"capture/process_frames/{layout}"), "criterion capture/process_frames")
 
     # In-process figures.
@@ -177,11 +188,19 @@ def main() -> int:
     # Idle and memory.
     idle = main_app.get("idle", [])
     t.add("idle_pss", "idle tree PSS (tray only, after 60 s)", "MB", stats([s["pss_bytes"] for s in idle]), "smaps_rollup, app + descendants", 40, scale=MB)
+    t.add("idle_uss", "  idle tree USS (private pages only)", "MB", stats([s.get("uss_bytes") for s in idle]), "smaps_rollup Private_*", scale=MB)
+    t.add("idle_rss", "  idle tree RSS", "MB", stats([s.get("rss_bytes") for s in idle]), "smaps_rollup Rss", scale=MB)
+    t.add("idle_pss_file", "  of the PSS: file pages (libraries, the binary)", "MB", stats([s.get("pss_file_bytes") for s in idle]), "smaps_rollup Pss_File", scale=MB)
     t.add("idle_cpu", "idle CPU over 60 s (tray only)", "%", stats([s["cpu_percent"] for s in idle]), "/proc stat utime+stime, tree", 0.1)
-    t.add("idle_wakeups", "  idle wakeups (context switches)", "/s", stats([s["wakeups_per_s"] for s in idle]), "/proc task status ctxt switches")
+    t.add("idle_cpu_schedstat", "  idle CPU, by schedstat (ns)", "%", stats([s.get("cpu_percent_schedstat") for s in idle]), "/proc task schedstat")
+    t.add("idle_wakeups", "  idle wakeups of the tree's threads", "/s", stats([s.get("wakeups_per_s") for s in idle]),
+          "perf stat -a -e sched:sched_wakeup, filtered on the wakee", note=next((s["wakeups_note"] for s in idle if s.get("wakeups_note")), None))
+    t.add("idle_switches", "  idle context switches", "/s", stats([s.get("context_switches_per_s") for s in idle]), "/proc task status ctxt switches")
     after = main_app.get("hotkey", {}).get("after_use")
     t.add("afteruse_pss", "idle tree PSS, 60 s after forms were closed", "MB", stats([after["pss_bytes"]]) if after else None, "smaps_rollup", scale=MB)
     t.add("afteruse_cpu", "  idle CPU, 60 s after forms were closed", "%", stats([after["cpu_percent"]]) if after else None, "/proc stat")
+    t.add("afteruse_wakeups", "  idle wakeups, 60 s after forms were closed", "/s", stats([after.get("wakeups_per_s")]) if after else None,
+          "perf sched:sched_wakeup")
     presses = main_app.get("hotkey", {}).get("presses", [])
     t.add("form_open_pss", "tree PSS with the form open", "MB", stats([x["form_open_pss_bytes"] for x in presses]), "smaps_rollup", scale=MB)
     t.add("after_close_pss", "  tree PSS 1 s after the form closed", "MB", stats([x["after_close_pss_bytes"] for x in presses]), "smaps_rollup", scale=MB)
@@ -197,6 +216,8 @@ def main() -> int:
     refs = main_app.get("references", {})
     t.add("ref_floor", "reference: xdotool key → bare xmessage mapped (floor)", "ms",
           stats([s["key_to_mapped_ms"] for s in refs.get("floor", [])]), "X11 MapNotify")
+    t.add("ref_floor_grabbed", "  key → the key daemon sees the press", "ms",
+          stats([s.get("key_to_grabbed_ms") for s in refs.get("floor", [])]), "X11 KeyPress at the grabbing client")
     chrom = refs.get("chromium", [])
     t.add("ref_chromium_window", "reference: Chromium --app ui/ → window mapped", "ms",
           stats([s.get("launch_to_mapped_ms") for s in chrom]), "X11 MapNotify")
@@ -207,11 +228,17 @@ def main() -> int:
     if idle:
         mid = sorted(idle, key=lambda s: s["pss_bytes"])[len(idle) // 2]
         details["idle_pss_by_process_mb"] = breakdown(mid["processes"])
+        details["idle_context_switches_per_s_by_thread"] = mid.get("context_switches_per_s_by_thread")
     if presses:
         mid = sorted(presses, key=lambda s: s["form_open_pss_bytes"])[len(presses) // 2]
         details["form_open_pss_by_process_mb"] = breakdown(mid["form_open_processes"])
     if after:
         details["after_use_pss_by_process_mb"] = breakdown(after["processes"])
+    if presses:
+        details["app_pss_after_each_close_mb"] = [
+            round(sum(p["pss_bytes"] for p in x.get("after_close_processes", []) if p["comm"] == "helpdesk-button") / MB, 1) for x in presses
+        ]
+        details["tray_only_pss_before_presses_mb"] = round(main_app.get("hotkey", {}).get("tray_only_pss_bytes", 0) / MB, 1)
     if chrom:
         details["chromium_pss_by_process_mb"] = breakdown(sorted(chrom, key=lambda s: s["pss_bytes"])[len(chrom) // 2]["processes"])
     for layout, app in apps.items():
@@ -225,10 +252,20 @@ def main() -> int:
     print()
     print(f"Helpdesk Button benchmark, {date}; {mach['cpus']} cores ({mach['cpu_model']}), "
           f"{mach['memory_bytes'] / 2**30:.0f} GiB, {mach['os']}, {mach['rustc']}; release build; Xvfb")
+
+    windows = idle + ([after] if after else [])
+    busy = max((w.get("machine_busy_percent", 0.0) for w in windows), default=0.0)
+    details["machine_busy_percent_during_idle_windows"] = [round(w.get("machine_busy_percent", 0.0), 1) for w in windows]
+    if busy > 5.0:
+        warning = (f"the machine was busy with other work during the run (up to {busy:.0f} % of its CPUs while the app sat idle): "
+                   "times are inflated, and PSS is lowered where other processes share the same libraries")
+        notes.insert(0, warning)
+        print(f"WARNING: {warning}")
     print()
     t.print()
     print()
-    for k in ("idle_pss_by_process_mb", "form_open_pss_by_process_mb", "after_use_pss_by_process_mb", "chromium_pss_by_process_mb"):
+    for k in ("idle_pss_by_process_mb", "form_open_pss_by_process_mb", "after_use_pss_by_process_mb", "chromium_pss_by_process_mb",
+              "tray_only_pss_before_presses_mb", "app_pss_after_each_close_mb", "idle_context_switches_per_s_by_thread"):
         if k in details:
             print(f"{k}: {details[k]}")
     for r in t.rows:
