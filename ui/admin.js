@@ -15,7 +15,7 @@
 // runs in a browser. Helpers shared with the other windows live in common.js.
 
 import {
-  $, el, showViews, showImage, whenReady, connectTauri, invoke, normalizeError, isModChord,
+  $, el, showViews, showImage, whenReady, startPage, invoke, normalizeError, isModChord,
   isValidEmail, imageDataUrlCheck, normalizeAccent, applyAccent, supportTitle,
 } from './common.js';
 
@@ -2346,12 +2346,7 @@ function wireEvents() {
 }
 
 async function start() {
-  const inApp = connectTauri();
-  wireEvents();
-  if (!inApp) {
-    $('loading-view').textContent = 'These settings have to be opened from the Helpdesk Button app (tray menu › Settings…).';
-    return;
-  }
+  if (!startPage(wireEvents, 'These settings have to be opened from the Helpdesk Button app (tray menu › Settings…).')) return;
   await showLock();
 }
 

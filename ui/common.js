@@ -59,10 +59,16 @@ export function whenReady(start) {
 
 let tauri = null;
 
-/** Picks up window.__TAURI__; true when the page runs inside the app (commands available). */
-export function connectTauri() {
-  tauri = (typeof window !== 'undefined' && window.__TAURI__) || null;
-  return !!(tauri && tauri.core);
+/**
+ * The start of every page: picks up window.__TAURI__, then wires the page's events (`wire`).
+ * Outside the app, `notInApp` goes into #loading-view. True when the page runs inside the app.
+ */
+export function startPage(wire, notInApp) {
+  tauri = window.__TAURI__ || null;
+  wire();
+  const inApp = !!(tauri && tauri.core);
+  if (!inApp) $('loading-view').textContent = notInApp;
+  return inApp;
 }
 
 /** A backend command; rejects like one when the page is not running inside the app. */

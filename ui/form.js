@@ -9,7 +9,7 @@
 // shared with the other windows live in common.js (and are re-exported here).
 
 import {
-  $, el, showViews, showImage, whenReady, connectTauri, invoke, listen, normalizeError,
+  $, el, showViews, showImage, whenReady, startPage, invoke, listen, normalizeError,
   isMac, isComposing, isModChord, isEscape, isValidEmail, isImageDataUrl, applyAccent, supportTitle,
 } from './common.js';
 
@@ -843,12 +843,7 @@ function wireEvents() {
 }
 
 async function start() {
-  const inApp = connectTauri();
-  wireEvents();
-  if (!inApp) {
-    $('loading-view').textContent = 'This form has to be opened by the Helpdesk Button app.';
-    return;
-  }
+  if (!startPage(wireEvents, 'This form has to be opened by the Helpdesk Button app.')) return;
   listen('inventory-ready', (event) => {
     const inv = event && 'payload' in event ? event.payload : event;
     if (inv && typeof inv === 'object') {

@@ -18,7 +18,7 @@
 // Helpers shared with the other windows live in common.js.
 
 import {
-  $, el, showViews, whenReady, connectTauri, invoke, listen, normalizeError,
+  $, el, showViews, whenReady, startPage, invoke, listen, normalizeError,
   isMac, isComposing, isModChord, isEscape, ACCENT_PROPERTIES, applyAccent, supportTitle,
 } from './common.js';
 
@@ -740,12 +740,7 @@ function wireEvents() {
 }
 
 async function start() {
-  const inApp = connectTauri();
-  wireEvents();
-  if (!inApp) {
-    $('loading-view').textContent = 'This window has to be opened by the Helpdesk Button app.';
-    return;
-  }
+  if (!startPage(wireEvents, 'This window has to be opened by the Helpdesk Button app.')) return;
   await Promise.all([
     listen('tickets-changed', () => { onTicketsChanged(); }),
     listen('open-ticket', (event) => {

@@ -5,12 +5,12 @@
 // Environment (set by tests/run-all.sh): HB_BIN, TAURI_DRIVER.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { Session } from './webdriver.mjs';
+import { Session, visible } from './webdriver.mjs';
+import { startSandbox, startDriver, stopAll } from './setup.mjs';
 
 const BIN = process.env.HB_BIN;
 const DRIVER = process.env.TAURI_DRIVER || 'tauri-driver';
@@ -24,53 +24,24 @@ let sandbox;
 let sandboxPort;
 let driver;
 
-async function waitForDriver() {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${WD}/status`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error('tauri-driver did not start');
-}
-
 before(async () => {
   assert.ok(BIN && existsSync(BIN), 'HB_BIN must point at the built helpdesk-button binary');
   sandboxPort = 30000 + (process.pid % 20000);
-  sandbox = spawn(BIN, ['sandbox', '--port', String(sandboxPort), '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
-  // Keep reading its output for its whole life: a closed pipe would end it at its next line.
-  await new Promise((resolve, reject) => {
-    let seen = '';
-    sandbox.stdout.on('data', (chunk) => {
-      seen += chunk;
-      if (seen.includes('listening')) resolve();
-    });
-    sandbox.on('exit', (code) => reject(new Error(`the sandbox exited (${code}): ${seen}`)));
-  });
+  sandbox = await startSandbox(BIN, sandboxPort, KEY);
   // No key in the environment: the admin enters it in the window. The policy file path is fixed
   // for the driver's lifetime; tests write it when they need one.
   const env = { ...process.env, HELPDESK_BUTTON_POLICY_FILE: POLICY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' };
   delete env.HELPDESK_BUTTON_ATERA_API_KEY;
-  driver = spawn(DRIVER, ['--port', String(WD_PORT), '--native-port', String(WD_PORT + 1)], { stdio: 'ignore', env });
-  await waitForDriver();
+  driver = await startDriver(DRIVER, WD_PORT, env);
 });
 
-after(async () => {
-  driver?.kill();
-  sandbox?.kill();
-  if (driver) await once(driver, 'exit').catch(() => {});
-});
+after(() => stopAll(driver, sandbox));
 
 async function openSettings(configDir) {
   const s = await Session.start(WD, BIN, ['--config-dir', configDir, '--settings']);
   await s.waitFor("document.querySelector('#loading-view') === null || document.querySelector('#loading-view').hidden", 'the admin window');
   return s;
 }
-
-const visible = (sel) => `(() => { const e = document.querySelector('${sel}'); return !!e && !e.hidden && e.offsetParent !== null; })()`;
 
 test('a new admin sets the app up with the UI alone', async () => {
   rmSync(POLICY, { force: true });

@@ -6,12 +6,12 @@
 //   TAURI_DRIVER    the tauri-driver binary
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { Session, KEYS } from './webdriver.mjs';
+import { startSandbox, startDriver, stopAll } from './setup.mjs';
 
 const BIN = process.env.HB_BIN;
 const DRIVER = process.env.TAURI_DRIVER || 'tauri-driver';
@@ -32,36 +32,6 @@ function hb(...args) {
   return out.stdout;
 }
 
-async function startSandbox() {
-  const port = 20000 + (process.pid % 20000);
-  sandbox = spawn(BIN, ['sandbox', '--port', String(port), '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
-  // Keep reading its output for its whole life: a closed pipe would end it at its next line.
-  await new Promise((resolve, reject) => {
-    let seen = '';
-    sandbox.stdout.on('data', (chunk) => {
-      seen += chunk;
-      if (seen.includes('listening')) resolve();
-    });
-    sandbox.on('exit', (code) => reject(new Error(`the sandbox exited (${code}): ${seen}`)));
-  });
-  sandboxUrl = `http://127.0.0.1:${port}`;
-  return `127.0.0.1:${port}`;
-}
-
-async function waitForDriver() {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`${WD}/status`);
-      if (r.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error('tauri-driver did not start');
-}
-
 async function tickets() {
   const r = await fetch(`${sandboxUrl}/tickets.json`);
   return r.json();
@@ -76,21 +46,16 @@ before(async () => {
   assert.ok(process.env.DISPLAY, 'run under Xvfb (tests/run-all.sh does)');
   spawnSync('xsetroot', ['-solid', MARKER]);
   configDir = mkdtempSync(join(tmpdir(), 'hb-e2e-'));
-  const endpoint = await startSandbox();
+  const port = 20000 + (process.pid % 20000);
+  sandbox = await startSandbox(BIN, port, KEY);
+  sandboxUrl = `http://127.0.0.1:${port}`;
+  const endpoint = `127.0.0.1:${port}`;
   hb('settings', 'set', 'atera.endpoint', endpoint);
   hb('settings', 'set', 'branding.company_name', 'Contoso IT');
-  driver = spawn(DRIVER, ['--port', String(WD_PORT), '--native-port', String(WD_PORT + 1)], {
-    stdio: 'ignore',
-    env: { ...process.env, HELPDESK_BUTTON_ATERA_API_KEY: KEY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' },
-  });
-  await waitForDriver();
+  driver = await startDriver(DRIVER, WD_PORT, { ...process.env, HELPDESK_BUTTON_ATERA_API_KEY: KEY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' });
 });
 
-after(async () => {
-  driver?.kill();
-  sandbox?.kill();
-  if (driver) await once(driver, 'exit').catch(() => {});
-});
+after(() => stopAll(driver, sandbox));
 
 test('the form shows the screens captured before it opened, and this machine', async () => {
   const s = await launch();

@@ -112,3 +112,6 @@ export async function call(base, method, path, body) {
 }
 
 export const KEYS = { CONTROL: '\uE009', ENTER: '\uE007', ESCAPE: '\uE00C' };
+
+/// A page expression for Session.waitFor: the element is there, not hidden and laid out.
+export const visible = (sel) => `(() => { const e = document.querySelector('${sel}'); return !!e && !e.hidden && e.offsetParent !== null; })()`;
