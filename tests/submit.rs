@@ -4,7 +4,7 @@ use base64::Engine as _;
 use helpdesk_core::atera::AteraError;
 use helpdesk_core::form::TicketForm;
 use helpdesk_core::sandbox::Fault;
-use helpdesk_core::submit::{submit_ticket, ContactMatch, Submission, SubmitError};
+use helpdesk_core::submit::{submit_ticket, ContactMatch, SubmitError};
 
 use crate::util;
 
@@ -35,14 +35,7 @@ async fn exact_email_match_wins_over_atera_partial_matches() {
     let outcome = submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(),
-            screenshots: &[],
-            inventory: Some(&inv),
-            rules: None,
-        },
+        util::submission(form(), &[], Some(&inv)),
         "0.1.0",
     )
     .await
@@ -77,14 +70,7 @@ async fn ticket_fields_are_atera_values_and_the_body_is_escaped_with_inline_scre
     let outcome = submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(),
-            screenshots: &shots,
-            inventory: Some(&inv),
-            rules: None,
-        },
+        util::submission(form(), &shots, Some(&inv)),
         "0.1.0",
     )
     .await
@@ -133,14 +119,7 @@ async fn excluded_screenshots_are_not_sent() {
     submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: f,
-            screenshots: &shots,
-            inventory: None,
-            rules: None,
-        },
+        util::submission(f, &shots, None),
         "0.1.0",
     )
     .await
@@ -176,14 +155,7 @@ async fn unknown_email_creates_the_contact_under_this_machines_customer() {
     let outcome = submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: f,
-            screenshots: &[],
-            inventory: Some(&inv),
-            rules: None,
-        },
+        util::submission(f, &[], Some(&inv)),
         "0.1.0",
     )
     .await
@@ -231,14 +203,7 @@ async fn unknown_email_and_machine_use_the_fallback_contact_when_configured() {
     let outcome = submit_ticket(
         &client,
         &settings,
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(),
-            screenshots: &[],
-            inventory: None,
-            rules: None,
-        },
+        util::submission(form(), &[], None),
         "0.1.0",
     )
     .await
@@ -266,14 +231,7 @@ async fn invalid_form_is_refused_before_any_request_is_made() {
     let err = submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: f,
-            screenshots: &[],
-            inventory: None,
-            rules: None,
-        },
+        util::submission(f, &[], None),
         "0.1.0",
     )
     .await
@@ -295,14 +253,7 @@ async fn a_rejected_key_says_what_to_do_and_never_shows_the_key() {
     let err = submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(),
-            screenshots: &[],
-            inventory: None,
-            rules: None,
-        },
+        util::submission(form(), &[], None),
         "0.1.0",
     )
     .await
@@ -337,14 +288,7 @@ async fn a_web_page_instead_of_the_api_is_reported_as_not_atera() {
     let err = submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(),
-            screenshots: &[],
-            inventory: None,
-            rules: None,
-        },
+        util::submission(form(), &[], None),
         "0.1.0",
     )
     .await
@@ -364,14 +308,7 @@ async fn requests_carry_the_key_header_user_agent_and_accept_json() {
     submit_ticket(
         &client,
         &util::settings_for(&sandbox),
-        Submission {
-            reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(),
-            screenshots: &[],
-            inventory: None,
-            rules: None,
-        },
+        util::submission(form(), &[], None),
         "0.1.0",
     )
     .await
@@ -427,14 +364,7 @@ async fn when_users_may_not_exclude_monitors_every_screen_is_sent() {
     settings.screenshots.allow_exclude = false;
     let mut f = form();
     f.included_screenshots = vec![];
-    let submission = Submission {
-        reference: helpdesk_core::submit::new_reference(),
-        resumed: false,
-        form: f,
-        screenshots: &shots,
-        inventory: None,
-        rules: None,
-    };
+    let submission = util::submission(f, &shots, None);
     submit_ticket(&client, &settings, submission, "0.1.0")
         .await
         .unwrap();

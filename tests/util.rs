@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use helpdesk_core::atera::{AteraClient, Timeouts};
 use helpdesk_core::capture::{process_frames, test_frame, Screenshot};
+use helpdesk_core::form::TicketForm;
 use helpdesk_core::inventory::{self, Inventory};
 use helpdesk_core::sandbox::{RecordedRequest, Sandbox, SandboxConfig};
 use helpdesk_core::secrets::ApiKey;
 use helpdesk_core::settings::{AuthMode, Settings};
+use helpdesk_core::submit::{new_reference, Submission};
 
 pub const KEY: &str = "sandbox-test-key-0123456789";
 
@@ -66,6 +68,22 @@ pub fn screenshots() -> Vec<Screenshot> {
     ])
     .unwrap()
     .screenshots
+}
+
+/// A new submission of `form` with these screenshots and this machine's facts, no rules.
+pub fn submission<'a>(
+    form: TicketForm,
+    screenshots: &'a [Screenshot],
+    inventory: Option<&'a Inventory>,
+) -> Submission<'a> {
+    Submission {
+        form,
+        reference: new_reference(),
+        resumed: false,
+        screenshots,
+        inventory,
+        rules: None,
+    }
 }
 
 pub fn posts(sandbox: &Sandbox, path: &str) -> Vec<RecordedRequest> {
