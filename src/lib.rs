@@ -23,4 +23,5 @@ pub mod settings;
 pub mod submit;
 pub mod ticket;
 pub mod tracking;
+pub mod update;
 pub mod values;

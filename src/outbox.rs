@@ -342,7 +342,11 @@ impl Outbox {
     async fn lock_machine_wide(&self) -> Result<std::fs::File, OutboxError> {
         let path = self.lock_file.clone();
         let locked = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
             file.lock()?;
             Ok(file)
         })

@@ -212,11 +212,32 @@ pub enum UpdateChannel {
     Beta,
 }
 
-/// The update channel.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Where updates come from and how often the app looks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateSettings {
     pub channel: UpdateChannel,
+    /// The stable channel's manifest (`latest.json`), https.
+    pub stable_url: String,
+    /// The beta channel's manifest.
+    pub beta_url: String,
+    /// Hours between scheduled checks (1–168); each wait is shortened by up to 25 % at random.
+    pub check_hours: u32,
+    /// A public key pinned by the machine-wide policy; empty = the key built into the app.
+    /// Only the policy file can set it: the value in a user's settings file is ignored.
+    pub pubkey: String,
+}
+
+impl Default for UpdateSettings {
+    fn default() -> Self {
+        Self {
+            channel: UpdateChannel::Stable,
+            stable_url: String::new(),
+            beta_url: String::new(),
+            check_hours: crate::update::DEFAULT_CHECK_HOURS,
+            pubkey: String::new(),
+        }
+    }
 }
 
 /// All settings.
@@ -284,6 +305,13 @@ impl Settings {
             None => toml::Table::new(),
         };
         migrate(&mut user);
+        // The update key is trusted only from the machine-wide policy: a user (or anything
+        // running as the user) must not be able to make this PC accept their own releases.
+        if let Some(updates) = user.get_mut("updates").and_then(toml::Value::as_table_mut) {
+            if updates.remove("pubkey").is_some() {
+                tracing::warn!(file = %path.display(), "ignoring updates.pubkey in the user's settings: only the policy file can pin the update key");
+            }
+        }
         let defaults =
             toml::Table::try_from(Self::default()).map_err(|e| parse_err(e.to_string()))?;
         let merged = policy.apply(defaults, user);
@@ -368,6 +396,26 @@ impl Settings {
                 "start the address with https://",
             ));
         }
+        for (key, url) in [
+            ("updates.stable_url", &self.updates.stable_url),
+            ("updates.beta_url", &self.updates.beta_url),
+        ] {
+            if let Err(e) = crate::update::parse_manifest_url(url) {
+                return Err(invalid(key, url, &e.to_string()));
+            }
+        }
+        if !(1..=crate::update::MAX_CHECK_HOURS).contains(&self.updates.check_hours) {
+            return Err(invalid(
+                "updates.check_hours",
+                &self.updates.check_hours.to_string(),
+                "use a number of hours from 1 to 168 (6 is a good default)",
+            ));
+        }
+        if !self.updates.pubkey.trim().is_empty() {
+            if let Err(e) = crate::update::validate_pubkey(&self.updates.pubkey) {
+                return Err(invalid("updates.pubkey", "(key)", &e));
+            }
+        }
         if self.screenshots.max_total_bytes < 50_000 {
             return Err(invalid(
                 "screenshots.max_total_bytes",
@@ -393,6 +441,13 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::UnknownKey`] or [`SettingsError::InvalidValue`] saying what to type.
     pub fn set(&mut self, key: &str, raw: &str) -> Result<Vec<String>, SettingsError> {
+        if key == "updates.pubkey" {
+            return Err(invalid(
+                key,
+                "(key)",
+                "only the machine-wide policy file can pin the update key ([settings.updates] pubkey = \"...\" in the policy file); see README, Installers, updates and deployment",
+            ));
+        }
         let mut notes = Vec::new();
         let raw_value =
             match key {

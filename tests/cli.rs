@@ -19,6 +19,9 @@ const FORM_TITLE: &str = "Report a problem";
 /// Apps launched by different tests would meet through single instance and the hotkey grab.
 static GUI: Mutex<()> = Mutex::new(());
 
+#[path = "app/updates.rs"]
+mod updates;
+
 fn cli(config: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--config-dir")
@@ -817,25 +820,63 @@ fn concurrent_flushes_deliver_each_ticket_once() {
     let sb = TestSandbox::start();
     let config = sb.config();
     for i in 0..5 {
-        let out = cli(config.path(), &["submit", "--name", "Race", "--email", &format!("race{i}@example.com"), "--message", &format!("race {i}"), "--no-screenshots"])
-            .env("HELPDESK_BUTTON_ATERA_API_KEY", "wrong-key-for-queueing")
-            .output()
-            .unwrap();
+        let out = cli(
+            config.path(),
+            &[
+                "submit",
+                "--name",
+                "Race",
+                "--email",
+                &format!("race{i}@example.com"),
+                "--message",
+                &format!("race {i}"),
+                "--no-screenshots",
+            ],
+        )
+        .env("HELPDESK_BUTTON_ATERA_API_KEY", "wrong-key-for-queueing")
+        .output()
+        .unwrap();
         assert!(text(&out.stdout).starts_with("queued "));
     }
     // Slow answers widen the window in which two deliverers could meet.
     for _ in 0..3 {
-        sb.get().inject_fault(helpdesk_core::sandbox::Fault::DoThenHang { method: "POST", path_prefix: "/tickets", hang: Duration::from_millis(300) });
+        sb.get()
+            .inject_fault(helpdesk_core::sandbox::Fault::DoThenHang {
+                method: "POST",
+                path_prefix: "/tickets",
+                hang: Duration::from_millis(300),
+            });
     }
     let flushes: Vec<Child> = (0..3)
-        .map(|_| cli(config.path(), &["outbox", "flush"]).env("HELPDESK_BUTTON_ATERA_API_KEY", KEY).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+        .map(|_| {
+            cli(config.path(), &["outbox", "flush"])
+                .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for mut f in flushes {
         f.wait().unwrap();
     }
-    let found: Vec<String> = sb.get().tickets().iter().filter_map(|t| t.description.split("Helpdesk Button ref ").nth(1).map(|r| r[..18].to_string())).collect();
+    let found: Vec<String> = sb
+        .get()
+        .tickets()
+        .iter()
+        .filter_map(|t| {
+            t.description
+                .split("Helpdesk Button ref ")
+                .nth(1)
+                .map(|r| r[..18].to_string())
+        })
+        .collect();
     let unique: std::collections::BTreeSet<&String> = found.iter().collect();
-    assert_eq!((found.len(), unique.len()), (5, 5), "each ticket once: {found:?}");
+    assert_eq!(
+        (found.len(), unique.len()),
+        (5, 5),
+        "each ticket once: {found:?}"
+    );
 }
 
 // ---- The tray app's triggers (need a display, xdotool and a session bus) ----
@@ -848,11 +889,16 @@ struct App {
 
 impl App {
     fn start(config: &Path, args: &[&str]) -> App {
+        Self::start_with_env(config, args, &[])
+    }
+
+    fn start_with_env(config: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "these tests need a display: run tests/run-all.sh (it uses Xvfb)"
         );
         let mut child = cli(config, args)
+            .envs(env.iter().copied())
             .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
             .env("HELPDESK_BUTTON_LOG", "info")
             .stdout(Stdio::null())

@@ -6,6 +6,8 @@
 #      contract, the CLI, and the tray app's triggers) under Xvfb and a private D-Bus session
 #   4. page tests of ui/ in Debian's Chromium
 #   5. the WebDriver suite driving the real app window through tauri-driver under Xvfb
+#   6. the .deb: built with Tauri's bundler, installed with apt, started from its desktop entry,
+#      then updated from a signed .deb on a local channel (tests/deb/run.sh; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -27,3 +29,6 @@ PLAYWRIGHT_CORE_DIR="$PWD/tests/e2e" node --test --test-concurrency=1 tests/ui/
 echo "== WebDriver suite (the real window)"
 HB_BIN="$PWD/target/debug/helpdesk-button" TAURI_DRIVER="$(command -v tauri-driver)" \
   "${xvfb[@]}" node --test --test-concurrency=1 tests/e2e/
+
+echo "== the .deb: install, desktop entry, signed update"
+"${xvfb[@]}" dbus-run-session -- bash tests/deb/run.sh

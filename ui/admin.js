@@ -203,6 +203,12 @@ export function clientProblem(key, value) {
       }
       return null;
     }
+    case 'updates.stable_url':
+      return manifestUrlProblem(value, 'stable');
+    case 'updates.beta_url':
+      return manifestUrlProblem(value, 'beta');
+    case 'updates.check_hours':
+      return checkHoursProblem(value);
     case 'form.checkboxes':
       return listProblem(value, 'Checkbox');
     case 'form.radio_groups': {
@@ -221,6 +227,46 @@ export function clientProblem(key, value) {
     default:
       return null;
   }
+}
+
+export const MAX_CHECK_HOURS = 168;
+
+/** Plain http is allowed for this computer only (a local test server), like the backend. */
+function isLoopbackHost(host) {
+  const h = String(host || '').toLowerCase();
+  return h === 'localhost' || h === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(h);
+}
+
+/** An update manifest URL: empty (no updates on this channel), https, or http to this computer. */
+function manifestUrlProblem(value, channel) {
+  const str = typeof value === 'string' ? value.trim() : '';
+  if (!str) return null;
+  const example = `https://updates.example.com/helpdesk-button/${channel}/latest.json`;
+  const useHttps = `Use an https:// address, like ${example}`;
+  if (/\s/.test(str)) return 'Remove the spaces from the address.';
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(str);
+  if (!m) return `${useHttps}.`;
+  let url;
+  try {
+    url = new URL(str);
+  } catch {
+    return `Check the address: it should look like ${example}.`;
+  }
+  const scheme = m[1].toLowerCase();
+  if (scheme === 'https') return url.hostname ? null : `Check the address: it should look like ${example}.`;
+  if (scheme === 'http') {
+    return isLoopbackHost(url.hostname) ? null : `Plain http is only allowed for this computer (http://127.0.0.1 or http://localhost). ${useHttps}.`;
+  }
+  return `${useHttps}, not ${scheme}://.`;
+}
+
+/** Hours between scheduled update checks: a whole number from 1 to 168. */
+function checkHoursProblem(value) {
+  if (value === null || value === undefined || String(value).trim() === '') return `Enter a number of hours from 1 to ${MAX_CHECK_HOURS}, like 6.`;
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
+  if (!Number.isInteger(n)) return `Use a whole number of hours from 1 to ${MAX_CHECK_HOURS}, like 6.`;
+  if (n < 1 || n > MAX_CHECK_HOURS) return `Use 1 to ${MAX_CHECK_HOURS} hours (${MAX_CHECK_HOURS} is a week); 6 is the default.`;
+  return null;
 }
 
 function listProblem(list, noun, prefix = '') {
@@ -247,6 +293,105 @@ export function invalidListItems(list) {
     if (seen.has(k)) bad.add(i); else seen.set(k, i);
   });
   return bad;
+}
+
+// ---- update status ------------------------------------------------------------------------------
+
+const TRIGGER_LABELS = { start: 'at start', schedule: 'scheduled', manual: 'manual' };
+export const INSTALL_AUTOMATIC_TEXT = 'It installs the next time nobody is using the app, or when the app quits.';
+
+const capitalise = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : s);
+
+/** An RFC 3339 time as local date and time ("28 Nov 2026, 10:12"), or the text as given. */
+export function localDateTime(iso) {
+  const d = new Date(String(iso));
+  if (Number.isNaN(d.getTime())) return String(iso);
+  try {
+    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  } catch {
+    return d.toLocaleString();
+  }
+}
+
+/**
+ * What the Updates section shows for an admin_update_status answer: the facts, and the outcome as
+ * {tone, title, text, notes, next}. `tone` is ok, ready, warning, error or none; `canInstall`
+ * says whether Install now is offered. `savedChannel` is the channel in the saved settings: the
+ * status keeps the one of the last check, and `nextChannel` is set when the two differ.
+ * `fallbackVersion` is about.version, for before the status arrives.
+ */
+export function updateStatusView(status, { savedChannel = null, fallbackVersion = '' } = {}) {
+  const st = status && typeof status === 'object' ? status : {};
+  const str = (v) => (typeof v === 'string' ? v.trim() : '');
+  const version = str(st.current_version) || str(fallbackVersion) || '—';
+  const lastCheck = str(st.last_check);
+  const checkedChannel = str(st.channel);
+  const saved = str(savedChannel);
+  const channel = (lastCheck ? checkedChannel : saved) || checkedChannel || saved || '—';
+  const nextChannel = lastCheck && saved && checkedChannel && saved !== checkedChannel ? saved : '';
+  const trigger = TRIGGER_LABELS[str(st.last_trigger)] || str(st.last_trigger);
+  const lastCheckText = lastCheck ? `${localDateTime(lastCheck)}${trigger ? ` (${trigger})` : ''}` : 'Not checked yet';
+  const manifest = str(st.manifest_url);
+  const keySource = str(st.key_source);
+  const mode = st.install_mode && typeof st.install_mode === 'object' ? st.install_mode : {};
+  const modeKind = str(mode.kind) || 'automatic';
+  const modeMessage = str(mode.message);
+  const out = st.outcome && typeof st.outcome === 'object' ? st.outcome : { state: 'never-checked' };
+  const v = {
+    version,
+    channel,
+    nextChannel,
+    lastCheck: lastCheckText,
+    checked: !!lastCheck,
+    manifest,
+    keySource: keySource ? capitalise(keySource) : '',
+    state: str(out.state) || 'never-checked',
+    tone: 'none',
+    title: '',
+    text: '',
+    notes: '',
+    next: '',
+    canInstall: false,
+  };
+  switch (v.state) {
+    case 'never-checked':
+      v.title = 'Not checked yet';
+      v.text = 'The app checks a few minutes after it starts, then on its schedule. Press Check now to look at once.';
+      break;
+    case 'not-configured':
+      v.tone = 'warning';
+      v.title = 'Update checks are not set up';
+      v.text = str(out.message);
+      break;
+    case 'up-to-date':
+      v.tone = 'ok';
+      v.title = 'Up to date';
+      v.text = `Version ${version} is the newest on the ${channel} channel.`;
+      break;
+    case 'ready': {
+      const nv = str(out.version) || 'new';
+      v.tone = 'ready';
+      v.title = `Version ${nv} is ready to install`;
+      v.text = `Version ${nv} was downloaded and its signature verified.`;
+      v.notes = str(out.notes);
+      v.next = modeKind === 'automatic' ? INSTALL_AUTOMATIC_TEXT : modeMessage;
+      v.canInstall = modeKind !== 'unsupported';
+      break;
+    }
+    case 'installed':
+      v.tone = 'ok';
+      v.title = `Version ${str(out.version) || 'new'} installed`;
+      v.text = 'The app restarts into it.';
+      break;
+    case 'failed':
+      v.tone = 'error';
+      v.title = out.refused ? 'Refused' : 'The last check failed';
+      v.text = typeof out.message === 'string' ? out.message : '';
+      break;
+    default:
+      v.title = `Unknown state: ${v.state}`;
+  }
+  return v;
 }
 
 // ---- Python highlighting ---------------------------------------------------------------------
@@ -477,6 +622,9 @@ const FIELDS = {
   'support.email': { section: 'branding', label: 'Support email' },
   'support.url': { section: 'branding', label: 'Support web page' },
   'updates.channel': { section: 'updates', kind: 'select', label: 'Update channel' },
+  'updates.check_hours': { section: 'updates', kind: 'int', label: 'Hours between checks' },
+  'updates.stable_url': { section: 'updates', label: 'Stable manifest URL' },
+  'updates.beta_url': { section: 'updates', label: 'Beta manifest URL' },
 };
 
 const AUTH_MODE_LABELS = { auto: 'Automatic (recommended)', 'api-key': 'X-API-KEY header', bearer: 'Bearer token' };
@@ -514,6 +662,16 @@ const state = {
     escapeTab: false,
   },
   confirmResolve: null,
+  updates: {
+    loaded: false,         // admin_update_status asked since the last unlock or Save
+    status: null,          // the last UpdateStatus shown
+    seq: 0,                // numbers the status requests; an older answer never replaces a newer one
+    applied: 0,
+    checking: false,
+    installing: false,
+    problem: null,         // {title, message}: a command that failed, shown until the next status
+    restarting: null,      // the version Install now installed; the app restarts into it
+  },
 };
 
 class LockedError extends Error {}
@@ -755,6 +913,7 @@ async function lockNow() {
 
 async function enterAdmin() {
   stopCountdown();
+  state.updates.loaded = false;
   try {
     await loadSettings();
   } catch (e) {
@@ -837,6 +996,7 @@ function renderAll() {
   $('form-require_phone').checked = !!getPath(d, 'form.require_phone');
   $('screenshots-allow_exclude').checked = !!getPath(d, 'screenshots.allow_exclude');
   $('screenshots-max_total_bytes').value = bytesToMbText(getPath(d, 'screenshots.max_total_bytes'));
+  $('updates-check_hours').value = str('updates.check_hours');
   renderScreenshotModes(choices.screenshot_mode || Object.keys(SCREENSHOT_MODES));
   $('branding-accent_color-picker').value = normalizeAccent(str('branding.accent_color')) || '#2563eb';
   renderHotkeyKeys();
@@ -1242,6 +1402,12 @@ function readField(key, target) {
       break;
     }
     case 'select': setPath(state.draft, key, target.value); break;
+    case 'int': {
+      // A whole number as a number; anything else is kept as typed, so the message shows and Save waits.
+      const s = String(target.value).trim();
+      setPath(state.draft, key, /^\d+$/.test(s) ? Number(s) : s);
+      break;
+    }
     default: setPath(state.draft, key, target.value);
   }
 }
@@ -1403,6 +1569,10 @@ function showSection(name, { focus = false } = {}) {
     renderEditor();
     if (!state.rules.sampleLoaded) loadSample();
   }
+  if (name === 'updates') {
+    renderUpdateStatus();
+    if (!state.updates.loaded) loadUpdateStatus();
+  }
   if (focus) $(`section-${name}-title`).focus({ preventScroll: true });
 }
 
@@ -1497,6 +1667,11 @@ async function save() {
       $('rules-editor').focus();
     } else {
       setSaveStatus(notes.length ? `Saved. Note: ${notes.join('; ')}` : 'Saved. The next form uses these settings.', 'ok');
+    }
+    if (settingsChanged) {
+      // The channel or its address may have changed: the status is read again.
+      state.updates.loaded = false;
+      if (state.section === 'updates') loadUpdateStatus();
     }
   } catch (e) {
     if (e instanceof LockedError) return;
@@ -1701,6 +1876,148 @@ async function changePassword() {
   } finally {
     setBusy(btn, false);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Updates
+// ---------------------------------------------------------------------------------------------
+
+/** admin_update_status into the card. Runs when the section is first shown after unlock or Save. */
+async function loadUpdateStatus() {
+  const u = state.updates;
+  u.loaded = true;
+  u.seq += 1;
+  const seq = u.seq;
+  try {
+    const st = await call('admin_update_status');
+    if (seq < u.applied) return; // a check finished meanwhile: its answer is newer
+    applyUpdateStatus(st, seq);
+  } catch (e) {
+    if (e instanceof LockedError) return;
+    u.loaded = false; // asked again the next time the section is shown
+    if (seq < u.applied) return;
+    showUpdateProblem('The update status could not be read', e.message);
+  }
+}
+
+function applyUpdateStatus(st, seq) {
+  const u = state.updates;
+  u.applied = seq;
+  u.status = st && typeof st === 'object' ? st : {};
+  u.problem = null;
+  renderUpdateStatus();
+}
+
+/** A command that failed: its message in the card, in the error tone. */
+function showUpdateProblem(title, message) {
+  state.updates.problem = { title, message };
+  renderUpdateStatus();
+}
+
+/** The card from state.updates (what is known before the status arrives, too). */
+function renderUpdateStatus() {
+  const u = state.updates;
+  const about = (state.data && state.data.about) || {};
+  const view = updateStatusView(u.status, { savedChannel: getPath(state.saved, 'updates.channel'), fallbackVersion: about.version });
+  const label = (c) => CHANNEL_LABELS[c] || c;
+
+  $('update-version').textContent = view.version;
+  const channel = $('update-channel');
+  channel.replaceChildren(document.createTextNode(label(view.channel)));
+  if (view.nextChannel) channel.append(el('span', { class: 'muted', text: ` (the last check; the next one uses ${label(view.nextChannel)})` }));
+  $('update-last-check').textContent = view.lastCheck;
+  const manifest = $('update-manifest');
+  manifest.textContent = view.manifest || (view.checked ? 'None' : '—');
+  manifest.classList.toggle('muted', !view.manifest);
+  const key = $('update-key-source');
+  key.textContent = view.keySource || 'Known after the first check';
+  key.classList.toggle('muted', !view.keySource);
+
+  let shown = view;
+  let cardState = view.state;
+  if (u.restarting !== null) {
+    shown = { tone: 'ok', title: `Version ${u.restarting || 'new'} installed`, text: 'The app restarts into it now, and this window closes.' };
+    cardState = 'restarting';
+  } else if (u.problem) {
+    shown = { tone: 'error', title: u.problem.title, text: u.problem.message };
+    cardState = 'error';
+  } else if (!u.status) {
+    shown = { tone: 'none', title: 'Reading the update status…' };
+    cardState = 'loading';
+  }
+  $('update-card').dataset.state = cardState;
+  const out = $('update-outcome');
+  out.dataset.tone = shown.tone || 'none';
+  $('update-outcome-title').textContent = shown.title || '';
+  showMessage('update-outcome-text', shown.text);
+  showMessage('update-outcome-notes', shown.notes);
+  showMessage('update-outcome-next', shown.next);
+
+  const busy = u.checking || u.installing || u.restarting !== null;
+  const install = $('update-install-btn');
+  install.hidden = u.restarting !== null || !(u.status && view.canInstall);
+  if (install.dataset.busy !== 'true') install.disabled = busy;
+  const check = $('update-check-btn');
+  if (check.dataset.busy !== 'true') check.disabled = busy;
+}
+
+/** Check now: manifest, download and signature check take seconds; the window stays usable. */
+async function checkUpdates() {
+  const u = state.updates;
+  const btn = $('update-check-btn');
+  if (u.checking || u.installing || u.restarting !== null) return;
+  u.checking = true;
+  setBusy(btn, true, 'Checking…');
+  renderUpdateStatus();
+  showMessage('update-progress', 'Reading the manifest, then downloading and verifying any new version…');
+  let st;
+  let problem = null;
+  try {
+    st = await call('admin_check_updates');
+  } catch (e) {
+    problem = e;
+  }
+  u.checking = false;
+  showMessage('update-progress', '');
+  setBusy(btn, false);
+  if (problem instanceof LockedError) { renderUpdateStatus(); return; }
+  if (problem) {
+    showUpdateProblem('The check could not run', problem.message);
+    return;
+  }
+  u.seq += 1;
+  u.loaded = true;
+  applyUpdateStatus(st, u.seq);
+}
+
+/** Install now: installs the verified download; on success the app restarts and the window closes. */
+async function installUpdate() {
+  const u = state.updates;
+  const btn = $('update-install-btn');
+  if (u.checking || u.installing || u.restarting !== null || btn.hidden) return;
+  u.installing = true;
+  u.problem = null;
+  setBusy(btn, true, 'Installing…');
+  renderUpdateStatus();
+  showMessage('update-progress', 'Installing… the app restarts when done.');
+  let r;
+  let problem = null;
+  try {
+    r = await call('admin_install_update');
+  } catch (e) {
+    problem = e;
+  }
+  u.installing = false;
+  setBusy(btn, false);
+  if (problem) {
+    showMessage('update-progress', '');
+    if (problem instanceof LockedError) { renderUpdateStatus(); return; }
+    showUpdateProblem('Not installed', problem.message);
+    return;
+  }
+  u.restarting = r && typeof r.installed === 'string' ? r.installed : '';
+  showMessage('update-progress', 'Restarting…');
+  renderUpdateStatus();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2293,6 +2610,10 @@ function wireEvents() {
     setInputError('test-email', v && !isValidEmail(v) && v.includes('@') && /\.[^.@]{2,}$/.test(v) ? 'Use an email address like someone@yourcustomer.com.' : '');
   });
   $('test-email').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); runTest(false); } });
+
+  // Updates
+  $('update-check-btn').addEventListener('click', () => checkUpdates());
+  $('update-install-btn').addEventListener('click', () => installUpdate());
 
   // Password change
   $('change-password-form').addEventListener('submit', (e) => { e.preventDefault(); changePassword(); });

@@ -28,14 +28,6 @@ criterion_group!(
 );
 
 fn main() -> ExitCode {
-    // This binary is also a rules child without any GUI library linked in (`rules/` uses it to
-    // show what the child costs when it is not the whole app).
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == helpdesk_core::rules::CHILD_MODE_ARG)
-    {
-        return helpdesk_core::rules::child_main();
-    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     ExitCode::SUCCESS

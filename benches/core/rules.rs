@@ -1,6 +1,6 @@
 //! Rules: a typical rule (PRODUCT.md's examples) in the child process the app uses (the release
-//! app re-run in its rules mode), in a lean child (this benchmark binary, which links no GUI
-//! library), and in process (the interpreter alone).
+//! `helpdesk-button-rules`, which links no GUI library), in the app binary's own rule mode (its
+//! fallback when the evaluator is missing), and in process (the interpreter alone).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -68,39 +68,40 @@ pub fn bench(c: &mut Criterion) {
         b.iter(|| evaluate_in_process(black_box(TYPICAL_RULE), &input, &limits))
     });
 
-    // The same child protocol, with this benchmark binary as the child: no GTK or WebKit to load.
-    if let Ok(lean) = std::env::current_exe() {
-        match evaluate(&lean, TYPICAL_RULE, &input, &limits) {
-            Ok(o) if o.error.is_none() => {
+    // What the app runs: `helpdesk-button-rules` next to the app (no GUI libraries to load),
+    // and, for comparison, the app binary's own rule mode (its fallback).
+    let app = app_exe();
+    let evaluator = app.with_file_name("helpdesk-button-rules");
+    for (name, exe) in [
+        ("typical/child_process", evaluator),
+        ("typical/child_process_gui_binary", app),
+    ] {
+        if !exe.is_file() {
+            println!(
+                "note: {} is not built (cargo build --release -p helpdesk-button); {name} is not benchmarked",
+                exe.display()
+            );
+            continue;
+        }
+        match evaluate(&exe, TYPICAL_RULE, &input, &limits) {
+            Ok(o) if o == outcome => {
                 group.sampling_mode(SamplingMode::Flat).sample_size(30);
-                group.bench_function("typical/child_process_lean", |b| {
+                group.bench_function(name, |b| {
                     b.iter(|| {
-                        evaluate(&lean, black_box(TYPICAL_RULE), &input, &limits)
+                        evaluate(&exe, black_box(TYPICAL_RULE), &input, &limits)
                             .expect("the child answers")
                     });
                 });
             }
-            other => println!("note: the lean child did not answer cleanly ({other:?})"),
+            Ok(o) => println!(
+                "note: {} gave a different outcome than in process ({o:?}); {name} not benchmarked",
+                exe.display()
+            ),
+            Err(e) => println!(
+                "note: {} cannot evaluate rules ({e}); {name} not benchmarked",
+                exe.display()
+            ),
         }
-    }
-
-    let exe = app_exe();
-    if exe.is_file() {
-        match evaluate(&exe, TYPICAL_RULE, &input, &limits) {
-            Ok(o) if o == outcome => {
-                group.sampling_mode(SamplingMode::Flat).sample_size(30);
-                group.bench_function("typical/child_process", |b| {
-                    b.iter(|| evaluate(&exe, black_box(TYPICAL_RULE), &input, &limits).expect("the child answers"));
-                });
-            }
-            Ok(o) => println!("note: {} gave a different outcome than in process ({o:?}); child process not benchmarked", exe.display()),
-            Err(e) => println!("note: {} cannot evaluate rules ({e}); child process not benchmarked", exe.display()),
-        }
-    } else {
-        println!(
-            "note: {} is not built (cargo build --release -p helpdesk-button); the child-process rule is not benchmarked",
-            exe.display()
-        );
     }
     group.finish();
 }

@@ -172,6 +172,7 @@ def main() -> int:
     # In-process figures.
     t.add("inventory", "inventory collect", "ms", crit.get("inventory/collect"), "criterion", 50)
     t.add("rules_child", "typical rule, child process", "ms", crit.get("rules/typical/child_process"), "criterion", 20)
+    t.add("rules_child_gui", "  same, via the GUI binary (fallback)", "ms", crit.get("rules/typical/child_process_gui_binary"), "criterion")
     t.add("rules_in_process", "  typical rule, in process", "ms", crit.get("rules/typical/in_process"), "criterion")
     t.add("ticket_render", "ticket body rendering, 2 screenshots", "ms", crit.get("ticket/render/2x1920x1080"), "criterion")
     t.add("ticket_prepare_images", "  fitting 2 screenshots under the cap", "ms", crit.get("ticket/prepare_images/2x1920x1080"), "criterion")

@@ -13,6 +13,7 @@ packages=(
   dunst                                                      # a notification daemon, to click notifications in tests
   webkit2gtk-driver                                          # WebDriver for the real window
   chromium nodejs npm                                        # page tests of ui/
+  sudo libgtk-3-bin desktop-file-utils xdg-utils            # the .deb test: dpkg via sudo, gtk-launch
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,6 +34,11 @@ fi
 if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   echo "Installing tauri-driver (WebDriver bridge for the real app window)"
   cargo install tauri-driver --version 2.1.0 --locked --quiet
+fi
+
+# Tauri's CLI (bundler, signer) for release.sh and the .deb test: the prebuilt binary from npm.
+if [ ! -x src-tauri/node_modules/.bin/tauri ]; then
+  (cd src-tauri && npm ci --no-audit --no-fund --silent)
 fi
 
 if [ ! -d tests/e2e/node_modules/playwright-core ]; then

@@ -506,3 +506,31 @@ pub async fn admin_sample_input(
     let values = helpdesk_core::ticket::TicketValues::resolve(&form, &settings);
     Ok(submit::rule_input(&form, &values, Some(&inv), None))
 }
+
+/// The Updates section: version, channel, last check and its result, how this PC installs.
+#[tauri::command]
+pub fn admin_update_status(app: AppHandle, gate: Gate<'_>) -> Result<Value, AdminError> {
+    require_unlocked(&gate)?;
+    let status = app.state::<crate::updates::Updates>().status();
+    Ok(serde_json::to_value(status).unwrap_or_default())
+}
+
+/// *Check now*: one check (manifest, download, signature), the same as the schedule's.
+#[tauri::command]
+pub async fn admin_check_updates(app: AppHandle, gate: Gate<'_>) -> Result<Value, AdminError> {
+    require_unlocked(&gate)?;
+    let status = crate::updates::check(&app, helpdesk_core::update::Trigger::Manual).await;
+    Ok(serde_json::to_value(status).unwrap_or_default())
+}
+
+/// *Install now*: installs the downloaded, verified update (on a Linux package this asks for an
+/// administrator password) and restarts into it.
+#[tauri::command]
+pub async fn admin_install_update(app: AppHandle, gate: Gate<'_>) -> Result<Value, AdminError> {
+    require_unlocked(&gate)?;
+    let version = crate::updates::install_pending(&app)
+        .await
+        .map_err(|message| AdminError::new("update", message))?;
+    crate::updates::restart(&app);
+    Ok(json!({ "installed": version }))
+}

@@ -19,7 +19,7 @@ use helpdesk_core::{inventory, values};
 
 /// Helpdesk Button: report an IT problem with screenshots and machine facts, filed in Atera.
 #[derive(Debug, Parser)]
-#[command(name = "helpdesk-button", version)]
+#[command(name = "helpdesk-button", version = crate::APP_VERSION)]
 pub struct Cli {
     /// Use this directory for settings, drafts and the key fallback (also HELPDESK_BUTTON_CONFIG_DIR).
     #[arg(long, global = true, value_name = "DIR")]
@@ -33,6 +33,12 @@ pub struct Cli {
     /// Open the My tickets window right away.
     #[arg(long)]
     pub my_tickets: bool,
+    /// Check for updates now (in the running instance, if there is one).
+    #[arg(long)]
+    pub check_updates: bool,
+    /// Internal: started by an update; waits for the old process (this pid) to exit.
+    #[arg(long, hide = true, value_name = "PID")]
+    pub after_update: Option<String>,
     /// A `helpdesk-button://new` link: opens the form (in the running instance, if there is one).
     pub link: Option<String>,
     #[command(subcommand)]

@@ -8,6 +8,7 @@ mod rules_cli;
 mod session;
 mod tickets;
 mod tray;
+pub mod updates;
 mod worker;
 
 use std::path::PathBuf;
@@ -19,8 +20,9 @@ use tauri_plugin_global_shortcut::{GlobalShortcutExt, ShortcutState};
 
 pub use session::AppState;
 
-/// The version reported in tickets and `--version`.
-pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version reported in tickets, `--version` and to the updater. `release.sh build --version`
+/// sets it (through build.rs) without touching Cargo.toml.
+pub const APP_VERSION: &str = env!("HELPDESK_BUTTON_VERSION");
 
 /// The link that opens the form: `helpdesk-button://new`.
 pub fn is_new_ticket_link(arg: &str) -> bool {
@@ -48,6 +50,7 @@ pub fn run_gui(
     open_form: bool,
     open_settings: bool,
     open_tickets: bool,
+    check_updates: bool,
 ) -> std::process::ExitCode {
     let paths = match AppPaths::resolve(config_dir.as_deref()) {
         Ok(p) => p,
@@ -56,11 +59,21 @@ pub fn run_gui(
             return std::process::ExitCode::from(2);
         }
     };
+    helpdesk_core::atera::client::install_crypto_provider();
+    let updates = updates::Updates::new(&paths, config_dir.clone());
     let state = Arc::new(AppState::new(paths));
+    let mut context = tauri::generate_context!();
+    // The version a release build was made for (see APP_VERSION), also for the updater.
+    if let Ok(version) = APP_VERSION.parse() {
+        context.package_info_mut().version = version;
+    }
     let app = tauri::Builder::default()
         // Must be first: a second launch hands its arguments to us and exits.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
-            if argv.iter().any(|a| a == "--settings") {
+            if argv.iter().any(|a| a == "--check-updates") {
+                tracing::info!("second launch: checking for updates");
+                updates::check_from_tray(app);
+            } else if argv.iter().any(|a| a == "--settings") {
                 tracing::info!("second launch: opening the settings");
                 admin::open_window(app);
             } else if argv.iter().any(|a| a == "--my-tickets") {
@@ -80,7 +93,9 @@ pub fn run_gui(
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state.clone())
+        .manage(updates)
         .manage(admin::AdminGate::default())
         .invoke_handler(commands::handler())
         .setup(move |app| {
@@ -90,6 +105,10 @@ pub fn run_gui(
             }
             worker::spawn(app.handle().clone());
             worker::spawn_poller(app.handle().clone());
+            updates::spawn_schedule(app.handle().clone());
+            if check_updates {
+                updates::check_from_tray(app.handle());
+            }
             if open_form {
                 session::trigger(app.handle().clone());
             }
@@ -101,7 +120,7 @@ pub fn run_gui(
             }
             Ok(())
         })
-        .build(tauri::generate_context!());
+        .build(context);
     let app = match app {
         Ok(app) => app,
         Err(e) => {
@@ -109,14 +128,17 @@ pub fn run_gui(
             return std::process::ExitCode::from(1);
         }
     };
-    app.run(|_app, event| {
+    app.run(|app, event| match event {
         // A tray app keeps running with no window open; only Quit (an explicit exit code) ends it.
-        if let tauri::RunEvent::ExitRequested {
+        tauri::RunEvent::ExitRequested {
             api, code: None, ..
-        } = event
-        {
-            api.prevent_exit();
-        }
+        } => api.prevent_exit(),
+        // A closed window may leave the app idle: a waiting update can install now.
+        tauri::RunEvent::WindowEvent {
+            event: tauri::WindowEvent::Destroyed,
+            ..
+        } => app.state::<updates::Updates>().maybe_idle.notify_one(),
+        _ => {}
     });
     std::process::ExitCode::SUCCESS
 }
@@ -170,12 +192,26 @@ pub fn rules_config(paths: &AppPaths) -> Option<helpdesk_core::submit::RulesConf
             return None;
         }
     };
-    let exe = std::env::current_exe().ok()?;
+    let exe = rules_evaluator(std::env::current_exe().ok()?);
     Some(helpdesk_core::submit::RulesConfig {
         exe,
         script,
         limits: helpdesk_core::rules::RuleLimits::default(),
     })
+}
+
+/// The program that evaluates rules: the lean `helpdesk-button-rules` next to the app when it is
+/// there (it starts without loading GTK and WebKit), else the app itself in its rule mode.
+fn rules_evaluator(app_exe: std::path::PathBuf) -> std::path::PathBuf {
+    let lean = app_exe.with_file_name(format!(
+        "helpdesk-button-rules{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    if lean.is_file() {
+        lean
+    } else {
+        app_exe
+    }
 }
 
 /// Gets the shared state from any manager.

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         return helpdesk_core::rules::child_main();
     }
     let cli = helpdesk_button::cli::Cli::parse();
+    if let Some(pid) = cli.after_update.as_deref() {
+        helpdesk_button::updates::wait_for_previous(pid);
+    }
     helpdesk_button::init_logging(if cli.command.is_some() {
         "error"
     } else {
@@ -31,6 +34,18 @@ fn main() -> ExitCode {
     match cli.command {
         Some(command) => helpdesk_button::cli::run(command, cli.config_dir.as_deref()),
         None => {
+            // Software rendering, no OpenGL: a tray app and a small form do not need the GPU,
+            // and probing OpenGL loads Mesa and LLVM (~26 MB in the app, as much again in the
+            // page's process; README, Performance). WebKit's compositing goes with it, because
+            // WebKit cannot composite without GTK's OpenGL. Either variable set by the user or
+            // the MSP wins.
+            #[cfg(target_os = "linux")]
+            if std::env::var_os("GDK_GL").is_none()
+                && std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none()
+            {
+                std::env::set_var("GDK_GL", "disable");
+                std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+            }
             let open_form = cli.new_ticket
                 || cli
                     .link
@@ -43,7 +58,13 @@ fn main() -> ExitCode {
             {
                 eprintln!("helpdesk-button: ignoring unknown argument {link:?} (did you mean helpdesk-button://new?)");
             }
-            helpdesk_button::run_gui(cli.config_dir, open_form, cli.settings, cli.my_tickets)
+            helpdesk_button::run_gui(
+                cli.config_dir,
+                open_form,
+                cli.settings,
+                cli.my_tickets,
+                cli.check_updates,
+            )
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct AppState {
     pub poll_now: tokio::sync::Notify,
     /// A ticket the My tickets window should open once it has loaded (a notification click).
     pub open_ticket: Mutex<Option<i64>>,
+    /// Tickets being sent by the delivery worker right now (an update never restarts the app
+    /// while this is above zero).
+    pub sending: std::sync::atomic::AtomicUsize,
     settings: RwLock<Settings>,
     session: Mutex<Option<FormSession>>,
     triggering: AtomicBool,
@@ -65,6 +68,7 @@ impl AppState {
             deliveries: tokio::sync::Notify::new(),
             poll_now: tokio::sync::Notify::new(),
             open_ticket: Mutex::new(None),
+            sending: std::sync::atomic::AtomicUsize::new(0),
             paths,
             settings: RwLock::new(settings),
             session: Mutex::new(None),

@@ -1,4 +1,5 @@
-//! The tray icon and its menu: New ticket…, the hotkey's status, Quit.
+//! The tray icon and its menu: New ticket…, My tickets…, the outbox and hotkey status,
+//! Settings…, Check for updates, Quit.
 
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
@@ -28,6 +29,13 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
     let settings = MenuItem::with_id(app, "settings", "Settings…", true, None::<&str>)?;
     let my_tickets = MenuItem::with_id(app, "my-tickets", "My tickets…", true, None::<&str>)?;
     let pending = MenuItem::with_id(app, "pending", pending_text(0), false, None::<&str>)?;
+    let check_updates = MenuItem::with_id(
+        app,
+        "check-updates",
+        "Check for updates",
+        true,
+        None::<&str>,
+    )?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
@@ -40,6 +48,7 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
             &hotkey_item,
             &separator,
             &settings,
+            &check_updates,
             &separator2,
             &quit,
         ],
@@ -61,7 +70,11 @@ pub fn create(app: &AppHandle, hotkey: &HotkeyStatus) -> tauri::Result<()> {
             "new-ticket" => crate::session::trigger(app.clone()),
             "settings" => crate::admin::open_window(app),
             "my-tickets" => crate::tickets::open_window(app, None),
-            "quit" => app.exit(0),
+            "check-updates" => crate::updates::check_from_tray(app),
+            "quit" => {
+                crate::updates::install_on_quit(app);
+                app.exit(0);
+            }
             _ => {}
         })
         .build(app)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use helpdesk_core::outbox::DeliveryResult;
 use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, RetryPolicy};
-use tauri::AppHandle;
+use tauri::{AppHandle, Manager};
 
 /// The longest the worker sleeps while entries wait, so entries saved by the CLI or while the
 /// network was down are picked up.
@@ -68,31 +68,43 @@ pub fn spawn(app: AppHandle) {
             let settings = state.reload_settings();
             let mut waiting_for_network = false;
             match submit::connect(&state.paths, &settings, &OsKeychain) {
-                Ok(client) => match outbox
-                    .deliver_due(
-                        &client,
-                        &settings,
-                        crate::APP_VERSION,
-                        &RetryPolicy::default(),
-                        false,
-                    )
-                    .await
-                {
-                    Ok(results) => {
-                        for result in &results {
-                            match result {
-                                DeliveryResult::Sent { outcome, .. } => {
-                                    notify_sent(&app, outcome.ticket_id, &outcome.ticket_number)
+                Ok(client) => {
+                    // Counted so an update never restarts the app in the middle of a delivery.
+                    state
+                        .sending
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let delivered = outbox
+                        .deliver_due(
+                            &client,
+                            &settings,
+                            crate::APP_VERSION,
+                            &RetryPolicy::default(),
+                            false,
+                        )
+                        .await;
+                    state
+                        .sending
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    app.state::<crate::updates::Updates>()
+                        .maybe_idle
+                        .notify_one();
+                    match delivered {
+                        Ok(results) => {
+                            for result in &results {
+                                match result {
+                                    DeliveryResult::Sent { outcome, .. } => {
+                                        notify_sent(&app, outcome.ticket_id, &outcome.ticket_number)
+                                    }
+                                    DeliveryResult::Retrying { error, .. } => {
+                                        waiting_for_network |= matches!(error, submit::SubmitError::Atera(e) if e.is_retryable());
+                                    }
+                                    DeliveryResult::Failed { .. } => {}
                                 }
-                                DeliveryResult::Retrying { error, .. } => {
-                                    waiting_for_network |= matches!(error, submit::SubmitError::Atera(e) if e.is_retryable());
-                                }
-                                DeliveryResult::Failed { .. } => {}
                             }
                         }
+                        Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
                     }
-                    Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
-                },
+                }
                 Err(e) => tracing::debug!(error = %e, "not configured; saved tickets wait"),
             }
             refresh_pending(&app);

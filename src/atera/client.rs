@@ -56,7 +56,9 @@ impl std::fmt::Debug for AteraClient {
     }
 }
 
-fn install_crypto_provider() {
+/// Installs the process-wide TLS crypto provider (ring) once; every rustls client here (Atera,
+/// the updater) needs it.
+pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only if another part of the process installed one first, which is fine.

@@ -126,10 +126,20 @@ pub fn evaluate_with_command(
         }
         Ok(())
     });
-    let stdout = child.stdout.take().map(|s| read_all(s, MAX_CHILD_OUTPUT));
-    let stderr = child.stderr.take().map(|s| read_all(s, MAX_CHILD_STDERR));
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| read_all(s, MAX_CHILD_OUTPUT, Some(closed_tx)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| read_all(s, MAX_CHILD_STDERR, None));
 
     let deadline = started + limits.time + CHILD_TIME_MARGIN;
+    // Block until the child's output closes (it answered and exits) or the deadline: no polling
+    // delay on the way to the answer.
+    let _ = closed_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
     let mut pause = Duration::from_millis(1);
     let (status, killed) = loop {
         match child.try_wait() {
@@ -226,11 +236,18 @@ fn join_by<T>(handle: thread::JoinHandle<T>, deadline: Instant) -> Option<T> {
     handle.join().ok()
 }
 
-fn read_all<R: Read + Send + 'static>(reader: R, max: u64) -> thread::JoinHandle<Vec<u8>> {
+fn read_all<R: Read + Send + 'static>(
+    reader: R,
+    max: u64,
+    on_limit_or_end: Option<std::sync::mpsc::Sender<()>>,
+) -> thread::JoinHandle<Vec<u8>> {
     thread::spawn(move || {
         let mut buf = Vec::new();
         let mut limited = reader.take(max);
         let _ = limited.read_to_end(&mut buf);
+        if let Some(tx) = on_limit_or_end {
+            let _ = tx.send(());
+        }
         // Keep draining so a chatty child never blocks on a full pipe.
         let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
         buf

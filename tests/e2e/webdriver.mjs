@@ -81,12 +81,17 @@ export class Session {
     throw new Error(`timed out waiting for ${what} (${expression}); last value ${JSON.stringify(last)}`);
   }
 
-  /// Saves a PNG of the window.
+  /// Saves a PNG of the window as the X server shows it (what the user sees). WebDriver's own
+  /// screenshot is not used: WebKit's snapshot waits for a compositing frame, and the app
+  /// renders without compositing (src-tauri/src/main.rs), so it can wait forever.
   async screenshot(path) {
-    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const { mkdirSync } = await import('node:fs');
     const { dirname } = await import('node:path');
+    const { execFileSync } = await import('node:child_process');
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, Buffer.from(await this.cmd('GET', '/screenshot'), 'base64'));
+    const r = await this.cmd('GET', '/window/rect');
+    const geometry = `${Math.round(r.width)}x${Math.round(r.height)}+${Math.round(r.x)}+${Math.round(r.y)}`;
+    execFileSync('import', ['-window', 'root', '-crop', geometry, '+repage', path]);
   }
 
   async end() {

@@ -308,7 +308,7 @@ test('Save sends the whole edited settings object; Ctrl+S saves; saved state rel
     screenshots: { mode: 'primary-only', allow_exclude: false, max_total_bytes: 2621440 },
     branding: { company_name: 'Fabrikam IT', accent_color: '#2563eb', logo_data_url: '' },
     support: { phone: '+1 555 010 2030', email: 'desk@fabrikam.com', url: 'https://support.contoso.com' },
-    updates: { channel: 'beta' },
+    updates: { channel: 'beta', stable_url: 'https://updates.contoso.com/helpdesk-button/stable/latest.json', beta_url: '', check_hours: 6, pubkey: '' },
   });
   assert.equal((await page.calls('admin_get_settings')).length, 2, 'reloaded after saving');
   assert.equal(await page.isDisabled('#save-btn'), true);

@@ -13,6 +13,12 @@
 //                          before load through window.__MOCK_ADMIN_CONFIG__)
 //   db                     the mutable server state (settings, rules, key, session)
 //   lockNow()              end the admin session, as an idle timeout would
+//
+// Updates: admin_update_status answers db.updateStatus (config.updateStatus, or
+// config.statusError); admin_check_updates waits config.checkDelay ms, then answers
+// config.checkResult (or records a manual "up-to-date" check), or rejects with config.checkError;
+// admin_install_update waits config.installDelay ms, then rejects with config.installError or
+// answers {installed} with the ready version.
 (function () {
   'use strict';
 
@@ -39,7 +45,19 @@
     screenshots: { mode: 'all-monitors', allow_exclude: true, max_total_bytes: 1048576 },
     branding: { company_name: 'Contoso IT', accent_color: '#2563eb', logo_data_url: '' },
     support: { phone: '+1 555 010 2030', email: 'help@contoso.com', url: 'https://support.contoso.com' },
-    updates: { channel: 'stable' },
+    updates: { channel: 'stable', stable_url: 'https://updates.contoso.com/helpdesk-button/stable/latest.json', beta_url: '', check_hours: 6, pubkey: '' },
+  };
+
+  const UPDATE_STATUS = {
+    current_version: '0.1.0',
+    channel: 'stable',
+    manifest_url: null,
+    checks: 0,
+    last_check: null,
+    last_trigger: null,
+    outcome: { state: 'never-checked' },
+    install_mode: { kind: 'automatic' },
+    key_source: null,
   };
 
   const CHOICES = {
@@ -80,6 +98,13 @@
     testSteps: null,         // null: the built-in steps
     saveError: null,
     ticketNumber: 1042,
+    updateStatus: clone(UPDATE_STATUS),
+    statusError: null,
+    checkDelay: 0,
+    checkResult: null,       // null: a manual check that finds nothing new
+    checkError: null,
+    installDelay: 0,
+    installError: null,
   };
 
   const config = Object.assign(clone(DEFAULTS), window.__MOCK_ADMIN_CONFIG__ || {});
@@ -93,6 +118,7 @@
     settings: clone(config.settings),
     rules: config.rules,
     apiKey: clone(config.apiKey),
+    updateStatus: clone(config.updateStatus),
   };
 
   const locked = () => { throw { kind: 'locked', message: 'The admin settings are locked. Enter the admin password again.' }; };
@@ -152,6 +178,26 @@
         return [];
       case 'atera.defaults.status':
         if (/^(closed)$/i.test(v.trim())) return ['new tickets will be filed already closed'];
+        return [];
+      case 'updates.stable_url':
+      case 'updates.beta_url': {
+        const s = v.trim();
+        if (!s) return [];
+        let u;
+        try { u = new URL(s); } catch { invalid(`"${s}" is not a web address: give the full URL of the channel's latest.json, like https://updates.example.com/helpdesk-button/stable/latest.json`); }
+        if (u.protocol === 'https:') return [];
+        if (u.protocol === 'http:' && LOOPBACK.test(u.hostname)) return [];
+        if (u.protocol === 'http:') invalid(`"${s}" uses plain http: update manifests must use https (plain http is only allowed for 127.0.0.1 or localhost)`);
+        invalid(`"${s}" is not an http(s) address: give an https URL`);
+        return [];
+      }
+      case 'updates.check_hours': {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 168) invalid('Use a number of hours from 1 to 168 (6 is a good default)');
+        return [];
+      }
+      case 'updates.pubkey':
+        invalid('Only the machine-wide policy file can pin the update key');
         return [];
       case 'form.checkboxes': {
         const list = JSON.parse(v);
@@ -341,6 +387,34 @@
       }
       case 'admin_sample_input':
         return clone(config.sample);
+      case 'admin_update_status':
+        if (config.statusError) throw clone(config.statusError);
+        return clone(db.updateStatus);
+      case 'admin_check_updates': {
+        if (config.checkDelay) await wait(config.checkDelay);
+        if (config.checkError) throw clone(config.checkError);
+        const channel = db.settings.updates.channel;
+        const url = db.settings.updates[`${channel}_url`] || null;
+        db.updateStatus = config.checkResult ? clone(config.checkResult) : {
+          ...db.updateStatus,
+          channel,
+          manifest_url: url,
+          checks: db.updateStatus.checks + 1,
+          last_check: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          last_trigger: 'manual',
+          outcome: url ? { state: 'up-to-date' } : { state: 'not-configured', message: `No update server is set for the ${channel} channel: enter its manifest URL (updates.${channel}_url).` },
+          key_source: url ? 'built into the app' : db.updateStatus.key_source,
+        };
+        return clone(db.updateStatus);
+      }
+      case 'admin_install_update': {
+        if (config.installDelay) await wait(config.installDelay);
+        if (config.installError) throw clone(config.installError);
+        const o = db.updateStatus.outcome || {};
+        if (o.state !== 'ready') throw { kind: 'update', message: 'No update is waiting to be installed: press Check now first.' };
+        db.updateStatus = { ...db.updateStatus, outcome: { state: 'installed', version: o.version } };
+        return { installed: o.version };
+      }
       default:
         throw { kind: 'internal', message: `mock: unknown command ${cmd}` };
     }
