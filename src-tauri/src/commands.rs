@@ -103,7 +103,20 @@ pub fn inventory_view(inv: &Inventory) -> Value {
 }
 
 #[tauri::command]
-fn get_form_state(state: AppStateArc<'_>) -> Result<Value, CommandError> {
+async fn get_form_state(state: AppStateArc<'_>) -> Result<Value, CommandError> {
+    // The page loads while the screens are captured (session::trigger): wait for the capture.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let done = state.capture_done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if state.session().as_ref().is_none_or(|s| s.captured) {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, done).await.is_err() {
+            break;
+        }
+    }
     let guard = state.session();
     let session = guard.as_ref().ok_or_else(|| {
         CommandError::internal("The form has no capture session. Press the button again.")

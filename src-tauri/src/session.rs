@@ -24,6 +24,8 @@ pub struct FormSession {
     pub capture: Capture,
     pub capture_error: Option<String>,
     pub inventory: Option<Inventory>,
+    /// False while the screens are being captured (the form's page waits for it).
+    pub captured: bool,
 }
 
 /// Shared app state.
@@ -38,6 +40,8 @@ pub struct AppState {
     pub poll_now: tokio::sync::Notify,
     /// A ticket the My tickets window should open once it has loaded (a notification click).
     pub open_ticket: Mutex<Option<i64>>,
+    /// Wakes the form's page waiting for the capture of its session.
+    pub capture_done: tokio::sync::Notify,
     /// Tickets being sent by the delivery worker right now (an update never restarts the app
     /// while this is above zero).
     pub sending: std::sync::atomic::AtomicUsize,
@@ -68,6 +72,7 @@ impl AppState {
             deliveries: tokio::sync::Notify::new(),
             poll_now: tokio::sync::Notify::new(),
             open_ticket: Mutex::new(None),
+            capture_done: tokio::sync::Notify::new(),
             sending: std::sync::atomic::AtomicUsize::new(0),
             paths,
             settings: RwLock::new(settings),
@@ -110,13 +115,16 @@ impl AppState {
 /// If the form is already open it is brought to the front; otherwise the screens and the
 /// inventory are captured first and the form opens afterwards.
 pub fn trigger(app: AppHandle) {
+    let state = crate::app_state(&app);
+    if state.triggering.load(Ordering::SeqCst) {
+        return; // a capture is under way; its form shows when it is done
+    }
     if let Some(window) = app.get_webview_window(FORM_WINDOW) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
         return;
     }
-    let state = crate::app_state(&app);
     if state.triggering.swap(true, Ordering::SeqCst) {
         return; // a capture is already under way
     }
@@ -131,8 +139,19 @@ pub fn trigger(app: AppHandle) {
             capture: Capture::default(),
             capture_error: None,
             inventory: None,
+            captured: false,
         });
         spawn_inventory(app.clone(), id);
+        // The form's window is created hidden first, so WebKit starts and loads the page while
+        // the screens are captured; a hidden (unmapped) window is not in the captured image. It
+        // is shown once the capture is done, and its page waits for the capture (get_form_state).
+        let window = match open_form_window(&app, &settings) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(error = %e, "the form window could not be opened");
+                None
+            }
+        };
         let captured = capture::capture(&XcapSource, settings.screenshots.mode);
         let grabbed_ms = triggered_at.elapsed().as_millis() as u64;
         if let Some(session) = state.session().as_mut().filter(|s| s.id == id) {
@@ -153,10 +172,15 @@ pub fn trigger(app: AppHandle) {
                     ));
                 }
             }
+            session.captured = true;
         }
-        if let Err(e) = open_form_window(&app, &settings) {
-            tracing::error!(error = %e, "the form window could not be opened");
-            *state.session() = None;
+        state.capture_done.notify_waiters();
+        match window {
+            Some(window) => {
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+            None => *state.session() = None,
         }
         state.triggering.store(false, Ordering::SeqCst);
     });
@@ -176,21 +200,22 @@ fn spawn_inventory(app: AppHandle, id: u64) {
     });
 }
 
-fn open_form_window(app: &AppHandle, settings: &Settings) -> tauri::Result<()> {
+fn open_form_window(app: &AppHandle, settings: &Settings) -> tauri::Result<tauri::WebviewWindow> {
     let title = format!("{} · Report a problem", settings.branding.company_name);
     let window = WebviewWindowBuilder::new(app, FORM_WINDOW, WebviewUrl::App("index.html".into()))
         .title(title)
         .inner_size(720.0, 820.0)
         .min_inner_size(480.0, 520.0)
         .center()
+        .visible(false)
         .focused(true)
         .build()?;
-    let app = app.clone();
+    let handle = app.clone();
     window.on_window_event(move |event| {
         if let tauri::WindowEvent::Destroyed = event {
             // Free the captured frames as soon as the form is gone.
-            *crate::app_state(&app).session() = None;
+            *crate::app_state(&handle).session() = None;
         }
     });
-    Ok(())
+    Ok(window)
 }
