@@ -75,15 +75,10 @@ mkdir -p "$out"
 echo "== release build"
 cargo build --release -p helpdesk-button
 
-# The .deb, only with a bundler that is already installed (nothing is downloaded for it).
+# The .deb, with Tauri's bundler (release.sh build: Tauri's CLI from npm).
 deb="" deb_note=""
-if cargo tauri --version >/dev/null 2>&1; then
-  echo "== .deb (cargo tauri build --bundles deb)"
-  (cd src-tauri && cargo tauri build --bundles deb) && deb=$(ls -t target/release/bundle/deb/*.deb 2>/dev/null | head -1) || true
-  [ -n "$deb" ] || deb_note="cargo tauri build --bundles deb failed"
-else
-  deb_note="not built: no bundler installed (tauri-cli); nothing is downloaded for it"
-fi
+echo "== .deb (src-tauri/scripts/release.sh build)"
+deb=$(bash "$scripts/release.sh" build) || deb_note="release.sh build failed"
 
 if [ "${BENCH_CRITERION:-1}" = 1 ]; then
   echo "== criterion build"

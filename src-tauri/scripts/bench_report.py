@@ -209,6 +209,10 @@ def main() -> int:
     # Sizes.
     size = args.binary.stat().st_size if args.binary.exists() else None
     t.add("binary_size", "release binary size", "MB", stats([size]) if size else None, str(args.binary), 20, scale=MB)
+    rules_bin = args.binary.with_name("helpdesk-button-rules")
+    if rules_bin.exists():
+        t.add("rules_binary_size", "  rules evaluator binary (shipped beside it)", "MB", stats([rules_bin.stat().st_size]),
+              str(rules_bin), scale=MB)
     deb = Path(args.deb) if args.deb else None
     t.add("deb_size", ".deb size", "MB", stats([deb.stat().st_size]) if deb and deb.exists() else None, args.deb or "",
           scale=MB, note=args.deb_note or None)

@@ -4,6 +4,8 @@
 mod admin;
 pub mod cli;
 mod commands;
+#[cfg(target_os = "linux")]
+mod hotkey_x11;
 mod rules_cli;
 mod session;
 mod tickets;
@@ -67,7 +69,7 @@ pub fn run_gui(
     if let Ok(version) = APP_VERSION.parse() {
         context.package_info_mut().version = version;
     }
-    let app = tauri::Builder::default()
+    let mut builder = tauri::Builder::default()
         // Must be first: a second launch hands its arguments to us and exits.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             if argv.iter().any(|a| a == "--check-updates") {
@@ -82,8 +84,19 @@ pub fn run_gui(
                 tracing::info!(args = argv.len(), "second launch: opening the form");
                 session::trigger(app.clone());
             }
-        }))
-        .plugin(
+        }));
+    // The hotkey: on X11 our own listener that sleeps until the key is pressed (hotkey_x11);
+    // elsewhere the global-shortcut plugin.
+    #[cfg(target_os = "linux")]
+    let x11_hotkey = hotkey_x11::X11Hotkey::connect()
+        .map_err(|e| tracing::info!(error = %e, "no X server for the hotkey; using the global-shortcut plugin"))
+        .ok();
+    #[cfg(not(target_os = "linux"))]
+    let x11_hotkey: Option<()> = None;
+    if let Some(x11) = x11_hotkey {
+        builder = builder.manage(x11);
+    } else {
+        builder = builder.plugin(
             tauri_plugin_global_shortcut::Builder::new()
                 .with_handler(|app, _shortcut, event| {
                     if event.state == ShortcutState::Pressed {
@@ -91,7 +104,9 @@ pub fn run_gui(
                     }
                 })
                 .build(),
-        )
+        );
+    }
+    let app = builder
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state.clone())
@@ -99,6 +114,11 @@ pub fn run_gui(
         .manage(admin::AdminGate::default())
         .invoke_handler(commands::handler())
         .setup(move |app| {
+            #[cfg(target_os = "linux")]
+            if let Some(x11) = app.try_state::<hotkey_x11::X11Hotkey>() {
+                let handle = app.handle().clone();
+                x11.listen(move || session::trigger(handle.clone()));
+            }
             let hotkey_status = register_hotkey(app.handle(), &state.settings().hotkey);
             if let Err(e) = tray::create(app.handle(), &hotkey_status) {
                 tracing::warn!(error = %e, "no tray icon (no system tray on this desktop?); the hotkey and the helpdesk-button://new link still work");
@@ -155,6 +175,12 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
         .parse::<tauri_plugin_global_shortcut::Shortcut>()
         .map_err(|e| format!("{hotkey:?} is not a key combination this app understands ({e})"))
         .and_then(|shortcut| {
+            #[cfg(target_os = "linux")]
+            if let Some(x11) = app.try_state::<hotkey_x11::X11Hotkey>() {
+                return x11.bind(&shortcut).map_err(|e| match e {
+                    hotkey_x11::BindError::Unmapped(r) | hotkey_x11::BindError::Refused(r) => r,
+                });
+            }
             app.global_shortcut()
                 .register(shortcut)
                 .map_err(|e| e.to_string())
@@ -176,6 +202,13 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
 
 /// Moves the global hotkey after an admin changed it, without a restart.
 pub(crate) fn rebind_hotkey(app: &tauri::AppHandle, old: &str, new: &str) {
+    #[cfg(target_os = "linux")]
+    if let Some(x11) = app.try_state::<hotkey_x11::X11Hotkey>() {
+        x11.unbind();
+        let status = register_hotkey(app, new);
+        tray::show_hotkey(app, &status);
+        return;
+    }
     if let Ok(old) = old.parse::<tauri_plugin_global_shortcut::Shortcut>() {
         let _ = app.global_shortcut().unregister(old);
     }
