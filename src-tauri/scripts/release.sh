@@ -76,9 +76,13 @@ cmd_build() {
     # rules evaluator first. The app reports $version (build.rs); the package is named with it.
     local cargo_profile=(--release)
     [ "$profile" = debug ] && cargo_profile=()
-    (cd "$ROOT" && HELPDESK_BUTTON_RELEASE_VERSION="$version" cargo build "${cargo_profile[@]}" \
+    # Only set when given: an empty value differs from an unset one for cargo, which would then
+    # rebuild the app crate for nothing.
+    local version_env=()
+    [ -n "$version" ] && version_env=("HELPDESK_BUTTON_RELEASE_VERSION=$version")
+    (cd "$ROOT" && env "${version_env[@]}" cargo build "${cargo_profile[@]}" \
         -p helpdesk-button --bin helpdesk-button-rules >&2)
-    (cd "$ROOT/src-tauri" && HELPDESK_BUTTON_RELEASE_VERSION="$version" "$TAURI" "${args[@]}" >&2)
+    (cd "$ROOT/src-tauri" && env "${version_env[@]}" "$TAURI" "${args[@]}" >&2)
     # The bundler names the file after the product ("Helpdesk Button_1.2.0_amd64.deb"); publish
     # it under Debian's usual name.
     local built deb
