@@ -38,7 +38,7 @@ fi
 
 # Tauri's CLI (bundler, signer) for release.sh and the .deb test: the prebuilt binary from npm.
 if [ ! -x src-tauri/node_modules/.bin/tauri ]; then
-  (cd src-tauri && npm ci --no-audit --no-fund --silent)
+  (cd src-tauri && npm install --no-package-lock --no-audit --no-fund --silent)
 fi
 
 if [ ! -d tests/e2e/node_modules/playwright-core ]; then
