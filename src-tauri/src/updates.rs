@@ -106,7 +106,26 @@ pub fn install_mode() -> InstallMode {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        InstallMode::Automatic
+        // A per-machine install (Program Files, /Applications copied by root) needs an
+        // administrator to replace it: the installer would ask the user, who usually is not one.
+        let dir_writable = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join(".helpdesk-button-write-test")))
+            .is_some_and(|probe| {
+                let ok = std::fs::write(&probe, b"").is_ok();
+                let _ = std::fs::remove_file(&probe);
+                ok
+            });
+        if dir_writable {
+            InstallMode::Automatic
+        } else {
+            InstallMode::NeedsAdmin(
+                "This PC's copy is installed for all users, so installing a new version needs \
+                 administrator rights. Your IT provider installs updates (RMM); Install now \
+                 asks for an administrator."
+                    .into(),
+            )
+        }
     }
 }
 
@@ -415,11 +434,26 @@ pub(crate) fn restart(app: &AppHandle) {
 
 /// In a copy started by [`restart`]: waits (at most 15 s) for the old process to exit.
 pub fn wait_for_previous(pid: &str) {
-    let proc_dir = std::path::Path::new("/proc").join(pid);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while proc_dir.exists() && std::time::Instant::now() < deadline {
+    while previous_alive(pid) && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[cfg(target_os = "linux")]
+fn previous_alive(pid: &str) -> bool {
+    std::path::Path::new("/proc").join(pid).exists()
+}
+
+/// macOS has no /proc: `kill -0` says whether the process still exists. (On Windows the
+/// installer restarts the app itself and this is not reached.)
+#[cfg(not(target_os = "linux"))]
+fn previous_alive(pid: &str) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The tray's *Check for updates*: checks, then says what happened in a notification.
