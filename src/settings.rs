@@ -328,7 +328,10 @@ impl Settings {
     /// A validation error, or [`SettingsError::Io`] when the file cannot be written.
     pub fn save(&self, paths: &AppPaths) -> Result<(), SettingsError> {
         self.validate()?;
-        let text = toml::to_string_pretty(self).map_err(|e| SettingsError::InvalidValue {
+        // The update key is the policy's (see load_with); the user's file never carries it.
+        let mut own = self.clone();
+        own.updates.pubkey.clear();
+        let text = toml::to_string_pretty(&own).map_err(|e| SettingsError::InvalidValue {
             key: "settings".into(),
             value: String::new(),
             reason: e.to_string(),

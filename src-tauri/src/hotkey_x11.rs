@@ -26,15 +26,6 @@ pub struct X11Hotkey {
     bound: Arc<Mutex<Option<Binding>>>,
 }
 
-/// Why a hotkey could not be grabbed.
-#[derive(Debug)]
-pub enum BindError {
-    /// The key has no X keysym here (the plugin may still handle it).
-    Unmapped(String),
-    /// Another program holds the key, or the server refused.
-    Refused(String),
-}
-
 impl X11Hotkey {
     /// Connects to the X server named by `DISPLAY`.
     ///
@@ -110,21 +101,22 @@ impl X11Hotkey {
     /// Grabs `shortcut` instead of the key grabbed before.
     ///
     /// # Errors
-    /// [`BindError`] saying why; the previous key is released either way.
-    pub fn bind(&self, shortcut: &Shortcut) -> Result<(), BindError> {
+    /// A sentence saying why (no such key here, another program holds it); the previous key is
+    /// released either way.
+    pub fn bind(&self, shortcut: &Shortcut) -> Result<(), String> {
         self.unbind();
         let keysym = keysym(shortcut.key).ok_or_else(|| {
-            BindError::Unmapped(format!("{:?} has no X11 key symbol", shortcut.key))
+            format!(
+                "{:?} cannot be used as a hotkey here; pick an F-key",
+                shortcut.key
+            )
         })?;
-        let keycode = self
-            .keycode(keysym)
-            .map_err(BindError::Refused)?
-            .ok_or_else(|| {
-                BindError::Unmapped(format!(
-                    "no key on this keyboard produces {:?}",
-                    shortcut.key
-                ))
-            })?;
+        let keycode = self.keycode(keysym)?.ok_or_else(|| {
+            format!(
+                "no key on this keyboard produces {:?}; pick an F-key",
+                shortcut.key
+            )
+        })?;
         let mods = x11_mods(shortcut.mods);
         for extra in lock_mods() {
             let cookie = self
@@ -137,15 +129,15 @@ impl X11Hotkey {
                     GrabMode::ASYNC,
                     GrabMode::ASYNC,
                 )
-                .map_err(|e| BindError::Refused(e.to_string()))?;
+                .map_err(|e| e.to_string())?;
             if let Err(e) = cookie.check() {
                 self.ungrab((keycode, mods));
-                return Err(BindError::Refused(match e {
+                return Err(match e {
                     ReplyError::X11Error(x) if x.error_kind == ErrorKind::Access => {
                         "another program already uses this key combination".into()
                     }
                     other => other.to_string(),
-                }));
+                });
             }
         }
         *self

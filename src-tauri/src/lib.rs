@@ -177,9 +177,7 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
         .and_then(|shortcut| {
             #[cfg(target_os = "linux")]
             if let Some(x11) = app.try_state::<hotkey_x11::X11Hotkey>() {
-                return x11.bind(&shortcut).map_err(|e| match e {
-                    hotkey_x11::BindError::Unmapped(r) | hotkey_x11::BindError::Refused(r) => r,
-                });
+                return x11.bind(&shortcut);
             }
             app.global_shortcut()
                 .register(shortcut)
@@ -202,14 +200,16 @@ fn register_hotkey(app: &tauri::AppHandle, hotkey: &str) -> HotkeyStatus {
 
 /// Moves the global hotkey after an admin changed it, without a restart.
 pub(crate) fn rebind_hotkey(app: &tauri::AppHandle, old: &str, new: &str) {
+    // On X11, grabbing the new key releases the old one (hotkey_x11::X11Hotkey::bind).
     #[cfg(target_os = "linux")]
-    if let Some(x11) = app.try_state::<hotkey_x11::X11Hotkey>() {
-        x11.unbind();
-        let status = register_hotkey(app, new);
-        tray::show_hotkey(app, &status);
-        return;
-    }
-    if let Ok(old) = old.parse::<tauri_plugin_global_shortcut::Shortcut>() {
+    let plugin = app.try_state::<hotkey_x11::X11Hotkey>().is_none();
+    #[cfg(not(target_os = "linux"))]
+    let plugin = true;
+    if let Some(old) = old
+        .parse::<tauri_plugin_global_shortcut::Shortcut>()
+        .ok()
+        .filter(|_| plugin)
+    {
         let _ = app.global_shortcut().unregister(old);
     }
     let status = register_hotkey(app, new);

@@ -209,9 +209,13 @@ pub async fn check(app: &AppHandle, trigger: Trigger) -> UpdateStatus {
 fn failed(failure: &CheckFailure) -> Outcome {
     Outcome::Failed {
         message: failure.to_string(),
+        // Refused: the update itself was rejected. A network or server problem, or an install
+        // that failed, is not a verdict on the update.
         refused: !matches!(
             failure,
-            CheckFailure::Network { .. } | CheckFailure::Status { .. }
+            CheckFailure::Network { .. }
+                | CheckFailure::Status { .. }
+                | CheckFailure::InstallFailed { .. }
         ),
     }
 }
@@ -370,28 +374,28 @@ pub async fn install_pending(app: &AppHandle) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()));
-    let state = crate::app_state(app);
+    let failure = result.err().map(|detail| CheckFailure::InstallFailed {
+        version: version.clone(),
+        detail,
+    });
     let mut status = lock(&updates.status);
-    status.outcome = match &result {
-        Ok(()) => Outcome::Installed {
+    status.outcome = match &failure {
+        None => Outcome::Installed {
             version: version.clone(),
         },
-        Err(detail) => failed(&CheckFailure::InstallFailed {
-            version: version.clone(),
-            detail: detail.clone(),
-        }),
+        Some(f) => failed(f),
     };
-    if let Err(e) = status.save(&state.paths) {
+    if let Err(e) = status.save(&crate::app_state(app).paths) {
         tracing::warn!(error = %e, "the update status could not be saved");
     }
-    match result {
-        Ok(()) => {
+    match failure {
+        None => {
             tracing::info!(%version, "update installed");
             Ok(version)
         }
-        Err(detail) => {
-            tracing::error!(%version, %detail, "the update could not be installed; keeping the running version");
-            Err(CheckFailure::InstallFailed { version, detail }.to_string())
+        Some(f) => {
+            tracing::error!(error = %f, "keeping the running version");
+            Err(f.to_string())
         }
     }
 }
@@ -476,10 +480,14 @@ pub fn check_from_tray(app: &AppHandle) {
                     InstallMode::NeedsAdmin(m) | InstallMode::Unsupported(m) => m.clone(),
                 },
             ),
+            Outcome::Installed { version } => (
+                format!("Version {version} installed"),
+                "Helpdesk Button restarts with it now.".to_string(),
+            ),
             Outcome::Failed { message, .. } | Outcome::NotConfigured { message } => {
                 ("Update check".to_string(), message.clone())
             }
-            other => ("Update check".to_string(), format!("{other:?}")),
+            Outcome::NeverChecked => return, // a check always records an outcome
         };
         crate::tickets::show_notification(&app, &title, &body, None);
     });

@@ -93,8 +93,10 @@ impl StaticServer {
         self.files.lock().unwrap().insert(path.into(), body.into());
     }
 
-    /// Publishes `version` on `channel` with the package at /files/PACKAGE and `signature`.
-    fn release(&self, channel: &str, version: &str, signature: &str) {
+    /// Publishes `version` on `channel` with the package at /files/PACKAGE and the signature
+    /// fixture `PACKAGE.<signed_by>.sig` (test, other or v998).
+    fn release(&self, channel: &str, version: &str, signed_by: &str) {
+        let signature = fixture_text(&format!("{PACKAGE}.{signed_by}.sig"));
         let manifest = serde_json::json!({
             "version": version,
             "notes": "Faster form",
@@ -180,11 +182,7 @@ fn updates_are_verified_tampering_is_refused_and_the_channel_picks_the_manifest(
     .unwrap();
     let package = fixture(PACKAGE);
     server.publish(&format!("/files/{PACKAGE}"), package.clone());
-    server.release(
-        "stable",
-        "9.9.9",
-        &fixture_text(&format!("{PACKAGE}.test.sig")),
-    );
+    server.release("stable", "9.9.9", "test");
 
     let mut app = App::start_with_env(
         &config,
@@ -230,11 +228,7 @@ fn updates_are_verified_tampering_is_refused_and_the_channel_picks_the_manifest(
     server.publish(&format!("/files/{PACKAGE}"), package.clone());
 
     // 3. A signature made with another key.
-    server.release(
-        "stable",
-        "9.9.9",
-        &fixture_text(&format!("{PACKAGE}.other.sig")),
-    );
+    server.release("stable", "9.9.9", "other");
     let message = failure(&check_now(&mut app, &config));
     assert!(
         message.contains("signed with a different key") && message.contains("policy.toml"),
@@ -242,20 +236,12 @@ fn updates_are_verified_tampering_is_refused_and_the_channel_picks_the_manifest(
     );
 
     // 4. A manifest announcing 9.9.9 for a package signed as 9.9.8 (an altered manifest).
-    server.release(
-        "stable",
-        "9.9.9",
-        &fixture_text(&format!("{PACKAGE}.v998.sig")),
-    );
+    server.release("stable", "9.9.9", "v998");
     let message = failure(&check_now(&mut app, &config));
     assert!(message.contains("signed as version 9.9.8"), "{message}");
 
     // 5. A downgrade: the channel offers an older version than the one running.
-    server.release(
-        "stable",
-        "0.0.1",
-        &fixture_text(&format!("{PACKAGE}.test.sig")),
-    );
+    server.release("stable", "0.0.1", "test");
     let message = failure(&check_now(&mut app, &config));
     assert!(
         message.contains("offers version 0.0.1, older than the installed"),
@@ -282,11 +268,7 @@ fn updates_are_verified_tampering_is_refused_and_the_channel_picks_the_manifest(
     }
 
     // 7. Switching the channel changes which manifest is read.
-    server.release(
-        "beta",
-        "9.9.9",
-        &fixture_text(&format!("{PACKAGE}.test.sig")),
-    );
+    server.release("beta", "9.9.9", "test");
     server.take_requests();
     let out = run(&config, &["settings", "set", "updates.channel", "beta"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -344,11 +326,7 @@ fn without_a_policy_pin_only_the_built_in_key_is_trusted() {
     )
     .unwrap();
     server.publish(&format!("/files/{PACKAGE}"), fixture(PACKAGE));
-    server.release(
-        "stable",
-        "9.9.9",
-        &fixture_text(&format!("{PACKAGE}.test.sig")),
-    );
+    server.release("stable", "9.9.9", "test");
     let mut app = App::start_with_env(
         &config,
         &[],
