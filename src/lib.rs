@@ -12,6 +12,10 @@ pub mod draft;
 pub mod form;
 pub mod html;
 pub mod inventory;
+// The crate's one exception to `deny(unsafe_code)`: madvise, malloc_trim and sysconf, each with
+// its SAFETY note.
+#[allow(unsafe_code)]
+pub mod memory;
 pub mod outbox;
 pub mod paths;
 pub mod policy;

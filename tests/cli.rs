@@ -898,9 +898,9 @@ impl App {
             "these tests need a display: run tests/run-all.sh (it uses Xvfb)"
         );
         let mut child = cli(config, args)
-            .envs(env.iter().copied())
             .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
             .env("HELPDESK_BUTTON_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -921,8 +921,13 @@ impl App {
 
     /// Waits for a log line containing `needle`.
     fn wait_log(&mut self, needle: &str) -> String {
+        self.wait_log_from(needle, 0)
+    }
+
+    /// Waits for a log line containing `needle`, ignoring the first `from` lines seen.
+    fn wait_log_from(&mut self, needle: &str, from: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
-        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+        if let Some(line) = self.seen.iter().skip(from).find(|l| l.contains(needle)) {
             return line.clone();
         }
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -1023,6 +1028,77 @@ fn hotkey_press_captures_the_screens_and_then_opens_the_form() {
     assert!(app.seen[..capture_index]
         .iter()
         .all(|l| !l.contains("form visible")));
+    assert!(app.alive());
+}
+
+/// Resident file-backed pages of a process (smaps_rollup `Rss:` minus `Anonymous:`), in kB.
+#[cfg(target_os = "linux")]
+fn rss_file_kb(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    let kb = |key: &str| -> u64 {
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    kb("Rss:") - kb("Anonymous:")
+}
+
+/// Idle, the app unmaps clean file pages (helpdesk_core::memory) a few seconds after the start
+/// and again after a form closes, and it keeps working: the next press still opens the form.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_app_gives_memory_back_and_still_opens_the_form() {
+    const TRIMMED: &str = "idle: memory given back";
+    let _gui = GUI
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    assert!(run(config.path(), &["settings", "set", "hotkey", "F9"])
+        .status
+        .success());
+    let log = std::ffi::OsStr::new("info,helpdesk_button::idle=debug");
+    let mut app = App::start_with_env(config.path(), &[], &[("HELPDESK_BUTTON_LOG", log)]);
+    app.wait_log("hotkey registered");
+    let before = rss_file_kb(app.child.id());
+    let line = app.wait_log(TRIMMED);
+    let after = rss_file_kb(app.child.id());
+    let released: f64 = line
+        .split("released_mb=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .map(|v| v.trim_matches('"').parse().unwrap())
+        .expect("the trim says how much it gave back");
+    assert!(released >= 1.0, "{line}");
+    assert!(
+        after + 1024 < before,
+        "resident file pages went from {before} kB to {after} kB"
+    );
+
+    // The pages it dropped come back when needed: a press still captures and opens the form.
+    let opened_at = app.seen.len();
+    assert!(Command::new("xdotool")
+        .args(["key", "F9"])
+        .status()
+        .unwrap()
+        .success());
+    app.wait_log_from("form visible", opened_at);
+    wait_for_form_window();
+    let window = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", FORM_TITLE])
+        .output()
+        .unwrap();
+    let window = text(&window.stdout);
+    let window = window.lines().next().unwrap();
+    let closed_at = app.seen.len();
+    Command::new("xdotool")
+        .args(["windowfocus", "--sync", window, "key", "Escape"])
+        .status()
+        .unwrap();
+    app.wait_log_from(TRIMMED, closed_at);
+    assert_eq!(form_windows(), 0, "Esc closed the form");
     assert!(app.alive());
 }
 

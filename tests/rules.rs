@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use helpdesk_core::rules::{
-    check, evaluate, evaluate_in_process, evaluate_with_command, DiagnosticKind, RuleInput,
-    RuleLimits, RuleOutcome, RulesError, CHILD_TIME_MARGIN,
+    check, check_with_command, evaluate, evaluate_in_process, evaluate_with_command,
+    DiagnosticKind, RuleInput, RuleLimits, RuleOutcome, RulesError, CHILD_TIME_MARGIN,
 };
 
 #[global_allocator]
@@ -122,6 +122,31 @@ fn the_child_reports_errors_with_their_place() {
     );
 }
 
+/// The app checks syntax through the child (it does not link the interpreter): same answers
+/// as the in-process check, for clean, warned-about and broken scripts.
+#[test]
+fn the_child_checks_syntax_like_the_engine_in_process() {
+    for script in [
+        PRODUCT_EXAMPLES,
+        "hostname = 'x'\n",
+        "if True\n    pass\n",
+        "priority = (\n",
+    ] {
+        let answer = check_with_command(child_command(), script).expect("an answer");
+        assert_eq!(answer, check(script), "{script:?}");
+    }
+    let error = check_with_command(child_command(), "if True\n    pass\n")
+        .expect("an answer")
+        .unwrap_err();
+    assert_eq!((error.kind, error.line), (DiagnosticKind::Syntax, 1));
+    // A check that cannot finish says why instead of passing.
+    let stopped = check_with_command(sh("kill -KILL $$"), "pass")
+        .expect("an answer")
+        .unwrap_err();
+    assert_eq!(stopped.kind, DiagnosticKind::Limit);
+    assert!(stopped.message.contains("signal 9"), "{}", stopped.message);
+}
+
 /// Each abuse script ends as a limit error, within the time limit plus the kill margin, and
 /// this process survives it.
 #[test]
@@ -199,6 +224,12 @@ fn a_crashing_child_becomes_a_limit_error() {
         ("cat >/dev/null; kill -ABRT $$", "signal 6"),
         ("kill -KILL $$", "signal 9"),
         ("exit 65", "too much memory"),
+        // A panic in a release build (panic = "abort"): the message, then SIGABRT.
+        (
+            "cat >/dev/null; echo \"thread 'main' panicked at src/x.rs:1:1\" >&2; kill -ABRT $$",
+            "internal error in the rules engine",
+        ),
+        ("exit 101", "internal error in the rules engine"),
     ] {
         let o = evaluate_with_command(sh(script), "pass", &input(), &limits).expect("an outcome");
         assert_eq!(

@@ -38,7 +38,7 @@ pub fn typical_input() -> RuleInput {
     }
 }
 
-/// The release app, which evaluates rules when run as `helpdesk-button __evaluate-rules`.
+/// The release app; the rules evaluator the app runs sits next to it.
 fn app_exe() -> PathBuf {
     if let Some(exe) = std::env::var_os("HELPDESK_BENCH_APP_EXE") {
         return exe.into();
@@ -68,14 +68,9 @@ pub fn bench(c: &mut Criterion) {
         b.iter(|| evaluate_in_process(black_box(TYPICAL_RULE), &input, &limits))
     });
 
-    // What the app runs: `helpdesk-button-rules` next to the app (no GUI libraries to load),
-    // and, for comparison, the app binary's own rule mode (its fallback).
-    let app = app_exe();
-    let evaluator = app.with_file_name("helpdesk-button-rules");
-    for (name, exe) in [
-        ("typical/child_process", evaluator),
-        ("typical/child_process_gui_binary", app),
-    ] {
+    // What the app runs: `helpdesk-button-rules` next to the app (no GUI libraries to load).
+    let evaluator = app_exe().with_file_name("helpdesk-button-rules");
+    for (name, exe) in [("typical/child_process", evaluator)] {
         if !exe.is_file() {
             println!(
                 "note: {} is not built (cargo build --release -p helpdesk-button); {name} is not benchmarked",

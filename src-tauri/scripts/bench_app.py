@@ -4,8 +4,9 @@
 Runs inside an X display (bench.sh starts Xvfb and a private D-Bus session) and writes one JSON
 file of raw samples; bench_report.py turns the files into the table. Phases:
 
-  hotkey    the release app, pointed at a local sandbox; N presses of the hotkey with xdotool.
-            Per press: key press -> the app's `form visible (trigger to first paint)` log line
+  hotkey    the release app, pointed at a local sandbox; N presses of the hotkey with xdotool,
+            each once the app has sat idle long enough to give memory back (its idle trim). Per
+            press: key press -> the app's `form visible (trigger to first paint)` log line
             (its RFC 3339 timestamp minus the wall-clock time just before `xdotool key`), the
             form's X window mapped (MapNotify), the app's own capture timings (debug log), and
             the PSS of the process tree with the form open. Then the form is closed with Esc.
@@ -457,7 +458,8 @@ class Harness:
         path = self.work / f"app-{name}.log"
         env = dict(self.env)
         # info as shipped, plus the capture module's debug line with the grab/encode/thumbnail split.
-        env["HELPDESK_BUTTON_LOG"] = "info,tao=warn,wry=warn,helpdesk_core::capture=debug"
+        # and the idle trim's line (what it gave back, how long it took).
+        env["HELPDESK_BUTTON_LOG"] = "info,tao=warn,wry=warn,helpdesk_core::capture=debug,helpdesk_button::idle=debug"
         app = subprocess.Popen([str(self.bin), "--config-dir", str(self.config)], env=env, stdout=subprocess.DEVNULL,
                                stderr=open(path, "w"), start_new_session=True)
         logf = LogFile(path)
@@ -505,6 +507,18 @@ def close_form(window: int | None) -> bool:
     return False
 
 
+TRIM_LINE = "idle: memory given back"
+
+
+def trims(logf: LogFile, since: int = 0) -> list[dict]:
+    """The idle trims the app logged: clean file pages unmapped (MB) and the time it took (ms)."""
+    out = []
+    for line in logf.lines()[since:]:
+        if TRIM_LINE in line:
+            out.append({"released_mb": float(field(line, "released_mb") or "nan"), "ms": float(field(line, "ms") or "nan")})
+    return out
+
+
 def phase_hotkey(h: Harness, runs: int, settle: float, afteruse_secs: float) -> dict:
     watch = XWatch()
     watch.start()
@@ -513,7 +527,12 @@ def phase_hotkey(h: Harness, runs: int, settle: float, afteruse_secs: float) -> 
     try:
         time.sleep(settle)
         out["tray_only_pss_bytes"] = tree_pss(app.pid)["total_bytes"]
+        idle_since = 0
         for i in range(runs):
+            # Each press comes when the app sits idle as it does all day: after its idle trim
+            # (5 s after the start or the last form closed), so pages it gave back must return.
+            if logf.wait_for(TRIM_LINE, idle_since, 30) is None:
+                out["errors"].append(f"press {i + 1}: no idle trim within 30 s before the press")
             since = logf.mark()
             t_key = time.time()
             subprocess.run(["xdotool", "key", HOTKEY], check=True)
@@ -521,6 +540,7 @@ def phase_hotkey(h: Harness, runs: int, settle: float, afteruse_secs: float) -> 
             if line is None:
                 out["errors"].append(f"press {i + 1}: no 'form visible' line within 30 s")
                 close_form(None)
+                idle_since = logf.mark()
                 continue
             painted = log_time(line)
             press = {"key_to_paint_ms": (painted - t_key) * 1000.0, "app_trigger_to_paint_ms": float(field(line, "ms") or "nan")}
@@ -547,6 +567,7 @@ def phase_hotkey(h: Harness, runs: int, settle: float, afteruse_secs: float) -> 
             time.sleep(1.0)
             closed = tree_pss(app.pid)
             press["after_close_pss_bytes"] = closed["total_bytes"]
+            idle_since = logf.mark()
             press["after_close_processes"] = closed["processes"]
             out["presses"].append(press)
             log(f"press {i + 1}/{runs}: key->paint {press['key_to_paint_ms']:.0f} ms, "
@@ -564,10 +585,11 @@ def phase_hotkey(h: Harness, runs: int, settle: float, afteruse_secs: float) -> 
 def phase_idle(h: Harness, runs: int, seconds: float, settle: float) -> list[dict]:
     samples = []
     for i in range(runs):
-        app, _ = h.start_app(f"idle-{i + 1}")
+        app, logf = h.start_app(f"idle-{i + 1}")
         try:
             time.sleep(settle)
             s = idle_window(app.pid, seconds)
+            s["trims"] = trims(logf)
             samples.append(s)
             log(f"idle run {i + 1}/{runs}: tree PSS {s['pss_bytes'] / 1e6:.1f} MB, CPU {s['cpu_percent']:.3f} % "
                 f"({s['cpu_percent_schedstat']:.3f} % by schedstat), wakeups/s {s['wakeups_per_s']}, "

@@ -172,7 +172,6 @@ def main() -> int:
     # In-process figures.
     t.add("inventory", "inventory collect", "ms", crit.get("inventory/collect"), "criterion", 50)
     t.add("rules_child", "typical rule, child process", "ms", crit.get("rules/typical/child_process"), "criterion", 20)
-    t.add("rules_child_gui", "  same, via the GUI binary (fallback)", "ms", crit.get("rules/typical/child_process_gui_binary"), "criterion")
     t.add("rules_in_process", "  typical rule, in process", "ms", crit.get("rules/typical/in_process"), "criterion")
     t.add("ticket_render", "ticket body rendering, 2 screenshots", "ms", crit.get("ticket/render/2x1920x1080"), "criterion")
     t.add("ticket_prepare_images", "  fitting 2 screenshots under the cap", "ms", crit.get("ticket/prepare_images/2x1920x1080"), "criterion")
@@ -192,6 +191,10 @@ def main() -> int:
     t.add("idle_uss", "  idle tree USS (private pages only)", "MB", stats([s.get("uss_bytes") for s in idle]), "smaps_rollup Private_*", scale=MB)
     t.add("idle_rss", "  idle tree RSS", "MB", stats([s.get("rss_bytes") for s in idle]), "smaps_rollup Rss", scale=MB)
     t.add("idle_pss_file", "  of the PSS: file pages (libraries, the binary)", "MB", stats([s.get("pss_file_bytes") for s in idle]), "smaps_rollup Pss_File", scale=MB)
+    trims = [x for s in idle for x in s.get("trims", [])]
+    t.add("idle_trim_released", "  clean file pages the idle trim unmapped (still in the page cache)", "MB",
+          stats([x["released_mb"] for x in trims]), "app debug log 'idle: memory given back'")
+    t.add("idle_trim_ms", "  idle trim, time it took", "ms", stats([x["ms"] for x in trims]), "app debug log")
     t.add("idle_cpu", "idle CPU over 60 s (tray only)", "%", stats([s["cpu_percent"] for s in idle]), "/proc stat utime+stime, tree", 0.1)
     t.add("idle_cpu_schedstat", "  idle CPU, by schedstat (ns)", "%", stats([s.get("cpu_percent_schedstat") for s in idle]), "/proc task schedstat")
     t.add("idle_wakeups", "  idle wakeups of the tree's threads", "/s", stats([s.get("wakeups_per_s") for s in idle]),

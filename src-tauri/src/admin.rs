@@ -419,12 +419,22 @@ fn capitalised(s: &str) -> String {
 }
 
 #[tauri::command]
-pub fn admin_check_rules(gate: Gate<'_>, script: String) -> Result<Value, AdminError> {
+pub async fn admin_check_rules(gate: Gate<'_>, script: String) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
-    Ok(match helpdesk_core::rules::check(&script) {
+    Ok(match check_rules(script).await? {
         Ok(warnings) => json!({ "ok": true, "diagnostics": warnings }),
         Err(error) => json!({ "ok": false, "diagnostics": [error] }),
     })
+}
+
+/// The syntax check, in the rules evaluator (the app does not contain the interpreter).
+async fn check_rules(script: String) -> Result<helpdesk_core::rules::CheckAnswer, AdminError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        helpdesk_core::rules::check_in_child(&crate::rules_evaluator(), &script)
+    })
+    .await
+    .map_err(|e| AdminError::new("internal", e.to_string()))?
+    .map_err(|e| AdminError::new("internal", format!("The rules could not be checked: {e}")))
 }
 
 #[tauri::command]
@@ -434,10 +444,9 @@ pub async fn admin_test_rules(
     input: helpdesk_core::rules::RuleInput,
 ) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
-    let exe = std::env::current_exe().map_err(|e| AdminError::new("internal", e.to_string()))?;
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         helpdesk_core::rules::evaluate(
-            &exe,
+            &crate::rules_evaluator(),
             &script,
             &input,
             &helpdesk_core::rules::RuleLimits::default(),
@@ -450,13 +459,13 @@ pub async fn admin_test_rules(
 }
 
 #[tauri::command]
-pub fn admin_save_rules(
+pub async fn admin_save_rules(
     state: AppStateArc<'_>,
     gate: Gate<'_>,
     script: String,
 ) -> Result<(), AdminError> {
     require_unlocked(&gate)?;
-    if let Err(e) = helpdesk_core::rules::check(&script) {
+    if let Err(e) = check_rules(script.clone()).await? {
         return Err(AdminError::invalid_field(
             "rules",
             format!(

@@ -6,6 +6,7 @@ pub mod cli;
 mod commands;
 #[cfg(target_os = "linux")]
 mod hotkey_x11;
+mod idle;
 mod rules_cli;
 mod session;
 mod tickets;
@@ -111,6 +112,7 @@ pub fn run_gui(
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state.clone())
         .manage(updates)
+        .manage(idle::Idle::default())
         .manage(admin::AdminGate::default())
         .invoke_handler(commands::handler())
         .setup(move |app| {
@@ -126,6 +128,7 @@ pub fn run_gui(
             worker::spawn(app.handle().clone());
             worker::spawn_poller(app.handle().clone());
             updates::spawn_schedule(app.handle().clone());
+            idle::spawn_trim(app.handle().clone());
             if check_updates {
                 updates::check_from_tray(app.handle());
             }
@@ -153,11 +156,12 @@ pub fn run_gui(
         tauri::RunEvent::ExitRequested {
             api, code: None, ..
         } => api.prevent_exit(),
-        // A closed window may leave the app idle: a waiting update can install now.
+        // A closed window may leave the app idle: a waiting update can install now, and the
+        // memory the window used goes back.
         tauri::RunEvent::WindowEvent {
             event: tauri::WindowEvent::Destroyed,
             ..
-        } => app.state::<updates::Updates>().maybe_idle.notify_one(),
+        } => idle::poke(app),
         _ => {}
     });
     std::process::ExitCode::SUCCESS
@@ -225,25 +229,21 @@ pub fn rules_config(paths: &AppPaths) -> Option<helpdesk_core::submit::RulesConf
             return None;
         }
     };
-    let exe = rules_evaluator(std::env::current_exe().ok()?);
     Some(helpdesk_core::submit::RulesConfig {
-        exe,
+        exe: rules_evaluator(),
         script,
         limits: helpdesk_core::rules::RuleLimits::default(),
     })
 }
 
-/// The program that evaluates rules: the lean `helpdesk-button-rules` next to the app when it is
-/// there (it starts without loading GTK and WebKit), else the app itself in its rule mode.
-fn rules_evaluator(app_exe: std::path::PathBuf) -> std::path::PathBuf {
-    let lean = app_exe.with_file_name(format!(
-        "helpdesk-button-rules{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    if lean.is_file() {
-        lean
-    } else {
-        app_exe
+/// The program that checks and evaluates rules: `helpdesk-button-rules`, installed next to the
+/// app. It starts without loading GTK and WebKit, and the app itself does not contain the
+/// interpreter (README, Performance).
+pub fn rules_evaluator() -> std::path::PathBuf {
+    let name = format!("helpdesk-button-rules{}", std::env::consts::EXE_SUFFIX);
+    match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name(name),
+        Err(_) => name.into(),
     }
 }
 

@@ -9,19 +9,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Counts allocations so the rule-evaluation child can enforce its memory limit; inert until
-/// that child mode arms it.
-#[global_allocator]
-static ALLOC: helpdesk_core::rules::RulesAllocator = helpdesk_core::rules::RulesAllocator;
-
 fn main() -> ExitCode {
-    // The dispatcher rules run in a child copy of this program, isolated from the app.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == helpdesk_core::rules::CHILD_MODE_ARG)
-    {
-        return helpdesk_core::rules::child_main();
-    }
+    // The dispatcher rules run in `helpdesk-button-rules` (src/bin), not in this program.
     let cli = helpdesk_button::cli::Cli::parse();
     if let Some(pid) = cli.after_update.as_deref() {
         helpdesk_button::updates::wait_for_previous(pid);
@@ -34,6 +23,8 @@ fn main() -> ExitCode {
     match cli.command {
         Some(command) => helpdesk_button::cli::run(command, cli.config_dir.as_deref()),
         None => {
+            // Before any thread starts: the mappings the idle trim may give back.
+            helpdesk_core::memory::record_startup_mappings();
             // Software rendering, no OpenGL: a tray app and a small form do not need the GPU,
             // and probing OpenGL loads Mesa and LLVM (~26 MB in the app, as much again in the
             // page's process; README, Performance). WebKit's compositing goes with it, because

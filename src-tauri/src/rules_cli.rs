@@ -35,7 +35,14 @@ fn located(file: &Path, severity: &str, d: &RuleDiagnostic) -> String {
 
 /// Prints the diagnostics of `script`; returns whether it is free of syntax errors.
 fn report(file: &Path, script: &str) -> bool {
-    match rules::check(script) {
+    let answer = match rules::check_in_child(&crate::rules_evaluator(), script) {
+        Ok(answer) => answer,
+        Err(e) => {
+            println!("{}: error: {e}", file.display());
+            return false;
+        }
+    };
+    match answer {
         Ok(warnings) => {
             for w in &warnings {
                 println!("{}", located(file, "warning", w));
@@ -90,14 +97,12 @@ pub fn rules_test(rules_path: &Path, input_path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_INPUT);
         }
     };
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: could not find this program to run the rules: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    match rules::evaluate(&exe, &script, &input, &RuleLimits::default()) {
+    match rules::evaluate(
+        &crate::rules_evaluator(),
+        &script,
+        &input,
+        &RuleLimits::default(),
+    ) {
         Ok(outcome) => {
             println!(
                 "{}",

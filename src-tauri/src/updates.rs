@@ -30,8 +30,6 @@ pub struct Updates {
     waiting_for_idle: AtomicBool,
     /// `--config-dir` as given at start, passed on to the restarted copy.
     config_dir_arg: Option<std::path::PathBuf>,
-    /// Woken when the app may have become idle (a window closed, a delivery finished).
-    pub maybe_idle: tokio::sync::Notify,
 }
 
 impl Updates {
@@ -51,7 +49,6 @@ impl Updates {
             pending: Mutex::new(None),
             checking: tokio::sync::Mutex::new(()),
             waiting_for_idle: AtomicBool::new(false),
-            maybe_idle: tokio::sync::Notify::new(),
         }
     }
 
@@ -332,14 +329,6 @@ fn classify(e: PluginError, url: &str, version: Option<&str>, plan: &CheckPlan) 
     }
 }
 
-/// True when nobody is using the app: no window open and no ticket being sent.
-fn is_idle(app: &AppHandle) -> bool {
-    let state = crate::app_state(app);
-    app.webview_windows().is_empty()
-        && state.session().is_none()
-        && state.sending.load(Ordering::SeqCst) == 0
-}
-
 /// Installs the pending update as soon as the app is idle, then restarts into it.
 fn install_when_idle(app: AppHandle) {
     let updates = app.state::<Updates>();
@@ -348,14 +337,15 @@ fn install_when_idle(app: AppHandle) {
     }
     tauri::async_runtime::spawn(async move {
         let updates = app.state::<Updates>();
+        let mut pokes = app.state::<crate::idle::Idle>().subscribe();
         while updates.has_pending() {
-            if is_idle(&app) {
+            if crate::idle::is_idle(&app) {
                 if install_pending(&app).await.is_ok() {
                     restart(&app);
                 }
                 break;
             }
-            let _ = tokio::time::timeout(IDLE_RECHECK, updates.maybe_idle.notified()).await;
+            let _ = tokio::time::timeout(IDLE_RECHECK, pokes.changed()).await;
         }
         updates.waiting_for_idle.store(false, Ordering::SeqCst);
     });

@@ -7,7 +7,7 @@ use std::time::Duration;
 use helpdesk_core::outbox::DeliveryResult;
 use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, RetryPolicy};
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 
 /// The longest the worker sleeps while entries wait, so entries saved by the CLI or while the
 /// network was down are picked up.
@@ -85,9 +85,7 @@ pub fn spawn(app: AppHandle) {
                     state
                         .sending
                         .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    app.state::<crate::updates::Updates>()
-                        .maybe_idle
-                        .notify_one();
+                    crate::idle::poke(&app);
                     match delivered {
                         Ok(results) => {
                             for result in &results {

@@ -1,7 +1,9 @@
 //! Running the rules in a child process: the app re-run with [`CHILD_MODE_ARG`].
 //!
-//! Protocol: the parent writes one JSON request `{script, input, limits}` to the child's stdin
-//! and closes it; the child prints the [`RuleOutcome`] as one line of JSON and exits 0. The
+//! Protocol: the parent writes one JSON request `{script, input, limits, check}` to the child's
+//! stdin and closes it; the child prints the [`RuleOutcome`] as one line of JSON and exits 0.
+//! With `check` set it only compiles the script ([`check_in_child`]) and prints the result of
+//! [`super::check`] instead: the app keeps the interpreter out of its own binary. The
 //! parent reads the last non-empty line of stdout, so a banner printed before it does no harm.
 //! A child that outlives `limits.time` + [`CHILD_TIME_MARGIN`] is killed; one that dies (memory
 //! ceiling, abort, signal, panic) becomes a [`DiagnosticKind::Limit`] outcome.
@@ -63,6 +65,7 @@ struct RequestRef<'a> {
     script: &'a str,
     input: &'a RuleInput,
     limits: &'a RuleLimits,
+    check: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +73,20 @@ struct Request {
     script: String,
     input: RuleInput,
     limits: RuleLimits,
+    /// Only the syntax check: the answer is a [`CheckAnswer`].
+    #[serde(default)]
+    check: bool,
+}
+
+/// What [`super::check`] returns: the warnings, or the first syntax error.
+pub type CheckAnswer = Result<Vec<RuleDiagnostic>, RuleDiagnostic>;
+
+/// How a child run ended.
+enum Ended {
+    /// Exited 0: the last non-empty line of its stdout, and its stderr.
+    Answered { line: String, stderr: String },
+    /// Killed, or died on a limit or a crash: why, for the user.
+    Stopped(String),
 }
 
 /// Evaluates the rules in a child process: `exe __evaluate-rules`.
@@ -94,15 +111,62 @@ pub fn evaluate(
 /// # Errors
 /// As [`evaluate`].
 pub fn evaluate_with_command(
-    mut cmd: Command,
+    cmd: Command,
     script: &str,
     input: &RuleInput,
     limits: &RuleLimits,
 ) -> Result<RuleOutcome, RulesError> {
+    match run_child(cmd, script, input, limits, false)? {
+        Ended::Answered { line, stderr } => {
+            serde_json::from_str(&line).map_err(|source| RulesError::BadAnswer { source, stderr })
+        }
+        Ended::Stopped(text) => Ok(limit_outcome(input, text)),
+    }
+}
+
+/// The syntax check ([`super::check`]) in a child process: `exe __evaluate-rules`, so that the
+/// caller need not contain the interpreter. Limits are the defaults; nothing of the script runs.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn check_in_child(exe: &Path, script: &str) -> Result<CheckAnswer, RulesError> {
+    let mut cmd = Command::new(exe);
+    cmd.arg(CHILD_MODE_ARG);
+    check_with_command(cmd, script)
+}
+
+/// [`check_in_child`] with a caller-built command, as [`evaluate_with_command`].
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn check_with_command(cmd: Command, script: &str) -> Result<CheckAnswer, RulesError> {
+    let input = RuleInput::default();
+    match run_child(cmd, script, &input, &RuleLimits::default(), true)? {
+        Ended::Answered { line, stderr } => {
+            serde_json::from_str(&line).map_err(|source| RulesError::BadAnswer { source, stderr })
+        }
+        Ended::Stopped(message) => Ok(Err(RuleDiagnostic {
+            line: 0,
+            column: 0,
+            message,
+            kind: DiagnosticKind::Limit,
+        })),
+    }
+}
+
+/// Runs one request in the child and says how it ended.
+fn run_child(
+    mut cmd: Command,
+    script: &str,
+    input: &RuleInput,
+    limits: &RuleLimits,
+    check: bool,
+) -> Result<Ended, RulesError> {
     let request = serde_json::to_vec(&RequestRef {
         script,
         input,
         limits,
+        check,
     })
     .map_err(|e| RulesError::Pipe(e.into()))?;
     cmd.stdin(Stdio::piped())
@@ -173,43 +237,38 @@ pub fn evaluate_with_command(
     );
 
     if killed {
-        return Ok(limit_outcome(input, time_limit_text(limits)));
+        return Ok(Ended::Stopped(time_limit_text(limits)));
     }
     let Some(status) = status else {
-        return Ok(limit_outcome(
-            input,
+        return Ok(Ended::Stopped(
             "The rules evaluator stopped unexpectedly".to_owned(),
         ));
     };
     if status.success() {
         let text = String::from_utf8_lossy(&stdout);
-        let last = text
+        let line = text
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return serde_json::from_str(last)
-            .map_err(|source| RulesError::BadAnswer { source, stderr });
+            .unwrap_or("")
+            .to_owned();
+        return Ok(Ended::Answered { line, stderr });
+    }
+    // A Rust panic: exit 101, or an abort with the panic message when built with panic=abort.
+    if status.code() == Some(EXIT_PANIC) || stderr.contains("panicked at") {
+        tracing::warn!(stderr = %stderr, "the rules evaluator panicked");
+        return Ok(Ended::Stopped(
+            "The rules stopped the evaluator (an internal error in the rules engine)".to_owned(),
+        ));
     }
     match status.code() {
-        Some(monty_types::OOM_EXIT_CODE) => Ok(limit_outcome(input, memory_limit_text(limits))),
-        Some(EXIT_WATCHDOG) => Ok(limit_outcome(input, time_limit_text(limits))),
-        Some(EXIT_PANIC) => {
-            tracing::warn!(stderr = %stderr, "the rules evaluator panicked");
-            Ok(limit_outcome(
-                input,
-                "The rules stopped the evaluator (an internal error in the rules engine)"
-                    .to_owned(),
-            ))
-        }
+        Some(monty_types::OOM_EXIT_CODE) => Ok(Ended::Stopped(memory_limit_text(limits))),
+        Some(EXIT_WATCHDOG) => Ok(Ended::Stopped(time_limit_text(limits))),
         // A signal (Unix), or an NTSTATUS failure such as a stack overflow (Windows).
-        None | Some(i32::MIN..=-1) => Ok(limit_outcome(
-            input,
-            format!(
-                "The rules used too much memory or time and the evaluator was stopped ({})",
-                describe(status)
-            ),
-        )),
+        None | Some(i32::MIN..=-1) => Ok(Ended::Stopped(format!(
+            "The rules used too much memory or time and the evaluator was stopped ({})",
+            describe(status)
+        ))),
         Some(_) => Err(RulesError::NoAnswer { status, stderr }),
     }
 }
@@ -281,6 +340,9 @@ pub fn child_main() -> ExitCode {
         }
     };
     drop(text);
+    if request.check {
+        return answer(&super::check(&request.script));
+    }
     // If the parent is gone and nobody kills us, stop anyway.
     let watchdog = request.limits.time + CHILD_TIME_MARGIN * 4;
     thread::spawn(move || {
@@ -294,7 +356,12 @@ pub fn child_main() -> ExitCode {
     if armed {
         let _ = monty_alloc::set_limit(None, false);
     }
-    let line = match serde_json::to_string(&outcome) {
+    answer(&outcome)
+}
+
+/// Prints the answer as the last line of stdout.
+fn answer<T: Serialize>(value: &T) -> ExitCode {
+    let line = match serde_json::to_string(value) {
         Ok(line) => line,
         Err(e) => {
             eprintln!("rules evaluator: could not write the outcome: {e}");

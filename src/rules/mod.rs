@@ -60,7 +60,8 @@ use serde::{Deserialize, Serialize};
 use crate::paths::AppPaths;
 
 pub use child::{
-    child_main, evaluate, evaluate_with_command, RulesError, CHILD_MODE_ARG, CHILD_TIME_MARGIN,
+    check_in_child, check_with_command, child_main, evaluate, evaluate_with_command, CheckAnswer,
+    RulesError, CHILD_MODE_ARG, CHILD_TIME_MARGIN,
 };
 pub use engine::{check, evaluate_in_process, MAX_SCRIPT_BYTES};
 pub use variables::{READ_ONLY, READ_WRITE};

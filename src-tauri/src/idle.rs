@@ -1,0 +1,77 @@
+//! The app's idle moments: no window open, no form session, no ticket being sent. A waiting
+//! update installs then, and the app gives memory back (`helpdesk_core::memory`).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tauri::{AppHandle, Manager};
+
+/// How long the app must have been left alone before it trims: the closed form's WebKit
+/// processes have exited and its last callbacks have run by then.
+const TRIM_AFTER: Duration = Duration::from_secs(5);
+
+/// Told whenever the app may have become idle (a window closed, a delivery finished).
+pub struct Idle {
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Idle {
+    fn default() -> Self {
+        Self {
+            changed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Idle {
+    /// Something that kept the app busy ended.
+    pub fn poke(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Resolves at the next [`Idle::poke`] after this call (each caller gets every poke).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}
+
+/// Pokes the app's [`Idle`] state.
+pub fn poke(app: &AppHandle) {
+    app.state::<Idle>().poke();
+}
+
+/// True when nobody is using the app: no window open and no ticket being sent.
+pub fn is_idle(app: &AppHandle) -> bool {
+    let state = crate::app_state(app);
+    app.webview_windows().is_empty()
+        && state.session().is_none()
+        && state.sending.load(Ordering::SeqCst) == 0
+}
+
+/// Gives memory back [`TRIM_AFTER`] the start and after every moment the app may have become
+/// idle, if it still is.
+pub fn spawn_trim(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let mut pokes = app.state::<Idle>().subscribe();
+        loop {
+            tokio::time::sleep(TRIM_AFTER).await;
+            if is_idle(&app) {
+                let started = Instant::now();
+                match tauri::async_runtime::spawn_blocking(helpdesk_core::memory::trim).await {
+                    Ok(Ok(trimmed)) => tracing::debug!(
+                        released_mb = format!("{:.1}", trimmed.file_bytes as f64 / 1e6),
+                        mappings = trimmed.mappings,
+                        ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                        "idle: memory given back"
+                    ),
+                    Ok(Err(e)) => tracing::debug!(error = %e, "idle: memory could not be trimmed"),
+                    Err(e) => tracing::debug!(error = %e, "idle: the trim did not run"),
+                }
+            }
+            // A poke during the wait or the trim counts: the loop comes round again at once.
+            if pokes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
