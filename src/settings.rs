@@ -225,6 +225,7 @@ pub struct UpdateSettings {
     pub check_hours: u32,
     /// A public key pinned by the machine-wide policy; empty = the key built into the app.
     /// Only the policy file can set it: the value in a user's settings file is ignored.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub pubkey: String,
 }
 
@@ -308,7 +309,9 @@ impl Settings {
         // The update key is trusted only from the machine-wide policy: a user (or anything
         // running as the user) must not be able to make this PC accept their own releases.
         if let Some(updates) = user.get_mut("updates").and_then(toml::Value::as_table_mut) {
-            if updates.remove("pubkey").is_some() {
+            // Earlier versions wrote `pubkey = ""`: only a real key is worth a warning.
+            let pinned = updates.remove("pubkey");
+            if pinned.is_some_and(|k| k.as_str().is_none_or(|k| !k.trim().is_empty())) {
                 tracing::warn!(file = %path.display(), "ignoring updates.pubkey in the user's settings: only the policy file can pin the update key");
             }
         }
@@ -775,6 +778,22 @@ mod tests {
         assert_eq!(loaded.atera.defaults.impact, Impact::SiteDown);
         assert!(loaded.form.require_phone);
         assert_eq!(loaded.form.checkboxes, vec!["Only this".to_string()]);
+    }
+
+    #[test]
+    fn the_users_file_never_carries_an_update_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        // The admin window saves the effective settings, which may hold the policy's key.
+        let mut settings = Settings::default();
+        settings.updates.pubkey = include_str!("../tests/fixtures/updater/test.key.pub")
+            .trim()
+            .into();
+        settings.updates.check_hours = 12;
+        settings.save(&paths).unwrap();
+        let text = std::fs::read_to_string(paths.settings_file()).unwrap();
+        assert!(!text.contains("pubkey"), "{text}");
+        assert_eq!(Settings::load(&paths).unwrap().updates.check_hours, 12);
     }
 
     #[test]

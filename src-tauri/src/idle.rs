@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Manager};
 
-/// How long the app must have been left alone before it trims: the closed form's WebKit
-/// processes have exited and its last callbacks have run by then.
+/// How long the app must have been left alone (no poke) before it trims: the closed form's
+/// WebKit processes have exited and its last callbacks have run by then.
 const TRIM_AFTER: Duration = Duration::from_secs(5);
 
 /// Told whenever the app may have become idle (a window closed, a delivery finished).
@@ -48,13 +48,20 @@ pub fn is_idle(app: &AppHandle) -> bool {
         && state.sending.load(Ordering::SeqCst) == 0
 }
 
-/// Gives memory back [`TRIM_AFTER`] the start and after every moment the app may have become
-/// idle, if it still is.
+/// Gives memory back once the app has been left alone for [`TRIM_AFTER`] after the start or after
+/// a moment it may have become idle, if it is idle then.
 pub fn spawn_trim(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
         let mut pokes = app.state::<Idle>().subscribe();
         loop {
-            tokio::time::sleep(TRIM_AFTER).await;
+            // The quiet period starts again at every poke.
+            loop {
+                match tokio::time::timeout(TRIM_AFTER, pokes.changed()).await {
+                    Err(_quiet) => break,
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_closed)) => return,
+                }
+            }
             if is_idle(&app) {
                 let started = Instant::now();
                 match tauri::async_runtime::spawn_blocking(helpdesk_core::memory::trim).await {
@@ -68,7 +75,6 @@ pub fn spawn_trim(app: AppHandle) {
                     Err(e) => tracing::debug!(error = %e, "idle: the trim did not run"),
                 }
             }
-            // A poke during the wait or the trim counts: the loop comes round again at once.
             if pokes.changed().await.is_err() {
                 return;
             }

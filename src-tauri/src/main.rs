@@ -23,8 +23,10 @@ fn main() -> ExitCode {
     match cli.command {
         Some(command) => helpdesk_button::cli::run(command, cli.config_dir.as_deref()),
         None => {
-            // Before any thread starts: the mappings the idle trim may give back.
+            // Before any thread starts: the mappings the idle trim may give back, and an
+            // allocator that returns the frames of a closed form.
             helpdesk_core::memory::record_startup_mappings();
+            helpdesk_core::memory::tune_allocator();
             // Software rendering, no OpenGL: a tray app and a small form do not need the GPU,
             // and probing OpenGL loads Mesa and LLVM (~26 MB in the app, as much again in the
             // page's process; README, Performance). WebKit's compositing goes with it, because

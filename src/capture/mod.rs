@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use image::codecs::jpeg::JpegEncoder;
 use image::{ImageFormat, RgbaImage};
 use serde::Serialize;
 
@@ -36,6 +35,8 @@ pub enum CaptureError {
     Grab(String),
     #[error("a screenshot could not be encoded: {0}")]
     Encode(#[from] image::ImageError),
+    #[error("a screenshot could not be encoded as JPEG: {0}")]
+    Jpeg(#[from] jpeg_encoder::EncodingError),
     #[error("could not write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -205,16 +206,31 @@ pub fn encode_jpeg(
 ) -> Result<(Vec<u8>, u32, u32), CaptureError> {
     let (w, h) = image.dimensions();
     let scale = f64::from(max_edge) / f64::from(w.max(h));
-    let rgb = if scale < 1.0 {
+    let scaled;
+    let source = if scale < 1.0 {
         let nw = ((f64::from(w) * scale).round() as u32).max(1);
         let nh = ((f64::from(h) * scale).round() as u32).max(1);
-        image::DynamicImage::ImageRgba8(image::imageops::thumbnail(image, nw, nh)).into_rgb8()
+        scaled = image::imageops::thumbnail(image, nw, nh);
+        &scaled
     } else {
-        image::DynamicImage::ImageRgba8(image.clone()).into_rgb8()
+        image
+    };
+    let (width, height) = source.dimensions();
+    let too_large = || {
+        CaptureError::Grab(format!(
+            "a {width}x{height} screenshot is larger than JPEG allows (65535 pixels a side)"
+        ))
     };
     let mut out = Vec::with_capacity(256 * 1024);
-    JpegEncoder::new_with_quality(&mut out, quality).encode_image(&rgb)?;
-    Ok((out, rgb.width(), rgb.height()))
+    // jpeg-encoder takes the RGBA pixels as they are (no copy to RGB) and uses AVX2 where the
+    // CPU has it: about three times faster than image's encoder (README, Performance).
+    jpeg_encoder::Encoder::new(&mut out, quality).encode(
+        source.as_raw(),
+        u16::try_from(width).map_err(|_| too_large())?,
+        u16::try_from(height).map_err(|_| too_large())?,
+        jpeg_encoder::ColorType::Rgba,
+    )?;
+    Ok((out, width, height))
 }
 
 /// Writes each screenshot's full frame as PNG into `dir` (`monitor-1-NAME.png`) and returns the

@@ -1,4 +1,5 @@
-//! Running the rules in a child process: the app re-run with [`CHILD_MODE_ARG`].
+//! Running the rules in a child process: `helpdesk-button-rules` (or any program whose `main`
+//! calls [`child_main`]) run with [`CHILD_MODE_ARG`].
 //!
 //! Protocol: the parent writes one JSON request `{script, input, limits, check}` to the child's
 //! stdin and closes it; the child prints the [`RuleOutcome`] as one line of JSON and exits 0.
@@ -21,7 +22,7 @@ use super::{
     evaluate_in_process, DiagnosticKind, RuleDiagnostic, RuleInput, RuleLimits, RuleOutcome,
 };
 
-/// The first argument that makes the app evaluate rules from stdin instead of starting.
+/// The first argument that makes the evaluator read one request from stdin ([`child_main`]).
 pub const CHILD_MODE_ARG: &str = "__evaluate-rules";
 
 /// Time the child gets beyond `limits.time` for starting and compiling before it is killed.
@@ -117,9 +118,7 @@ pub fn evaluate_with_command(
     limits: &RuleLimits,
 ) -> Result<RuleOutcome, RulesError> {
     match run_child(cmd, script, input, limits, false)? {
-        Ended::Answered { line, stderr } => {
-            serde_json::from_str(&line).map_err(|source| RulesError::BadAnswer { source, stderr })
-        }
+        Ended::Answered { line, stderr } => parse_answer(&line, stderr),
         Ended::Stopped(text) => Ok(limit_outcome(input, text)),
     }
 }
@@ -142,9 +141,7 @@ pub fn check_in_child(exe: &Path, script: &str) -> Result<CheckAnswer, RulesErro
 pub fn check_with_command(cmd: Command, script: &str) -> Result<CheckAnswer, RulesError> {
     let input = RuleInput::default();
     match run_child(cmd, script, &input, &RuleLimits::default(), true)? {
-        Ended::Answered { line, stderr } => {
-            serde_json::from_str(&line).map_err(|source| RulesError::BadAnswer { source, stderr })
-        }
+        Ended::Answered { line, stderr } => parse_answer(&line, stderr),
         Ended::Stopped(message) => Ok(Err(RuleDiagnostic {
             line: 0,
             column: 0,
@@ -152,6 +149,13 @@ pub fn check_with_command(cmd: Command, script: &str) -> Result<CheckAnswer, Rul
             kind: DiagnosticKind::Limit,
         })),
     }
+}
+
+fn parse_answer<T: serde::de::DeserializeOwned>(
+    line: &str,
+    stderr: String,
+) -> Result<T, RulesError> {
+    serde_json::from_str(line).map_err(|source| RulesError::BadAnswer { source, stderr })
 }
 
 /// Runs one request in the child and says how it ended.
