@@ -712,12 +712,16 @@ async function newTicket() {
 
 // ---- rendering a whole state -------------------------------------------------------------------
 
+/**
+ * Reports the first paint of a session's content: the animation-frame callback runs before the
+ * frame that holds the content is painted, and a task it queues runs once that paint is done.
+ */
 function markPainted(sessionId) {
   if (sessionId === undefined || sessionId === null || state.paintedSessions.has(sessionId)) return;
   state.paintedSessions.add(sessionId);
-  requestAnimationFrame(() => requestAnimationFrame(() => {
+  requestAnimationFrame(() => setTimeout(() => {
     invoke('form_painted', { sessionId }).catch(() => {});
-  }));
+  }, 0));
 }
 
 function renderState(fs, { keepContact = false, useDraft = true } = {}) {

@@ -459,7 +459,7 @@ class Harness:
         env = dict(self.env)
         # info as shipped, plus the capture module's debug line with the grab/encode/thumbnail split.
         # and the idle trim's line (what it gave back, how long it took).
-        env["HELPDESK_BUTTON_LOG"] = "info,tao=warn,wry=warn,helpdesk_core::capture=debug,helpdesk_button::idle=debug"
+        env["HELPDESK_BUTTON_LOG"] = "info,tao=warn,wry=warn,helpdesk_core::capture=debug,helpdesk_button::idle=debug,helpdesk_button::commands=debug"
         app = subprocess.Popen([str(self.bin), "--config-dir", str(self.config)], env=env, stdout=subprocess.DEVNULL,
                                stderr=open(path, "w"), start_new_session=True)
         logf = LogFile(path)

@@ -104,6 +104,14 @@ pub fn inventory_view(inv: &Inventory) -> Value {
 
 #[tauri::command]
 async fn get_form_state(state: AppStateArc<'_>) -> Result<Value, CommandError> {
+    if let Some(s) = state.session().as_ref() {
+        tracing::debug!(
+            session = s.id,
+            ms = s.triggered_at.elapsed().as_millis() as u64,
+            captured = s.captured,
+            "the form's page asks for its state"
+        );
+    }
     // The page loads while the screens are captured (session::trigger): wait for the capture.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
