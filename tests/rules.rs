@@ -2,9 +2,9 @@
 //!
 //! The child is this test binary itself: [`child_command`] re-runs it with the libtest filter
 //! `rules::child_entry --exact` and `HELPDESK_RULES_TEST_CHILD=1`, and [`child_entry`] then
-//! behaves like the app's `__evaluate-rules` mode (it calls `child_main` and exits). libtest's
-//! "running 1 test" banner on stdout is harmless: the parent reads the last line. The binary
-//! installs `RulesAllocator`, as the app does, so the memory ceiling is real here.
+//! behaves like `helpdesk-button-rules __evaluate-rules` (it calls `child_main` and exits).
+//! libtest's "running 1 test" banner on stdout is harmless: the parent reads the last line. The
+//! binary installs `RulesAllocator`, as the evaluator does, so the memory ceiling is real here.
 //!
 //! Killing, crash and protocol handling are also tested with `sh` commands that hang, abort or
 //! answer nonsense.

@@ -45,7 +45,7 @@ const EXIT_PANIC: i32 = 101;
 /// yields an outcome with `error` set.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("could not start the rules evaluator {program}: {source}")]
+    #[error("could not start the rules evaluator {program}: {source}. It is installed next to the app; reinstall Helpdesk Button if it is missing")]
     Spawn {
         program: String,
         source: std::io::Error,
