@@ -14,7 +14,9 @@
 //!   while the trim runs.
 //! - **Pages the process wrote are never touched**: `/proc/self/pagemap` tells a page still
 //!   backed by the file from a copy-on-write copy (relocated read-only data, for example), and
-//!   only the former are dropped.
+//!   only the former are dropped. The mappings are read-only, so no write can make a copy
+//!   between that reading and the `madvise`, short of a debugger writing into the code (a
+//!   breakpoint set at that very moment could be lost).
 //! - **Free heap**: `malloc_trim(0)` returns the allocator's free pages to the system.
 //!
 //! [`tune_allocator`] makes large buffers (screen frames, JPEGs) go straight to the system and back
@@ -63,12 +65,12 @@ pub fn record_startup_mappings() {
 pub fn trim() -> std::io::Result<Trimmed> {
     #[cfg(target_os = "linux")]
     {
-        let trimmed = match linux::STARTUP.get() {
-            Some(snapshot) => linux::trim_since(snapshot)?,
-            None => Trimmed::default(),
-        };
+        // The heap first: it does not depend on /proc/self/pagemap being readable.
         linux::malloc_trim();
-        Ok(trimmed)
+        match linux::STARTUP.get() {
+            Some(snapshot) => linux::trim_since(snapshot),
+            None => Ok(Trimmed::default()),
+        }
     }
     #[cfg(not(target_os = "linux"))]
     Ok(Trimmed::default())
@@ -108,6 +110,17 @@ mod linux {
     impl Snapshot {
         pub fn take() -> Self {
             Self(read_only_file_mappings().into_iter().collect())
+        }
+
+        /// Only the mappings that lie in one of `ranges` (`[start, end)`).
+        #[cfg(test)]
+        fn within(self, ranges: &[(usize, usize)]) -> Self {
+            Self(
+                self.0
+                    .into_iter()
+                    .filter(|m| ranges.iter().any(|&(s, e)| m.start >= s && m.end <= e))
+                    .collect(),
+            )
         }
     }
 
@@ -236,16 +249,6 @@ mod linux {
         use super::*;
         use std::io::Write;
 
-        /// The tests trim the whole test process: one at a time, so that no test unmaps a
-        /// mapping while another trims it (the app trims only mappings that are never unmapped).
-        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-        fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-            ONE_AT_A_TIME
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        }
-
         /// A private mapping of a temporary file, unmapped on drop.
         struct Mapped {
             addr: *mut u8,
@@ -285,6 +288,10 @@ mod linux {
                 unsafe { std::slice::from_raw_parts(self.addr, self.len) }
             }
 
+            fn range(&self) -> (usize, usize) {
+                (self.addr as usize, self.addr as usize + self.len)
+            }
+
             fn page(&self, n: usize) -> usize {
                 self.addr as usize + n * page_size()
             }
@@ -311,11 +318,11 @@ mod linux {
 
         #[test]
         fn clean_pages_of_a_startup_mapping_are_dropped_and_read_back_unchanged() {
-            let _one = exclusive();
             let m = Mapped::new(16, false);
             touch(&m);
             assert!((0..16).all(|p| is_present(m.page(p))));
-            let snapshot = Snapshot::take();
+            // Only this test's mapping: other tests of this binary may unmap theirs meanwhile.
+            let snapshot = Snapshot::take().within(&[m.range()]);
             let trimmed = trim_since(&snapshot).unwrap();
             assert!(trimmed.file_bytes >= m.len as u64, "{trimmed:?}");
             assert!((0..16).all(|p| !is_present(m.page(p))));
@@ -324,7 +331,6 @@ mod linux {
 
         #[test]
         fn written_pages_are_kept_and_later_mappings_are_left_alone() {
-            let _one = exclusive();
             // Like relocated read-only data: written, then made read-only.
             let relro = Mapped::new(8, true);
             touch(&relro);
@@ -338,6 +344,7 @@ mod linux {
             let snapshot = Snapshot::take();
             let later = Mapped::new(4, false);
             touch(&later);
+            let snapshot = snapshot.within(&[relro.range(), later.range()]);
 
             trim_since(&snapshot).unwrap();
 

@@ -9,6 +9,9 @@ use tauri::{AppHandle, Manager};
 /// How long the app must have been left alone (no poke) before it trims: the closed form's
 /// WebKit processes have exited and its last callbacks have run by then.
 const TRIM_AFTER: Duration = Duration::from_secs(5);
+/// When the app was busy at the end of the quiet period, it looks again at the next poke, or
+/// after this long if none comes.
+const BUSY_RECHECK: Duration = Duration::from_secs(60);
 
 /// Told whenever the app may have become idle (a window closed, a delivery finished).
 pub struct Idle {
@@ -62,18 +65,24 @@ pub fn spawn_trim(app: AppHandle) {
                     Ok(Err(_closed)) => return,
                 }
             }
-            if is_idle(&app) {
-                let started = Instant::now();
-                match tauri::async_runtime::spawn_blocking(helpdesk_core::memory::trim).await {
-                    Ok(Ok(trimmed)) => tracing::debug!(
-                        released_mb = format!("{:.1}", trimmed.file_bytes as f64 / 1e6),
-                        mappings = trimmed.mappings,
-                        ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
-                        "idle: memory given back"
-                    ),
-                    Ok(Err(e)) => tracing::debug!(error = %e, "idle: memory could not be trimmed"),
-                    Err(e) => tracing::debug!(error = %e, "idle: the trim did not run"),
+            if !is_idle(&app) {
+                // Busy (a form is open, a ticket is being sent): look again after the next
+                // poke's quiet period, or after BUSY_RECHECK.
+                match tokio::time::timeout(BUSY_RECHECK, pokes.changed()).await {
+                    Ok(Err(_closed)) => return,
+                    Ok(Ok(())) | Err(_) => continue,
                 }
+            }
+            let started = Instant::now();
+            match tauri::async_runtime::spawn_blocking(helpdesk_core::memory::trim).await {
+                Ok(Ok(trimmed)) => tracing::debug!(
+                    released_mb = format!("{:.1}", trimmed.file_bytes as f64 / 1e6),
+                    mappings = trimmed.mappings,
+                    ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+                    "idle: memory given back"
+                ),
+                Ok(Err(e)) => tracing::debug!(error = %e, "idle: memory could not be trimmed"),
+                Err(e) => tracing::debug!(error = %e, "idle: the trim did not run"),
             }
             if pokes.changed().await.is_err() {
                 return;

@@ -28,6 +28,10 @@ pub const CHILD_MODE_ARG: &str = "__evaluate-rules";
 /// Time the child gets beyond `limits.time` for starting and compiling before it is killed.
 pub const CHILD_TIME_MARGIN: Duration = Duration::from_millis(500);
 
+/// How long a syntax check may take, start of the evaluator included: generous, because nothing
+/// of the script runs and a busy machine must not turn a good script into a refused one.
+const CHECK_TIME: Duration = Duration::from_secs(10);
+
 /// The most the parent reads from the child's stdout and stderr.
 const MAX_CHILD_OUTPUT: u64 = 16 * 1024 * 1024;
 const MAX_CHILD_STDERR: u64 = 64 * 1024;
@@ -124,7 +128,8 @@ pub fn evaluate_with_command(
 }
 
 /// The syntax check ([`super::check`]) in a child process: `exe __evaluate-rules`, so that the
-/// caller need not contain the interpreter. Limits are the defaults; nothing of the script runs.
+/// caller need not contain the interpreter. Nothing of the script runs; the check may take up to
+/// 10 s.
 ///
 /// # Errors
 /// As [`evaluate`].
@@ -140,7 +145,11 @@ pub fn check_in_child(exe: &Path, script: &str) -> Result<CheckAnswer, RulesErro
 /// As [`evaluate`].
 pub fn check_with_command(cmd: Command, script: &str) -> Result<CheckAnswer, RulesError> {
     let input = RuleInput::default();
-    match run_child(cmd, script, &input, &RuleLimits::default(), true)? {
+    let limits = RuleLimits {
+        time: CHECK_TIME,
+        ..RuleLimits::default()
+    };
+    match run_child(cmd, script, &input, &limits, true)? {
         Ended::Answered { line, stderr } => parse_answer(&line, stderr),
         Ended::Stopped(message) => Ok(Err(RuleDiagnostic {
             line: 0,
@@ -258,8 +267,10 @@ fn run_child(
             .to_owned();
         return Ok(Ended::Answered { line, stderr });
     }
-    // A Rust panic: exit 101, or an abort with the panic message when built with panic=abort.
-    if status.code() == Some(EXIT_PANIC) || stderr.contains("panicked at") {
+    // A Rust panic: exit 101, or (built with panic = "abort") death by a signal or a failure
+    // status after the panic message.
+    let died = status.code().is_none_or(|c| c < 0);
+    if status.code() == Some(EXIT_PANIC) || (died && stderr.contains("panicked at")) {
         tracing::warn!(stderr = %stderr, "the rules evaluator panicked");
         return Ok(Ended::Stopped(
             "The rules stopped the evaluator (an internal error in the rules engine)".to_owned(),
