@@ -225,11 +225,11 @@ pub fn encode_jpeg(
     };
     let mut out = Vec::with_capacity(256 * 1024);
     // jpeg-encoder takes the RGBA pixels as they are (no copy to RGB) and uses AVX2 where the
-    // CPU has it: nearly twice as fast as image's encoder (README, Performance). Full-resolution
-    // colour (4:4:4, as image's encoder wrote): coloured text in a screenshot stays legible.
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
-    encoder.encode(
+    // CPU has it: nearly twice as fast as image's encoder (README, Performance). Its default
+    // below quality 90 is JPEG's usual 4:2:0: brightness, which carries the shape of text, at
+    // full resolution and colour at half. Full colour (4:4:4, what image's encoder wrote) cost
+    // ~60 ms on the hotkey → form figure, the encoder competing with WebKit's start for the CPU.
+    jpeg_encoder::Encoder::new(&mut out, quality).encode(
         source.as_raw(),
         u16::try_from(width).map_err(|_| too_large())?,
         u16::try_from(height).map_err(|_| too_large())?,
