@@ -38,17 +38,14 @@ pub const MMAP_THRESHOLD: usize = 256 * 1024;
 pub const TRIM_THRESHOLD: usize = 1024 * 1024;
 
 /// Fixes the allocator's thresholds ([`MMAP_THRESHOLD`], [`TRIM_THRESHOLD`]) for a long-running
-/// process (glibc; elsewhere it does nothing). Call it first thing in `main`. Returns whether the
-/// allocator took them.
-pub fn tune_allocator() -> bool {
+/// process (glibc; elsewhere it does nothing). Call it first thing in `main`.
+pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's parameters; both values are in range.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int) == 1
-            && libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD as libc::c_int) == 1
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD as libc::c_int);
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    false
 }
 
 /// Remembers which read-only file mappings exist now; call it first thing in `main`, before any

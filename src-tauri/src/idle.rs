@@ -32,7 +32,8 @@ impl Idle {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Resolves at the next [`Idle::poke`] after this call (each caller gets every poke).
+    /// A receiver whose `changed()` resolves at each [`Idle::poke`] after this call (every
+    /// subscriber sees every poke).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
     }
