@@ -158,10 +158,8 @@ pub async fn run_integration_test(
     let submission = Submission {
         form,
         reference: new_reference(),
-        resumed: false,
         screenshots: &[],
         inventory: Some(inventory),
-        rules: None,
     };
     let step = match submit_ticket_with(client, settings, submission, app_version, &policy).await {
         Ok(outcome) => ok(

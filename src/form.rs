@@ -10,6 +10,11 @@ use crate::settings::Settings;
 
 /// The longest derived subject, in characters.
 pub const SUBJECT_MAX: usize = 50;
+/// The longest description, in characters: about ten printed pages. A longer one is refused at
+/// the form and the CLI with this number, rather than by the rules or by Atera later.
+pub const DESCRIPTION_MAX: usize = 20_000;
+/// The most selections (checkboxes and radio answers) one submission carries.
+pub const SELECTIONS_MAX: usize = 50;
 
 /// One submission as the user entered it. Priority, type and impact are raw text here: they are
 /// normalised (people's names, legacy names) when the ticket is built.
@@ -110,6 +115,21 @@ impl TicketForm {
             errors.add(
                 "phone",
                 "Use digits, spaces and + ( ) - only, like +1 555 010 2030.",
+            );
+        }
+        let description_len = self.description.chars().count();
+        if description_len > DESCRIPTION_MAX {
+            errors.add(
+                "description",
+                &format!("Shorten the description to {DESCRIPTION_MAX} characters or fewer (it has {description_len}); paste only the part of a log or message that shows the problem."),
+            );
+        }
+        if self.selections.len() > SELECTIONS_MAX
+            || self.selections.iter().any(|s| s.chars().count() > 200)
+        {
+            errors.add(
+                "selections",
+                &format!("Choose at most {SELECTIONS_MAX} options, each at most 200 characters long."),
             );
         }
         if self.description.trim().chars().count() < 3 {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::atera::models::{Agent, CreateContact, CreateTicket};
+use crate::atera::models::{Agent, CreateContact};
 use crate::atera::{AteraClient, AteraError, Timeouts};
 use crate::capture::Screenshot;
 use crate::form::{FieldErrors, TicketForm};
@@ -15,11 +15,11 @@ use crate::inventory::Inventory;
 use crate::paths::AppPaths;
 use crate::secrets::{KeyVault, Keychain};
 use crate::settings::Settings;
-use crate::ticket::{prepare_images, render_ticket, TicketImages, TicketInput, TicketValues};
+use crate::ticket::{prepare_images, TicketImages, TicketValues};
 use crate::values::AteraChoice;
 
 /// Why a submission did not produce a ticket.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SubmitError {
     #[error("some fields need fixing: {0}")]
     Invalid(FieldErrors),
@@ -143,14 +143,9 @@ pub struct Submission<'a> {
     pub form: TicketForm,
     /// The submission's reference ([`new_reference`]), carried in the ticket.
     pub reference: String,
-    /// An earlier attempt with this reference failed, so it may have created the ticket: look
-    /// for it before sending. Set it when the user retries, so a retry never duplicates.
-    pub resumed: bool,
     /// All screenshots of the capture; `form.included_screenshots` selects which are attached.
     pub screenshots: &'a [Screenshot],
     pub inventory: Option<&'a Inventory>,
-    /// The admin's dispatcher rules, when there are any.
-    pub rules: Option<&'a RulesConfig>,
 }
 
 /// The dispatcher rules and how to run them: in a child process of `exe` (the app re-run in its
@@ -186,10 +181,14 @@ pub fn connect(
     )?)
 }
 
-/// Validates, resolves the contact, composes and files the ticket.
+/// Files one submission directly, through the same pipeline as the outbox (an in-memory one):
+/// for the Integration Test and tests. The app and the CLI save to the durable outbox instead
+/// ([`crate::outbox::submit`]).
 ///
 /// # Errors
-/// [`SubmitError::Invalid`] with per-field messages, or the Atera failure.
+/// [`SubmitError::Invalid`] with per-field messages, a rule's [`SubmitError::Blocked`], or the
+/// Atera failure that kept the ticket from being filed (including an ambiguous one, after which
+/// it may exist: it is not sent again).
 pub async fn submit_ticket(
     client: &AteraClient,
     settings: &Settings,
@@ -209,8 +208,7 @@ pub async fn submit_ticket(
 /// [`submit_ticket`] with an explicit retry policy.
 ///
 /// # Errors
-/// [`SubmitError::Invalid`] with per-field messages, or the last Atera failure once retries are
-/// exhausted or the failure is not retryable.
+/// As [`submit_ticket`].
 pub async fn submit_ticket_with(
     client: &AteraClient,
     settings: &Settings,
@@ -218,149 +216,77 @@ pub async fn submit_ticket_with(
     app_version: &str,
     policy: &RetryPolicy,
 ) -> Result<SubmitOutcome, SubmitError> {
-    let resumed = submission.resumed;
-    let prepared = prepare(Some(client), settings, submission, policy).await?;
-    deliver(client, settings, &prepared, resumed, app_version, policy).await
+    let outbox = crate::outbox::Outbox::in_memory()
+        .map_err(|e| SubmitError::Storage(e.to_string()))?;
+    let delivery = crate::outbox::Delivery {
+        client,
+        settings,
+        rules: None,
+        app_version,
+        policy: *policy,
+    };
+    match crate::outbox::submit(&outbox, settings, submission, Ok(&delivery)).await? {
+        crate::outbox::Submitted::Sent(outcome) => Ok(outcome),
+        crate::outbox::Submitted::Queued { error, .. } => Err(error),
+    }
 }
 
-/// A submission with everything needed to file it later: the form as it will be sent, the final
-/// values, the machine facts and the screenshots at their final size. It needs neither the
-/// screen nor the user again, so the outbox stores it before any network call.
+/// A submission exactly as the user sent it, with everything needed to file it later and nothing
+/// that needs the network: the validated form, the machine facts and the screenshots at their
+/// final size. The outbox stores it before any network call; the requester is matched and the
+/// rules run on delivery ([`crate::outbox`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PreparedSubmission {
+pub struct SavedSubmission {
     pub reference: String,
     /// RFC 3339, UTC.
     pub created_at: String,
     /// Normalised and validated.
     pub form: TicketForm,
-    pub values: TicketValues,
-    /// Text the dispatcher rules add below the message.
-    #[serde(default)]
-    pub append: String,
     pub inventory: Option<Inventory>,
     pub images: TicketImages,
-    /// The requester as matched in Atera at submit time; `None` when Atera could not be reached
-    /// then, and it is resolved on delivery.
+    /// Set only in entries saved by versions before 0.2, which ran the rules before saving:
+    /// their final values, so the rules are not applied twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<TicketValues>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<ContactMatch>,
 }
 
-/// Validates the form and turns it into a [`PreparedSubmission`]. With a client, the requester
-/// is matched in Atera now (so the rules see Atera's view of them); if Atera cannot be reached
-/// that waits for delivery, and nothing fails.
-///
-/// # Errors
-/// [`SubmitError::Invalid`] with per-field messages; a rejected key when contacting Atera.
-pub async fn prepare(
-    client: Option<&AteraClient>,
-    settings: &Settings,
-    submission: Submission<'_>,
-    policy: &RetryPolicy,
-) -> Result<PreparedSubmission, SubmitError> {
-    let form = submission.form.normalised();
-    form.validate(settings).map_err(SubmitError::Invalid)?;
-    let contact = match client {
-        Some(client) => {
-            // At submit time the person is waiting: one quick try, no long retries.
-            let quick = RetryPolicy {
-                max_attempts: 1,
-                ..*policy
-            };
-            match resolve_contact(
-                client,
-                settings,
-                &form,
-                submission.inventory,
-                false,
-                &quick,
-                Instant::now() + policy.max_total,
-            )
-            .await
-            {
-                Ok(found) => Some(found),
-                Err(e) => {
-                    tracing::info!(
-                        kind = e.kind(),
-                        "requester not matched now; will be on delivery"
-                    );
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let mut form = form;
-    let mut values = TicketValues::resolve(&form, settings);
-    let mut append = String::new();
-    if let Some(rules) = submission.rules {
-        let input = rule_input(&form, &values, submission.inventory, contact.as_ref());
-        // The child process takes up to the rule time limit: keep it off the async workers.
-        let (exe, script, limits) = (
-            rules.exe.clone(),
-            rules.script.clone(),
-            rules.limits.clone(),
-        );
-        let evaluated = tokio::task::spawn_blocking(move || {
-            crate::rules::evaluate(&exe, &script, &input, &limits)
+impl SavedSubmission {
+    /// Validates the form and fits the screenshots under the cap; no network call.
+    ///
+    /// # Errors
+    /// [`SubmitError::Invalid`] with per-field messages.
+    pub fn new(settings: &Settings, submission: Submission<'_>) -> Result<Self, SubmitError> {
+        let form = submission.form.normalised();
+        form.validate(settings).map_err(SubmitError::Invalid)?;
+        // When the admin does not let users exclude monitors, every captured screen goes.
+        let may_exclude = settings.screenshots.allow_exclude;
+        let included: Vec<Screenshot> = submission
+            .screenshots
+            .iter()
+            .filter(|s| !may_exclude || form.included_screenshots.contains(&s.id))
+            .cloned()
+            .collect();
+        let images = prepare_images(&included, settings.screenshots.max_total_bytes);
+        let created_at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Ok(Self {
+            reference: submission.reference,
+            created_at,
+            form,
+            inventory: submission.inventory.cloned(),
+            images,
+            values: None,
+            append: None,
+            contact: None,
         })
-        .await
-        .unwrap_or_else(|e| {
-            Err(crate::rules::RulesError::Pipe(std::io::Error::other(
-                e.to_string(),
-            )))
-        });
-        match evaluated {
-            Ok(outcome) => {
-                if let Some(exception) = outcome.exception.filter(|e| !e.trim().is_empty()) {
-                    tracing::info!("the dispatcher rules blocked the submission");
-                    return Err(SubmitError::Blocked(exception));
-                }
-                form.subject = outcome.subject.trim().to_string();
-                form.description = outcome.msg;
-                append = outcome.append;
-                values = TicketValues::from_strings(
-                    &outcome.priority,
-                    &outcome.r#type,
-                    &outcome.impact,
-                    &outcome.status,
-                    settings,
-                );
-                tracing::info!(changed = ?outcome.changed, "dispatcher rules applied");
-            }
-            Err(e) => {
-                // Rules that cannot run must not cost the user their ticket: send it unchanged
-                // and say so in the ticket.
-                tracing::error!(error = %e, "the dispatcher rules could not run");
-                values.replacements.push(crate::values::Replacement {
-                    field: "rules".into(),
-                    given: e.to_string(),
-                    used: "the form's values".into(),
-                });
-            }
-        }
     }
-    // When the admin does not let users exclude monitors, every captured screen goes.
-    let may_exclude = settings.screenshots.allow_exclude;
-    let included: Vec<Screenshot> = submission
-        .screenshots
-        .iter()
-        .filter(|s| !may_exclude || form.included_screenshots.contains(&s.id))
-        .cloned()
-        .collect();
-    let images = prepare_images(&included, settings.screenshots.max_total_bytes);
-    let created_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    Ok(PreparedSubmission {
-        reference: submission.reference,
-        created_at,
-        form,
-        values,
-        append,
-        inventory: submission.inventory.cloned(),
-        images,
-        contact,
-    })
 }
+
 
 /// What the rules see: the form's values and the integration defaults, this machine's facts, and
 /// the requester as Atera knows them. `input_*` hold what the user typed only when Atera did
@@ -404,103 +330,6 @@ pub fn rule_input(
         msg: form.description.clone(),
         append: String::new(),
     }
-}
-
-/// Files a prepared submission: matches the requester if that is still open, composes the
-/// ticket and creates it exactly once. `resumed` says an earlier attempt may have created it.
-///
-/// # Errors
-/// The Atera failure, once retries per `policy` are exhausted or it is not retryable.
-pub async fn deliver(
-    client: &AteraClient,
-    settings: &Settings,
-    prepared: &PreparedSubmission,
-    resumed: bool,
-    app_version: &str,
-    policy: &RetryPolicy,
-) -> Result<SubmitOutcome, SubmitError> {
-    let deadline = Instant::now() + policy.max_total;
-    let form = &prepared.form;
-    let contact = match &prepared.contact {
-        Some(c) => c.clone(),
-        None => {
-            resolve_contact(
-                client,
-                settings,
-                form,
-                prepared.inventory.as_ref(),
-                false,
-                policy,
-                deadline,
-            )
-            .await?
-        }
-    };
-    let values = &prepared.values;
-    let rendered = render_ticket(&TicketInput {
-        form,
-        settings,
-        values,
-        inventory: prepared.inventory.as_ref(),
-        images: &prepared.images,
-        append: &prepared.append,
-        contact_note: &contact.note(),
-        reference: &prepared.reference,
-        app_version,
-    });
-    let mut request = CreateTicket {
-        title: rendered.title,
-        description: rendered.description,
-        priority: values.priority.api_value().into(),
-        impact: values.impact.api_value().into(),
-        status: values.status.clone(),
-        ticket_type: values.ticket_type.api_value().into(),
-        ..Default::default()
-    };
-    match &contact {
-        ContactMatch::Existing { end_user_id, .. }
-        | ContactMatch::CreatedUnderCustomer { end_user_id, .. }
-        | ContactMatch::Fallback { end_user_id, .. } => request.end_user_id = Some(*end_user_id),
-        ContactMatch::NameAndEmail { .. } | ContactMatch::WouldCreateUnderCustomer { .. } => {
-            // (A dry-run match never gets here: submissions resolve for real.)
-            let (first_name, last_name) = split_name(&form.name);
-            request.end_user_first_name = Some(first_name);
-            request.end_user_last_name = Some(last_name);
-            request.end_user_email = Some(form.email.clone());
-        }
-    }
-    let reference = &prepared.reference;
-    let (ticket_id, adopted) =
-        create_ticket_exactly_once(client, &request, reference, resumed, policy, deadline).await?;
-    // The number people see can differ from the id on some accounts; ask, but never fail a filed
-    // ticket over it.
-    let ticket_number = match retrying(policy, deadline, "read ticket number", || {
-        client.ticket(ticket_id)
-    })
-    .await
-    {
-        Ok(t) => t.ticket_number.unwrap_or_else(|| ticket_id.to_string()),
-        Err(e) => {
-            tracing::warn!(ticket_id, error = %e, "ticket filed, but reading its number failed");
-            ticket_id.to_string()
-        }
-    };
-    tracing::info!(
-        ticket_id,
-        reference,
-        adopted,
-        bytes = request.description.len(),
-        "ticket filed"
-    );
-    Ok(SubmitOutcome {
-        ticket_id,
-        ticket_number,
-        reference: reference.clone(),
-        adopted,
-        contact,
-        screenshot_bytes: rendered.screenshot_bytes,
-        omitted_screenshots: rendered.omitted_screenshots,
-    })
 }
 
 /// Finds the Atera contact for the requester: exact email match; else a new contact under this
@@ -686,7 +515,8 @@ impl RetryPolicy {
             retry_after: Some(wait),
         } = error
         {
-            return *wait;
+            // Capped: an absurd value must not stall (or overflow) anything.
+            return (*wait).min(self.max_total);
         }
         let exp = self
             .base_delay
@@ -709,7 +539,7 @@ fn jitter_fraction() -> f64 {
 }
 
 /// Runs an idempotent request, retrying retryable failures per `policy` until `deadline`.
-async fn retrying<T, F, Fut>(
+pub(crate) async fn retrying<T, F, Fut>(
     policy: &RetryPolicy,
     deadline: Instant,
     what: &str,
@@ -733,7 +563,7 @@ where
 }
 
 /// Waits before retry number `retry`, or returns `error` when the policy says to stop.
-async fn wait_before_retry(
+pub(crate) async fn wait_before_retry(
     policy: &RetryPolicy,
     deadline: Instant,
     what: &str,
@@ -741,7 +571,8 @@ async fn wait_before_retry(
     error: AteraError,
 ) -> Result<(), AteraError> {
     let delay = policy.delay(retry, &error);
-    if retry >= policy.max_attempts || Instant::now() + delay > deadline {
+    let too_late = Instant::now().checked_add(delay).is_none_or(|at| at > deadline);
+    if retry >= policy.max_attempts || too_late {
         tracing::warn!(what, retries = retry - 1, kind = error.kind(), "giving up");
         return Err(error);
     }
@@ -754,86 +585,6 @@ async fn wait_before_retry(
     );
     tokio::time::sleep(delay).await;
     Ok(())
-}
-
-/// `POST /tickets` that never creates a second ticket: after an ambiguous failure (a timeout, a
-/// lost connection) it looks for the submission's reference in Atera and adopts the ticket it
-/// finds; only when the ticket is certainly not there is the request sent again. Returns the id
-/// and whether it was adopted.
-async fn create_ticket_exactly_once(
-    client: &AteraClient,
-    request: &CreateTicket,
-    reference: &str,
-    check_first: bool,
-    policy: &RetryPolicy,
-    deadline: Instant,
-) -> Result<(i64, bool), AteraError> {
-    let mut must_check = check_first;
-    let mut retry = 0;
-    loop {
-        let error = if must_check {
-            match find_ticket_by_reference(client, reference).await {
-                Ok(Some(id)) => {
-                    tracing::info!(
-                        ticket_id = id,
-                        reference,
-                        "found the ticket an earlier attempt created"
-                    );
-                    return Ok((id, true));
-                }
-                Ok(None) => {
-                    must_check = false;
-                    continue;
-                }
-                Err(e) => e,
-            }
-        } else {
-            match client.create_ticket(request).await {
-                Ok(id) => return Ok((id, false)),
-                Err(e) => {
-                    must_check |= e.is_ambiguous();
-                    e
-                }
-            }
-        };
-        if !error.is_retryable() {
-            return Err(error);
-        }
-        retry += 1;
-        wait_before_retry(policy, deadline, "create ticket", retry, error).await?;
-    }
-}
-
-/// How many of the newest tickets are searched for a reference (Atera lists newest first).
-const REFERENCE_SEARCH_PAGES: u32 = 2;
-
-/// Finds the ticket carrying `reference` among the newest tickets. The reference leads the
-/// description, so it is in `FirstComment`, which Atera's ticket list returns.
-///
-/// # Errors
-/// Any [`AteraError`] from listing tickets.
-pub async fn find_ticket_by_reference(
-    client: &AteraClient,
-    reference: &str,
-) -> Result<Option<i64>, AteraError> {
-    for page in 1..=REFERENCE_SEARCH_PAGES {
-        let result = client
-            .tickets(page, crate::atera::client::MAX_PAGE_SIZE)
-            .await?;
-        let hit = result.items.iter().find(|t| {
-            t.first_comment
-                .as_deref()
-                .is_some_and(|c| c.contains(reference))
-                || t.title.as_deref().is_some_and(|c| c.contains(reference))
-        });
-        if let Some(t) = hit {
-            return Ok(t.ticket_id);
-        }
-        if i64::from(page) >= i64::from(result.total_pages) {
-            break;
-        }
-    }
-    Ok(None)
 }
 
 const NAME_PARTICLES: &[&str] = &[

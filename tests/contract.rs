@@ -49,12 +49,10 @@ async fn ticket_and_contact_bodies_in_every_contact_path_follow_the_spec() {
     ] {
         let submission = Submission {
             reference: helpdesk_core::submit::new_reference(),
-            resumed: false,
-            form: form(email),
+                form: form(email),
             screenshots: &[],
             inventory: Some(inv),
-            rules: None,
-        };
+            };
         submit_ticket(&client, &settings, submission, "0.1.0")
             .await
             .unwrap();

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use helpdesk_core::atera::{AteraClient, Timeouts};
 use helpdesk_core::form::TicketForm;
-use helpdesk_core::outbox::{self, DeliveryResult, EntryState, Outbox, Submitted};
+use std::sync::Arc;
+
+use helpdesk_core::outbox::{
+    self, Delivery, DeliveryResult, DeliveryTiming, EntryState, ManualClock, Outbox, Submitted,
+};
 use helpdesk_core::sandbox::{Fault, Sandbox};
 use helpdesk_core::secrets::ApiKey;
 use helpdesk_core::settings::AuthMode;
-use helpdesk_core::submit::{new_reference, prepare, RetryPolicy, Submission, SubmitError};
+use helpdesk_core::submit::{new_reference, RetryPolicy, SavedSubmission, Submission, SubmitError};
 
 use crate::util;
 
@@ -44,6 +48,20 @@ fn form(i: usize) -> TicketForm {
     }
 }
 
+fn delivery<'a>(client: &'a AteraClient, settings: &'a helpdesk_core::settings::Settings) -> Delivery<'a> {
+    Delivery {
+        client,
+        settings,
+        rules: None,
+        app_version: "0.1.0",
+        policy: FAST,
+    }
+}
+
+fn open(dir: &std::path::Path, clock: &Arc<ManualClock>) -> Outbox {
+    Outbox::open_with(&outbox::outbox_file(dir), clock.clone(), DeliveryTiming::default()).unwrap()
+}
+
 /// The references found in the sandbox's tickets, each with how often it occurs.
 fn references_in(sandbox: &Sandbox) -> Vec<String> {
     sandbox
@@ -62,7 +80,8 @@ fn references_in(sandbox: &Sandbox) -> Vec<String> {
 async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     let sandbox = util::sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&outbox::outbox_file(dir.path())).unwrap();
+    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(&helpdesk_core::outbox::SystemClock)));
+    let outbox = open(dir.path(), &clock);
     let settings = util::settings_for(&sandbox);
     // Atera answers nothing useful: every request fails.
     for _ in 0..10 {
@@ -77,12 +96,11 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     let submission = Submission {
         form: form(1),
         reference: new_reference(),
-        resumed: false,
         screenshots: &[],
         inventory: None,
-        rules: None,
     };
-    let result = outbox::submit(&outbox, Ok(&c), &settings, submission, "0.1.0", &FAST)
+    let d = delivery(&c, &settings);
+    let result = outbox::submit(&outbox, &settings, submission, Ok(&d))
         .await
         .unwrap();
     let Submitted::Queued {
@@ -98,11 +116,11 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     assert_eq!((entries.len(), entries[0].state), (1, EntryState::Pending));
     // Reopened (as after a restart) it is still there, and a flush delivers it once.
     drop(outbox);
-    let outbox = Outbox::open(&outbox::outbox_file(dir.path())).unwrap();
+    let outbox = open(dir.path(), &clock);
     let mut sent = None;
     for _ in 0..10 {
         for r in outbox
-            .deliver_due(&c, &settings, "0.1.0", &FAST, true)
+            .deliver_due(&d, true)
             .await
             .unwrap()
         {
@@ -124,7 +142,7 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     );
     assert!(
         outbox
-            .deliver_due(&c, &settings, "0.1.0", &FAST, true)
+            .deliver_due(&d, true)
             .await
             .unwrap()
             .is_empty(),
@@ -136,22 +154,22 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
 async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
     let sandbox = util::sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&outbox::outbox_file(dir.path())).unwrap();
+    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(&helpdesk_core::outbox::SystemClock)));
+    let outbox = open(dir.path(), &clock);
     let settings = util::settings_for(&sandbox);
     let c = client(&sandbox);
+    let d = delivery(&c, &settings);
     let mut expected = BTreeSet::new();
     for i in 0..16 {
         let submission = Submission {
             form: form(i),
             reference: new_reference(),
-            resumed: false,
             screenshots: &[],
             inventory: None,
-            rules: None,
         };
-        let prepared = prepare(None, &settings, submission, &FAST).await.unwrap();
-        outbox.enqueue(&prepared).unwrap();
-        expected.insert(prepared.reference);
+        let saved = SavedSubmission::new(&settings, submission).unwrap();
+        outbox.enqueue(&saved).unwrap();
+        expected.insert(saved.reference);
     }
     // A rough day at Atera: server errors, rate limits, dropped connections, and tickets created
     // whose answer never arrives (the client gives up after 0.8 s).
@@ -190,8 +208,10 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
         {
             break;
         }
+        // Time passes between flushes: list lags, backoffs and 429 pauses run out.
+        clock.advance(120);
         for r in outbox
-            .deliver_due(&c, &settings, "0.1.0", &FAST, true)
+            .deliver_due(&d, true)
             .await
             .unwrap()
         {

@@ -20,19 +20,18 @@ async fn filed(sandbox: &Sandbox, outbox: &Outbox, subject: &str) -> i64 {
     let submission = Submission {
         form,
         reference: new_reference(),
-        resumed: false,
         screenshots: &[],
         inventory: None,
-        rules: None,
     };
-    match outbox::submit(
-        outbox,
-        Ok(&client),
-        &util::settings_for(sandbox),
-        submission,
-        "0.1.0",
-        &RetryPolicy::default(),
-    )
+    let settings = util::settings_for(sandbox);
+    let delivery = outbox::Delivery {
+        client: &client,
+        settings: &settings,
+        rules: None,
+        app_version: "0.1.0",
+        policy: RetryPolicy::default(),
+    };
+    match outbox::submit(outbox, &settings, submission, Ok(&delivery))
     .await
     .unwrap()
     {

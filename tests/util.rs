@@ -79,10 +79,8 @@ pub fn submission<'a>(
     Submission {
         form,
         reference: new_reference(),
-        resumed: false,
         screenshots,
         inventory,
-        rules: None,
     }
 }
 

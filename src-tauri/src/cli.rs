@@ -532,18 +532,21 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
     let submission = Submission {
         form,
         reference: submit::new_reference(),
-        resumed: false,
         screenshots: &capture.screenshots,
         inventory: inventory.as_ref(),
-        rules: rules.as_ref(),
     };
+    let delivery = client.as_ref().map(|client| outbox::Delivery {
+        client,
+        settings: &settings,
+        rules: rules.as_ref(),
+        app_version: crate::APP_VERSION,
+        policy: outbox::INTERACTIVE_POLICY,
+    });
     let result = runtime().block_on(outbox::submit(
         &outbox,
-        client.as_ref(),
         &settings,
         submission,
-        crate::APP_VERSION,
-        &outbox::INTERACTIVE_POLICY,
+        delivery.as_ref().map_err(|e| *e),
     ));
     match result {
         Ok(Submitted::Sent(outcome)) => {
@@ -572,12 +575,17 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
             reason,
             detail,
             waits_for_admin,
+            confirming,
+            ..
         }) => {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "detail": detail, "waits_for_admin": waits_for_admin })
+                    serde_json::json!({ "outcome": "queued", "reference": reference, "reason": reason, "detail": detail, "waits_for_admin": waits_for_admin, "confirming": confirming })
                 );
+            } else if confirming {
+                println!("queued {reference}");
+                eprintln!("note: sent, but Atera's answer was lost ({detail}). The ticket is saved; once Atera lists it, it is confirmed by its reference (or sent again if it is not there) by the running app or `helpdesk-button outbox flush`.");
             } else {
                 println!("queued {reference}");
                 eprintln!("note: not sent yet: {detail}. The ticket is saved and will be sent by the running app or `helpdesk-button outbox flush`.");
@@ -643,9 +651,10 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                             format!("sent as #{}", e.ticket_number.unwrap_or_default())
                         }
                         outbox::EntryState::Failed => "failed (retry with `outbox flush`)".into(),
-                        outbox::EntryState::Pending | outbox::EntryState::Sending => {
+                        outbox::EntryState::Pending => {
                             format!("waiting ({} attempts)", e.attempts)
                         }
+                        outbox::EntryState::Sending => "confirming with Atera".into(),
                     };
                     println!(
                         "{}  {}  {:<28}  {}",
@@ -668,13 +677,21 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
             };
-            let results = runtime().block_on(outbox.deliver_due(
-                &client,
-                &settings,
-                crate::APP_VERSION,
-                &outbox::INTERACTIVE_POLICY,
-                true,
-            ));
+            let rules = crate::rules_config(paths);
+            let delivery = outbox::Delivery {
+                client: &client,
+                settings: &settings,
+                rules: rules.as_ref(),
+                app_version: crate::APP_VERSION,
+                policy: outbox::INTERACTIVE_POLICY,
+            };
+            if let Ok(Some(until)) = outbox.paused_until() {
+                println!(
+                    "Atera asked us to wait: nothing is sent for another {} s.",
+                    until - outbox.now()
+                );
+            }
+            let results = runtime().block_on(outbox.deliver_due(&delivery, true));
             let results = match results {
                 Ok(r) => r,
                 Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
@@ -692,12 +709,32 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                         unsent += 1;
                         println!("not sent {reference}: {error}");
                     }
+                    DeliveryResult::Confirming {
+                        reference,
+                        check_at,
+                        ..
+                    } => {
+                        unsent += 1;
+                        println!(
+                            "confirming {reference}: Atera's answer was lost; it is looked for by its reference in {} s before anything is sent again",
+                            (check_at - outbox.now()).max(0)
+                        );
+                    }
+                    DeliveryResult::Blocked { reference, reason } => {
+                        unsent += 1;
+                        println!("not sent {reference}: the dispatcher rules stopped it: {reason}");
+                    }
                 }
             }
             if results.is_empty() {
                 println!("Nothing to send.");
             }
-            if unsent > 0 {
+            // Entries whose lost answer is still being confirmed were not due yet.
+            let waiting = outbox.unsent_count().unwrap_or(0);
+            if unsent == 0 && waiting > 0 {
+                println!("{waiting} not sent yet: waiting for their time (a backoff, a rate limit, or Atera's lists catching up after a lost answer); run `outbox list` for details.");
+            }
+            if unsent > 0 || waiting > 0 {
                 ExitCode::from(EXIT_FAILURE)
             } else {
                 ExitCode::SUCCESS

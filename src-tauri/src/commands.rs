@@ -223,27 +223,40 @@ async fn submit_ticket(
     let submission = Submission {
         form: form.clone(),
         reference: submit::new_reference(),
-        resumed: false,
         screenshots: &screenshots,
         inventory: inventory.as_ref(),
+    };
+    let delivery = client.as_ref().map(|client| outbox::Delivery {
+        client,
+        settings: &settings,
         rules: rules.as_ref(),
+        app_version: crate::APP_VERSION,
+        policy: outbox::INTERACTIVE_POLICY,
+    });
+    // Without a durable outbox (its file cannot be opened) the same pipeline runs in memory:
+    // the ticket can still be filed now, but it cannot wait on this PC.
+    let durable = state.outbox.is_some();
+    let outbox = match state.outbox.clone() {
+        Some(o) => o,
+        None => std::sync::Arc::new(outbox::Outbox::in_memory().map_err(|e| {
+            CommandError::internal(format!("Your ticket could not be sent or saved ({e}). Please call your IT support."))
+        })?),
     };
-    let result = match &state.outbox {
-        Some(outbox) => {
-            outbox::submit(
-                outbox,
-                client.as_ref(),
-                &settings,
-                submission,
-                crate::APP_VERSION,
-                &outbox::INTERACTIVE_POLICY,
-            )
-            .await?
-        }
-        None => Submitted::Sent(
-            submit::submit_ticket(&client?, &settings, submission, crate::APP_VERSION).await?,
-        ),
-    };
+    state.sending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let result = outbox::submit(
+        &outbox,
+        &settings,
+        submission,
+        delivery.as_ref().map_err(|e| *e),
+    )
+    .await;
+    state.sending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let result = result?;
+    if let (false, Submitted::Queued { reason, .. }) = (durable, &result) {
+        return Err(CommandError::internal(format!(
+            "{reason} Your ticket could not be saved on this PC either (its outbox cannot be opened), so please keep this window open and try again, or call your IT support."
+        )));
+    }
     draft::clear(&state.paths);
     let requester = RequesterProfile {
         name: form.name.trim().into(),
@@ -266,10 +279,13 @@ async fn submit_ticket(
             reference,
             reason,
             waits_for_admin,
+            confirming,
             ..
         } => {
             state.deliveries.notify_one();
-            let message = if waits_for_admin {
+            let message = if confirming {
+                "Saved — confirming with Atera. The ticket went out but the answer was lost; this PC checks that it arrived (and sends it again only if it did not). You'll get a notification with its number.".to_string()
+            } else if waits_for_admin {
                 format!("{reason} Your ticket is saved on this PC and will be sent as soon as the connection is fixed.")
             } else {
                 format!("{reason} Your ticket is saved on this PC and will be sent automatically; you'll get a notification with its number.")

@@ -4,16 +4,13 @@
 
 use std::time::Duration;
 
-use helpdesk_core::outbox::DeliveryResult;
+use std::sync::atomic::Ordering;
+
+use helpdesk_core::outbox::worker::{Probe, ProbeFuture, TcpProbe, Worker};
+use helpdesk_core::outbox::{Delivery, DeliveryResult};
 use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, RetryPolicy};
 use tauri::AppHandle;
-
-/// The longest the worker sleeps while entries wait, so entries saved by the CLI or while the
-/// network was down are picked up.
-const MAX_IDLE: Duration = Duration::from_secs(300);
-/// How often the network is probed while entries wait for it.
-const PROBE_EVERY: Duration = Duration::from_secs(30);
 
 /// How often the tickets' status is checked, before jitter.
 const POLL_EVERY: Duration = Duration::from_secs(600);
@@ -57,104 +54,72 @@ pub fn spawn_poller(app: AppHandle) {
     });
 }
 
-/// Starts the worker on the app's async runtime.
+/// Starts the worker on the app's async runtime. The schedule itself is the core's
+/// ([`helpdesk_core::outbox::worker`]): this loop sleeps for the wait each cycle returns (on the
+/// monotonic clock), or until a new ticket is saved.
 pub fn spawn(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
         let state = crate::app_state(&app);
         let Some(outbox) = state.outbox.clone() else {
             return;
         };
+        let worker = Worker::new(&outbox);
         loop {
             let settings = state.reload_settings();
-            let mut waiting_for_network = false;
-            match submit::connect(&state.paths, &settings, &OsKeychain) {
-                Ok(client) => {
-                    // Counted so an update never restarts the app in the middle of a delivery.
-                    state
-                        .sending
-                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let delivered = outbox
-                        .deliver_due(
-                            &client,
-                            &settings,
-                            crate::APP_VERSION,
-                            &RetryPolicy::default(),
-                            false,
-                        )
-                        .await;
-                    state
-                        .sending
-                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    crate::idle::poke(&app);
-                    match delivered {
-                        Ok(results) => {
-                            for result in &results {
-                                match result {
-                                    DeliveryResult::Sent { outcome, .. } => {
-                                        notify_sent(&app, outcome.ticket_id, &outcome.ticket_number)
-                                    }
-                                    DeliveryResult::Retrying { error, .. } => {
-                                        waiting_for_network |= matches!(error, submit::SubmitError::Atera(e) if e.is_retryable());
-                                    }
-                                    DeliveryResult::Failed { .. } => {}
-                                }
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
+            let rules = crate::rules_config(&state.paths);
+            let client = submit::connect(&state.paths, &settings, &OsKeychain)
+                .inspect_err(|e| tracing::debug!(error = %e, "not configured; saved tickets wait"))
+                .ok();
+            let delivery = client.as_ref().map(|client| Delivery {
+                client,
+                settings: &settings,
+                rules: rules.as_ref(),
+                app_version: crate::APP_VERSION,
+                policy: RetryPolicy::default(),
+            });
+            let probe = settings
+                .endpoint()
+                .ok()
+                .and_then(|e| TcpProbe::for_url(&e.base_url()));
+            let probe: &dyn Probe = match &probe {
+                Some(p) => p,
+                None => &Unreachable,
+            };
+            // Counted so an update never restarts the app in the middle of a delivery.
+            state.sending.fetch_add(1, Ordering::SeqCst);
+            let cycle = worker.cycle(delivery.as_ref(), probe).await;
+            state.sending.fetch_sub(1, Ordering::SeqCst);
+            crate::idle::poke(&app);
+            for result in &cycle.results {
+                match result {
+                    DeliveryResult::Sent { outcome, .. } => {
+                        notify_sent(&app, outcome.ticket_id, &outcome.ticket_number)
                     }
+                    DeliveryResult::Blocked { reason, .. } => crate::tickets::show_notification(
+                        &app,
+                        "Your ticket was not sent",
+                        &format!("{reason} Open My tickets to see it."),
+                        None,
+                    ),
+                    _ => {}
                 }
-                Err(e) => tracing::debug!(error = %e, "not configured; saved tickets wait"),
             }
             refresh_pending(&app);
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            let wait = match outbox.next_due_at() {
-                Ok(Some(due)) => {
-                    Duration::from_secs(due.saturating_sub(now).max(1) as u64).min(MAX_IDLE)
-                }
-                _ => MAX_IDLE,
-            };
-            let wait = if waiting_for_network {
-                wait.min(PROBE_EVERY)
-            } else {
-                wait
-            };
             tokio::select! {
-                () = tokio::time::sleep(wait) => {
-                    // While the network is down, a cheap connection probe decides whether the
-                    // saved tickets are due now rather than at their backoff time.
-                    if waiting_for_network && network_is_back(&settings).await {
-                        tracing::info!("the network is back; sending saved tickets");
-                        let _ = outbox.retry(None);
-                    }
-                }
+                () = tokio::time::sleep(cycle.wait) => {}
                 () = state.deliveries.notified() => {}
             }
         }
     });
 }
 
-async fn network_is_back(settings: &helpdesk_core::settings::Settings) -> bool {
-    let Ok(endpoint) = settings.endpoint() else {
-        return false;
-    };
-    let url = endpoint.base_url();
-    let (Some(host), Some(port)) = (
-        url.host_str().map(str::to_string),
-        url.port_or_known_default(),
-    ) else {
-        return false;
-    };
-    matches!(
-        tokio::time::timeout(
-            Duration::from_secs(3),
-            tokio::net::TcpStream::connect((host.as_str(), port))
-        )
-        .await,
-        Ok(Ok(_))
-    )
+/// The probe when no endpoint is set: nothing can be reached.
+struct Unreachable;
+
+impl Probe for Unreachable {
+    fn reachable(&self) -> ProbeFuture<'_> {
+        Box::pin(async { false })
+    }
 }
 
 fn notify_sent(app: &AppHandle, ticket_id: i64, ticket_number: &str) {

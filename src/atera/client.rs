@@ -218,6 +218,24 @@ impl AteraClient {
             .await
     }
 
+    /// `GET /tickets/lastmodified?date=`, one page of raw items (the reference lookup reads only
+    /// the fields it matches on, so one ticket in an odd shape cannot fail it).
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn tickets_modified_since_page(
+        &self,
+        since_utc: &str,
+        page: u32,
+        include_comments: bool,
+    ) -> Result<Paged<serde_json::Value>, AteraError> {
+        let mut query = page_query(page, MAX_PAGE_SIZE);
+        query.push(("date", since_utc.to_string()));
+        query.push(("includeComments", include_comments.to_string()));
+        self.send(Method::GET, "tickets/lastmodified", &query, None::<&()>)
+            .await
+    }
+
     /// `GET /tickets/{id}/comments`, every page (bounded).
     ///
     /// # Errors
