@@ -30,6 +30,34 @@ pub enum AdminError {
     Store(#[from] crate::paths::PathsError),
     #[error("the admin password could not be hashed: {0}")]
     Hash(String),
+    #[error("an admin password protects these settings: give it in HELPDESK_BUTTON_ADMIN_PASSWORD (RMM scripts) or run this from a terminal to be asked for it")]
+    PasswordNeeded,
+    #[error("wrong admin password; nothing was changed")]
+    WrongPassword,
+}
+
+/// The environment variable RMM scripts give the admin password in.
+pub const PASSWORD_ENV: &str = "HELPDESK_BUTTON_ADMIN_PASSWORD";
+
+/// Whether a change may go ahead: always when no admin password is set; otherwise only with
+/// the right password (`supplied` is what the caller asked for, None when it could not ask).
+///
+/// # Errors
+/// [`AdminError::PasswordNeeded`] or [`AdminError::WrongPassword`].
+pub fn authorize(
+    paths: &AppPaths,
+    policy: &Policy,
+    supplied: impl FnOnce() -> Option<String>,
+) -> Result<(), AdminError> {
+    let Some((hash, _)) = stored_hash(paths, policy) else {
+        return Ok(());
+    };
+    let password = supplied().ok_or(AdminError::PasswordNeeded)?;
+    if verify_password(&hash, password.trim_end_matches(['\r', '\n'])) {
+        Ok(())
+    } else {
+        Err(AdminError::WrongPassword)
+    }
 }
 
 fn password_file(paths: &AppPaths) -> PathBuf {

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod atera;
 pub mod capture;
 pub mod check;
+pub mod clock;
 pub mod draft;
 pub mod form;
 pub mod html;

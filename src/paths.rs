@@ -28,8 +28,10 @@ pub enum PathsError {
     },
 }
 
-/// Overrides where the machine-wide policy file is read from (tests, unusual installs).
-pub const POLICY_FILE_ENV: &str = "HELPDESK_BUTTON_POLICY_FILE";
+/// Where the test suites put the policy file. Only debug builds read it: a shipped (release)
+/// binary reads the policy from the machine-wide path alone, so no user can point the app at a
+/// policy of their own (no locks, no admin password, their own update key).
+pub const TEST_POLICY_FILE_ENV: &str = "HELPDESK_BUTTON_TEST_POLICY_FILE";
 
 /// The directories the app uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +48,15 @@ pub struct AppPaths {
 /// `%ProgramData%\HelpdeskButton\policy.toml` on Windows and
 /// `/Library/Application Support/HelpdeskButton/policy.toml` on macOS.
 pub fn default_policy_file() -> PathBuf {
-    if let Some(p) = std::env::var_os(POLICY_FILE_ENV).filter(|v| !v.is_empty()) {
+    #[cfg(debug_assertions)]
+    if let Some(p) = std::env::var_os(TEST_POLICY_FILE_ENV).filter(|v| !v.is_empty()) {
         return PathBuf::from(p);
     }
+    machine_policy_file()
+}
+
+/// The machine-wide policy path of this OS, whatever the environment says.
+pub fn machine_policy_file() -> PathBuf {
     if cfg!(windows) {
         let base = std::env::var_os("ProgramData")
             .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);

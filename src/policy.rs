@@ -33,6 +33,9 @@ pub struct Policy {
     pub admin_password_hash: Option<String>,
     /// The values it sets, in the settings file's shape.
     pub settings: toml::Table,
+    /// Why the file could not be read, when it exists but is broken. A broken policy locks
+    /// everything ([`Policy::is_locked`] is true for every key): it never loosens anything.
+    pub broken: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,8 +62,16 @@ impl Policy {
             path: path.display().to_string(),
             message,
         };
-        let file: PolicyFile = toml::from_str(&String::from_utf8_lossy(&bytes))
-            .map_err(|e| parse_err(e.message().to_string()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let file: PolicyFile = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            parse_err(match line {
+                Some(line) => format!("line {line}: {}", e.message()),
+                None => e.message().to_string(),
+            })
+        })?;
         let mut settings = file.settings;
         crate::settings::migrate(&mut settings);
         settings.remove("schema_version");
@@ -74,11 +85,47 @@ impl Policy {
                 .collect(),
             admin_password_hash: file.admin_password_hash.filter(|h| !h.trim().is_empty()),
             settings,
+            broken: None,
         })
     }
 
-    /// Whether `key` (dotted) is locked, itself or through a locked parent table.
+    /// [`Policy::load`], failing closed: a file that exists but cannot be read or parsed gives
+    /// a policy that sets nothing and locks everything, carrying the error (file and line) for
+    /// every refusal. Tickets still go out on the settings as they are.
+    pub fn load_or_lock_down(path: &Path) -> Self {
+        Self::load(path).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the policy file is broken; every setting is locked until it is fixed");
+            Self {
+                source: Some(path.to_path_buf()),
+                broken: Some(e.to_string()),
+                ..Self::default()
+            }
+        })
+    }
+
+    /// Why `key` cannot be changed here, if it cannot: a broken policy file (with its error), or
+    /// a lock (naming the file).
+    pub fn refusal(&self, key: &str) -> Option<String> {
+        if let Some(error) = &self.broken {
+            return Some(format!(
+                "no setting can be changed while the policy file is broken ({error}); fix the file, then try again"
+            ));
+        }
+        self.is_locked(key).then(|| {
+            let file = self
+                .source
+                .as_deref()
+                .map_or_else(|| "the policy file".into(), |p| p.display().to_string());
+            format!("`{key}` is locked by the policy in {file}; change it there")
+        })
+    }
+
+    /// Whether `key` (dotted) is locked, itself or through a locked parent table. Everything is
+    /// locked while the policy file is broken.
     pub fn is_locked(&self, key: &str) -> bool {
+        if self.broken.is_some() {
+            return true;
+        }
         self.locked.iter().any(|l| {
             key == l || key.starts_with(&format!("{l}.")) || l.starts_with(&format!("{key}."))
         })
@@ -196,5 +243,25 @@ mod tests {
         std::fs::write(&path, "lokked = []").unwrap();
         let err = Policy::load(&path).unwrap_err().to_string();
         assert!(err.contains("bad.toml") && err.contains("lokked"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_policy_locks_everything_and_says_where_it_is_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, "locked = [\"atera.endpoint\"]\n\n[settings.atera\nendpoint = 1\n")
+            .unwrap();
+        let p = Policy::load_or_lock_down(&path);
+        for key in ["branding.company_name", "atera.endpoint", "hotkey", "rules"] {
+            assert!(p.is_locked(key), "{key}");
+            let why = p.refusal(key).unwrap();
+            assert!(why.contains("policy.toml") && why.contains("line 3"), "{why}");
+        }
+        assert!(p.settings.is_empty() && p.admin_password_hash.is_none());
+        // A sound policy refuses only what it locks, naming its file.
+        std::fs::write(&path, "locked = [\"atera.endpoint\"]\n").unwrap();
+        let p = Policy::load_or_lock_down(&path);
+        assert!(p.refusal("branding.company_name").is_none());
+        assert!(p.refusal("atera.endpoint").unwrap().contains("policy.toml"));
     }
 }

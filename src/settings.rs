@@ -281,7 +281,7 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Parse`] when the file exists but is not valid.
     pub fn load(paths: &AppPaths) -> Result<Self, SettingsError> {
-        let policy = crate::policy::Policy::load(&paths.policy_file)?;
+        let policy = crate::policy::Policy::load_or_lock_down(&paths.policy_file);
         Self::load_with(paths, &policy)
     }
 

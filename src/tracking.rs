@@ -1,11 +1,13 @@
 //! "My tickets": what became of the tickets filed from this PC. Atera sends no webhooks to
 //! clients, so this polls, politely:
 //!
-//! - one `GET /tickets/lastmodified?date=<last poll>` per cycle covers every ticket (a second
-//!   page only when more than 50 tickets changed); per-ticket `GET /tickets/{id}` is the fallback
+//! - `GET /tickets/lastmodified?date=<last complete pass>` covers every ticket; a busy account's
+//!   list is read to its last page across cycles, and the cursor moves past a window only once
+//!   all of it was read, so no change is skipped; per-ticket `GET /tickets/{id}` is the fallback
 //!   for accounts without that endpoint, least recently checked first;
-//! - at most [`POLL_BUDGET`] requests per cycle; the app runs a cycle every 10 minutes (with
-//!   jitter), so a PC makes at most 60 requests an hour, usually 6;
+//! - every request counts (list pages, per-ticket fallbacks, each page of a thread, manual
+//!   refreshes): at most [`POLL_BUDGET`] a cycle and [`HOURLY_POLL_BUDGET`] an hour; the app
+//!   runs a cycle every 10 minutes (with jitter), usually one request;
 //! - closed tickets are no longer polled; nothing is polled while Atera's last answer was 429
 //!   (until its `Retry-After`, or 5 minutes).
 //!
@@ -24,8 +26,14 @@ use crate::submit::ContactMatch;
 
 /// Requests one poll cycle may make.
 pub const POLL_BUDGET: usize = 10;
+/// Requests polling may make in an hour, manual refreshes included.
+pub const HOURLY_POLL_BUDGET: usize = 60;
+/// Pages one pass of `lastmodified` (or one thread) reads at most, across cycles.
+const MAX_PASS_PAGES: u32 = 200;
 /// How long polling pauses after a 429 without `Retry-After`.
 const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(300);
+/// The longest pause an absurd `Retry-After` gets.
+const MAX_RATE_LIMIT_PAUSE: Duration = Duration::from_secs(3600);
 
 /// Errors of the "My tickets" features.
 #[derive(Debug, thiserror::Error)]
@@ -251,44 +259,79 @@ impl Outbox {
         if open.is_empty() {
             return Ok(Vec::new());
         }
-        // Overlap a minute with the previous cycle so clock skew loses nothing.
-        let started = now_rfc3339(Duration::from_secs(60));
-        let since = last_poll.unwrap_or_else(|| now_rfc3339(Duration::from_secs(7 * 24 * 3600)));
+        let mut budget = self.take_budget()?;
+        if budget == 0 {
+            tracing::debug!("ticket polling skipped: this hour's request budget is spent");
+            return Ok(Vec::new());
+        }
+        let granted = budget;
+        // A pass reads `lastmodified` since the last complete pass to its last page, across
+        // cycles when it is long; the cursor moves past a window only once all of it was read.
+        // A pass overlaps the previous one by a minute, and a resumed pass re-reads its last
+        // page, so clock skew and items shifting between pages lose nothing.
+        let pass: Option<(String, u32, String)> = self
+            .conn()
+            .query_row(
+                "SELECT since, next_page, started FROM poll_pass WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let (since, first_page, started) = match pass {
+            Some((since, next, started)) => (since, next.saturating_sub(1).max(1), started),
+            None => (
+                last_poll.unwrap_or_else(|| now_rfc3339(Duration::from_secs(7 * 24 * 3600))),
+                1,
+                now_rfc3339(Duration::from_secs(60)),
+            ),
+        };
         let mine: HashMap<i64, usize> = open.iter().enumerate().map(|(i, t)| (t.1, i)).collect();
-        let mut budget = POLL_BUDGET;
         let mut fresh: Vec<(usize, Ticket)> = Vec::new();
+        let mut finished = false;
+        let mut page = first_page;
         let result: Result<(), AteraError> = async {
-            let mut page = 1;
-            loop {
+            while budget > 0 {
                 budget -= 1;
                 let result = client
                     .tickets_modified_since(&since, page, crate::atera::client::MAX_PAGE_SIZE)
                     .await?;
+                let last = result.items.len() < crate::atera::client::MAX_PAGE_SIZE as usize
+                    || page >= u32::try_from(result.total_pages.max(1)).unwrap_or(u32::MAX);
                 fresh.extend(
                     result
                         .items
                         .into_iter()
                         .filter_map(|t| Some((*mine.get(&t.ticket_id?)?, t))),
                 );
-                if page >= result.total_pages.max(1) as u32 || page >= 2 || budget == 0 {
+                page = page.saturating_add(1);
+                if last || page > MAX_PASS_PAGES {
+                    finished = true;
                     return Ok(());
                 }
-                page += 1;
             }
+            Ok(())
         }
         .await;
         match result {
             Ok(()) => {}
             Err(AteraError::NotFound { .. }) => {
                 // No lastmodified on this account: check tickets one by one, oldest check first.
+                finished = true;
                 for (i, t) in open.iter().enumerate().take(budget) {
+                    budget -= 1;
                     match client.ticket(t.1).await {
                         Ok(ticket) => fresh.push((i, ticket)),
-                        Err(e) => return Err(self.pause_if_limited(e)),
+                        Err(e) => {
+                            self.spend_budget(granted - budget)?;
+                            return Err(self.pause_if_limited(e));
+                        }
                     }
                 }
             }
-            Err(e) => return Err(self.pause_if_limited(e)),
+            Err(e) => {
+                self.spend_budget(granted - budget)?;
+                return Err(self.pause_if_limited(e));
+            }
         }
         let mut changes = Vec::new();
         for (i, ticket) in fresh {
@@ -314,12 +357,33 @@ impl Outbox {
             let mut reply = None;
             let mut new_reply = false;
             let mut noticed = old_activity.clone();
-            if activity.is_some() && activity != *old_activity && budget > 0 {
-                budget -= 1;
-                let comments = client
-                    .comments(*ticket_id)
-                    .await
-                    .map_err(|e| self.pause_if_limited(e))?;
+            let mut comments = Vec::new();
+            let mut thread_read = false;
+            if activity.is_some() && activity != *old_activity {
+                // Every page of the thread counts; a thread not read to its end is looked at
+                // again next cycle (its activity stays unnoticed).
+                let mut comment_page = 1;
+                while budget > 0 {
+                    budget -= 1;
+                    let result = match client.comments_page(*ticket_id, comment_page).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.spend_budget(granted - budget)?;
+                            return Err(self.pause_if_limited(e));
+                        }
+                    };
+                    let last = result.items.len() < crate::atera::client::MAX_PAGE_SIZE as usize
+                        || i64::from(comment_page) >= i64::from(result.total_pages)
+                        || comment_page >= MAX_PASS_PAGES;
+                    comments.extend(result.items);
+                    comment_page += 1;
+                    if last {
+                        thread_read = true;
+                        break;
+                    }
+                }
+            }
+            if thread_read {
                 let last_public = comments
                     .into_iter()
                     .filter(|c| !c.is_internal && c.end_user_id.is_none() && c.date.is_some())
@@ -374,16 +438,58 @@ impl Outbox {
                 new_reply,
             )?;
         }
-        self.conn().execute(
-            "INSERT INTO poll_state (id, last_poll_utc, paused_until) VALUES (1, ?1, 0) ON CONFLICT(id) DO UPDATE SET last_poll_utc = ?1, paused_until = 0",
-            [started],
-        )?;
+        self.spend_budget(granted - budget)?;
+        if finished {
+            self.conn().execute("DELETE FROM poll_pass WHERE id = 1", [])?;
+            self.conn().execute(
+                "INSERT INTO poll_state (id, last_poll_utc, paused_until) VALUES (1, ?1, 0) ON CONFLICT(id) DO UPDATE SET last_poll_utc = ?1, paused_until = 0",
+                [&started],
+            )?;
+        } else {
+            self.conn().execute(
+                "INSERT INTO poll_pass (id, since, next_page, started) VALUES (1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET since = ?1, next_page = ?2, started = ?3",
+                params![since, page, started],
+            )?;
+        }
         Ok(changes)
+    }
+
+    /// What this cycle may spend: [`POLL_BUDGET`], or less when the hour's
+    /// [`HOURLY_POLL_BUDGET`] is nearly used (manual refreshes count too).
+    fn take_budget(&self) -> Result<usize, TrackingError> {
+        let now = now_unix();
+        let (start, used): (i64, i64) = self
+            .conn()
+            .query_row(
+                "SELECT window_start, used FROM poll_budget WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((now, 0));
+        // A clock that went back, or an hour that passed, starts a new window.
+        let used = if now < start || now - start >= 3600 { 0 } else { used };
+        let left = (HOURLY_POLL_BUDGET as i64 - used).max(0) as usize;
+        Ok(left.min(POLL_BUDGET))
+    }
+
+    /// Records `requests` as spent in the current hour.
+    fn spend_budget(&self, requests: usize) -> Result<(), TrackingError> {
+        let now = now_unix();
+        self.conn().execute(
+            "INSERT INTO poll_budget (id, window_start, used) VALUES (1, ?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET
+               window_start = CASE WHEN ?1 < window_start OR ?1 - window_start >= 3600 THEN ?1 ELSE window_start END,
+               used = CASE WHEN ?1 < window_start OR ?1 - window_start >= 3600 THEN ?2 ELSE used + ?2 END",
+            params![now, requests as i64],
+        )?;
+        Ok(())
     }
 
     fn pause_if_limited(&self, e: AteraError) -> TrackingError {
         if let AteraError::RateLimited { retry_after } = &e {
-            let until = now_unix() + retry_after.unwrap_or(RATE_LIMIT_PAUSE).as_secs() as i64;
+            let wait = retry_after.unwrap_or(RATE_LIMIT_PAUSE).min(MAX_RATE_LIMIT_PAUSE);
+            let until = now_unix().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(0));
             let _ = self.conn().execute(
                 "INSERT INTO poll_state (id, paused_until) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET paused_until = ?1",
                 [until],

@@ -92,12 +92,17 @@ async fn raw_server(
     content_type: &str,
     body: &str,
 ) -> (String, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let response = format!(
+    raw_server_with(format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
+    ))
+    .await
+}
+
+/// [`raw_server`] answering with exactly `response` (head and body).
+async fn raw_server_with(response: String) -> (String, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let (seen, requests) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -478,5 +483,59 @@ async fn the_key_travels_only_in_a_header_never_in_the_url() {
             .map(|(k, _)| k.as_str())
             .collect();
         assert_eq!(key_headers, ["x-api-key"], "{r:?}");
+    }
+}
+
+/// A redirect is never followed: the key would go wherever it points. The error names the
+/// target, and the target receives nothing.
+#[tokio::test]
+async fn a_redirect_is_an_error_naming_where_it_pointed_and_is_never_followed() {
+    let (elsewhere, mut reached) = raw_server("200 OK", "application/json", "{}").await;
+    for status in ["301 Moved Permanently", "302 Found", "307 Temporary Redirect", "308 Permanent Redirect"] {
+        let target = format!("{elsewhere}account");
+        let (base, mut requests) = raw_server_with(format!(
+            "HTTP/1.1 {status}\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ))
+        .await;
+        let err = client(&base).account().await.unwrap_err();
+        let AteraError::Redirected { location, status: code, .. } = &err else {
+            panic!("{status}: {err:?}")
+        };
+        assert_eq!(location, &target);
+        assert_eq!(code.to_string(), status[..3]);
+        assert!(!err.is_retryable(), "a redirect does not go away by itself");
+        assert_explained(&err, "does not follow redirects", SECRET);
+        assert!(err.to_string().contains(&target), "{err}");
+        assert!(requests.recv().await.is_some());
+        assert!(reached.try_recv().is_err(), "{status}: the redirect was followed");
+    }
+    // A Location made to flood a log is cut short and made printable.
+    let long = format!("http://127.0.0.1:9/{}", "a".repeat(10_000));
+    let (base, _requests) = raw_server_with(format!(
+        "HTTP/1.1 302 Found\r\nLocation: {long}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    let err = client(&base).account().await.unwrap_err();
+    assert!(err.to_string().len() < 700, "{} bytes", err.to_string().len());
+}
+
+/// An answer larger than the cap is refused, whether it declares its length or not; reading
+/// stops at the cap.
+#[tokio::test]
+async fn an_oversized_answer_is_refused_at_the_cap() {
+    let huge = "x".repeat(helpdesk_core::atera::client::MAX_BODY_BYTES + 1);
+    let (declared, _r1) = raw_server("200 OK", "application/json", &huge).await;
+    let (undeclared, _r2) = raw_server_with(format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{huge}"
+    ))
+    .await;
+    for base in [declared, undeclared] {
+        let err = client_with(&base, SECRET, Duration::from_secs(20))
+            .account()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AteraError::TooLarge { .. }), "{err:?}");
+        assert!(err.is_ambiguous(), "a create may have been processed");
+        assert_explained(&err, "larger than", SECRET);
     }
 }

@@ -233,3 +233,134 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
         .iter()
         .all(|e| e.state == EntryState::Sent && e.ticket_id.is_some()));
 }
+
+/// Rules whose evaluator dies or is missing never cost the ticket: it is filed with the form's
+/// values, and the technician sees why in the "Submission errors" note.
+#[tokio::test]
+async fn a_crashed_or_missing_rules_evaluator_files_the_ticket_with_a_note() {
+    let sandbox = util::sandbox().await;
+    let settings = util::settings_for(&sandbox);
+    let c = client(&sandbox);
+    for exe in ["/bin/false", "/nonexistent/helpdesk-button-rules"] {
+        let rules = helpdesk_core::submit::RulesConfig {
+            exe: exe.into(),
+            script: "priority = 'Critical'\n".into(),
+            limits: Default::default(),
+        };
+        let d = Delivery {
+            rules: Some(&rules),
+            ..delivery(&c, &settings)
+        };
+        let outbox = Outbox::in_memory().unwrap();
+        let submission = Submission {
+            form: form(7),
+            reference: new_reference(),
+            screenshots: &[],
+            inventory: None,
+        };
+        let result = outbox::submit(&outbox, &settings, submission, Ok(&d))
+            .await
+            .unwrap();
+        let Submitted::Sent(outcome) = result else {
+            panic!("{exe}: {result:?}")
+        };
+        let ticket = sandbox
+            .tickets()
+            .into_iter()
+            .find(|t| t.ticket_id == outcome.ticket_id)
+            .unwrap();
+        assert!(ticket.description.contains("Submission errors"), "{exe}");
+        assert!(ticket.description.contains("rules"), "{exe}");
+        assert_ne!(ticket.priority, "Critical", "filed without the rules' changes");
+    }
+}
+
+/// An ambiguous POST (the ticket was created, the answer lost) is never sent again before
+/// Atera's lists have caught up, and a lookup that fails never leads to a second POST nor marks
+/// the entry failed. A ticket quoting the reference is not adopted in its place.
+#[tokio::test]
+async fn a_lost_answer_waits_for_the_list_lag_and_a_failing_lookup_never_resends() {
+    let sandbox = util::sandbox().await;
+    let settings = util::settings_for(&sandbox);
+    let c = client(&sandbox);
+    let d = delivery(&c, &settings);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(
+        &helpdesk_core::outbox::SystemClock,
+    )));
+    let outbox = open(dir.path(), &clock);
+    let reference = new_reference();
+    // Someone else's ticket quoting the reference, with the same title, filed first.
+    c.create_ticket(&helpdesk_core::atera::models::CreateTicket {
+        title: "Problem number 3".into(),
+        description: format!("<p>Is this the same as Helpdesk Button ref {reference}?</p>"),
+        priority: "Low".into(),
+        impact: "NoImpact".into(),
+        status: "Open".into(),
+        ticket_type: "Incident".into(),
+        end_user_first_name: Some("Other".into()),
+        end_user_last_name: Some("Person".into()),
+        end_user_email: Some("other@example.com".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sandbox.inject_fault(Fault::DoThenHang {
+        method: "POST",
+        path_prefix: "/tickets",
+        hang: Duration::from_secs(2),
+    });
+    let submission = Submission {
+        form: form(3),
+        reference: reference.clone(),
+        screenshots: &[],
+        inventory: None,
+    };
+    let result = outbox::submit(&outbox, &settings, submission, Ok(&d))
+        .await
+        .unwrap();
+    assert!(
+        matches!(result, Submitted::Queued { confirming: true, .. }),
+        "{result:?}"
+    );
+    assert_eq!(util::posts(&sandbox, "/api/v3/tickets").len(), 2);
+    // Before the lag has passed, nothing is looked up or sent, even when forced.
+    clock.advance(10);
+    let before = sandbox.requests().len();
+    outbox.deliver_due(&d, true).await.unwrap();
+    assert_eq!(sandbox.requests().len(), before, "waits for Atera's lists");
+    // The lookups fail (a server error, then a rate limit): it waits, never resends, never fails.
+    for status in [500, 429] {
+        sandbox.inject_fault(Fault::Status {
+            method: "GET",
+            path_prefix: "/tickets/lastmodified",
+            status,
+            retry_after: Some(5),
+        });
+        clock.advance(600);
+        let results = outbox.deliver_due(&d, false).await.unwrap();
+        assert!(
+            matches!(results.as_slice(), [DeliveryResult::Confirming { .. }]),
+            "{results:?}"
+        );
+        assert_eq!(outbox.list().unwrap()[0].state, EntryState::Sending);
+    }
+    clock.advance(600);
+    let results = outbox.deliver_due(&d, false).await.unwrap();
+    let [DeliveryResult::Sent { outcome, .. }] = results.as_slice() else {
+        panic!("{results:?}")
+    };
+    assert!(outcome.adopted, "the created ticket is adopted");
+    assert_eq!(
+        util::posts(&sandbox, "/api/v3/tickets").len(),
+        2,
+        "the quoting ticket and ours: never a second POST of ours"
+    );
+    let ours = sandbox
+        .tickets()
+        .into_iter()
+        .find(|t| t.ticket_id == outcome.ticket_id)
+        .unwrap();
+    assert!(ours.description.contains("Problem number 3"));
+    assert!(!ours.description.contains("Is this the same"));
+}

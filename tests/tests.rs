@@ -11,6 +11,10 @@
 //! - `tracking`: "My tickets": polite polling, status changes and replies, the thread.
 //! - `resilience`: one submission against a failing sandbox: retries, backoff, Retry-After,
 //!   and never a second ticket after an ambiguous failure.
+//! - `exactly_once`: many submissions against the sandbox's unfriendly mode (30 s list lag,
+//!   scrambled lists, 2,000 other customers' tickets, a quoted reference) through every fault:
+//!   the ticket set equals the submission set; a control shows the mode bites.
+//! - `worker`: the delivery worker's schedule with a manual clock and a scripted probe.
 //! - `rules`: dispatcher rules evaluated in a real child process (this binary re-run as the
 //!   child), abuse scripts stopped by the limits, and the vendor-style fixtures (`fixtures/rules/`).
 //!
@@ -19,9 +23,11 @@
 
 mod contract;
 mod errors;
+mod exactly_once;
 mod outbox;
 mod resilience;
 mod rules;
 mod submit;
 mod tracking;
 mod util;
+mod worker;

@@ -181,3 +181,52 @@ async fn a_reply_is_posted_as_the_requester_and_other_tickets_are_refused() {
         "not a ticket of this PC"
     );
 }
+
+/// A busy account: the change to this PC's ticket is on page 13 of `lastmodified`. The list is
+/// read to its last page across cycles, the cursor does not move past the unread pages, every
+/// request counts, and the hour's budget holds however often a poll is asked for.
+#[tokio::test]
+async fn a_busy_account_is_read_to_its_last_page_across_cycles_within_the_hourly_budget() {
+    use helpdesk_core::tracking::HOURLY_POLL_BUDGET;
+    let sandbox = util::sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(&outbox::outbox_file(dir.path())).unwrap();
+    let client = util::client_for(&sandbox, util::KEY);
+    let start = sandbox.requests().len();
+    let mine = filed(&sandbox, &outbox, "Printer jammed").await;
+    assert!(outbox.poll_tickets(&client).await.unwrap().is_empty());
+
+    sandbox.set_ticket_status(mine, "Pending");
+    // 600 newer tickets of another customer push it to the last of 13 pages (newest first).
+    let customer = sandbox.add_customer("Fabrikam");
+    let other = sandbox.add_contact(customer, "Sam", "Other", "sam@fabrikam.example");
+    for n in 0..600 {
+        sandbox.add_ticket(other, &format!("Request {n}"), "<p>by e-mail</p>");
+    }
+    let before = sandbox.requests().len();
+    let first = outbox.poll_tickets(&client).await.unwrap();
+    assert_eq!(gets_since(&sandbox, before), POLL_BUDGET, "a cycle spends its budget, no more");
+    assert!(first.is_empty(), "page 13 is not read yet: {first:?}");
+    let before = sandbox.requests().len();
+    let second = outbox.poll_tickets(&client).await.unwrap();
+    assert!(gets_since(&sandbox, before) <= POLL_BUDGET);
+    assert!(
+        second.iter().any(|c| c.ticket_id == mine
+            && c.kind
+                == ChangeKind::Status {
+                    from: "Open".into(),
+                    to: "Pending".into()
+                }),
+        "the next cycle goes on where the last stopped and finds the change: {second:?}"
+    );
+    // Refresh pressed again and again: the hour's budget holds.
+    for _ in 0..12 {
+        sandbox.add_ticket(other, "One more", "<p>by e-mail</p>");
+        let _ = outbox.poll_tickets(&client).await;
+    }
+    let polled = sandbox.requests()[start..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v3/tickets/lastmodified")
+        .count();
+    assert!(polled <= HOURLY_POLL_BUDGET, "{polled} polling requests in an hour");
+}

@@ -1849,9 +1849,12 @@ function renderAbout(about) {
   $('about-config_dir').textContent = a.config_dir ? String(a.config_dir) : '—';
   $('about-data_dir').textContent = a.data_dir ? String(a.data_dir) : '—';
   const pill = $('about-policy-status');
-  pill.textContent = a.policy_loaded ? 'Loaded' : 'None';
-  pill.dataset.tone = a.policy_loaded ? 'ok' : 'none';
-  $('about-policy_file').textContent = a.policy_file ? (a.policy_loaded ? String(a.policy_file) : `(none at ${a.policy_file})`) : '';
+  const broken = a.policy_broken ? String(a.policy_broken) : '';
+  pill.textContent = broken ? 'Broken: every setting is locked' : a.policy_loaded ? 'Loaded' : 'None';
+  pill.dataset.tone = broken ? 'error' : a.policy_loaded ? 'ok' : 'none';
+  $('about-policy_file').textContent = broken
+    ? broken
+    : a.policy_file ? (a.policy_loaded ? String(a.policy_file) : `(none at ${a.policy_file})`) : '';
   const bySetting = !!(state.status && state.status.policy_sets_password);
   $('change-password-policy').hidden = !bySetting;
   $('change-password-intro').hidden = bySetting;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode};
 use helpdesk_core::atera::{AteraClient, Timeouts};
 use helpdesk_core::inventory::collect;
-use helpdesk_core::outbox::{self, Outbox, Submitted, INTERACTIVE_POLICY};
+use helpdesk_core::outbox::{self, Delivery, Outbox, Submitted, INTERACTIVE_POLICY};
 use helpdesk_core::sandbox::{Sandbox, SandboxConfig};
 use helpdesk_core::secrets::ApiKey;
 use helpdesk_core::settings::{AuthMode, Settings};
@@ -57,10 +57,8 @@ pub fn bench(c: &mut Criterion) {
         Submission {
             form,
             reference: new_reference(),
-            resumed: false,
             screenshots: if with_screenshots { &shots } else { &[] },
             inventory: Some(&inventory),
-            rules: None,
         }
     };
     let submit = |with_screenshots: bool| {
@@ -76,13 +74,18 @@ pub fn bench(c: &mut Criterion) {
         outcome
     };
     let via_outbox = || {
+        let delivery = Delivery {
+            client: &client,
+            settings: &settings,
+            rules: None,
+            app_version: "0.1.0",
+            policy: INTERACTIVE_POLICY,
+        };
         let sent = runtime.block_on(outbox::submit(
             &outbox,
-            Ok(&client),
             &settings,
             submission(true),
-            "0.1.0",
-            &INTERACTIVE_POLICY,
+            Ok(&delivery),
         ));
         assert!(
             matches!(sent, Ok(Submitted::Sent(_))),

@@ -105,11 +105,17 @@ fn require_unlocked(gate: &AdminGate) -> Result<(), AdminError> {
     }
 }
 
+/// The machine policy; a broken file locks everything (it never loosens anything).
 fn policy(state: &AppState) -> Policy {
-    Policy::load(&state.paths.policy_file).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "the policy file is unreadable; ignoring it");
-        Policy::default()
-    })
+    Policy::load_or_lock_down(&state.paths.policy_file)
+}
+
+/// Refuses every change while the policy file is broken, saying which file and line.
+fn refuse_if_broken(policy: &Policy) -> Result<(), AdminError> {
+    match policy.refusal("settings").filter(|_| policy.broken.is_some()) {
+        Some(why) => Err(AdminError::new("locked", capitalised(&why))),
+        None => Ok(()),
+    }
 }
 
 /// Opens (or focuses) the admin window.
@@ -286,6 +292,7 @@ pub fn admin_get_settings(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<Valu
             "data_dir": state.paths.data_dir,
             "policy_file": state.paths.policy_file,
             "policy_loaded": policy.source.is_some(),
+            "policy_broken": policy.broken,
         },
         "rules": { "text": rules },
     }))
@@ -300,6 +307,7 @@ pub fn admin_validate(
 ) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let policy = policy(&state);
+    refuse_if_broken(&policy)?;
     if policy.is_locked(&key) {
         return Err(AdminError::invalid_field(
             &key,
@@ -322,7 +330,9 @@ pub fn admin_save(
 ) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
     let policy = policy(&state);
-    let current = Settings::load_with(&state.paths, &policy).unwrap_or_default();
+    refuse_if_broken(&policy)?;
+    let current = Settings::load_with(&state.paths, &policy)
+        .map_err(|e| AdminError::new("invalid", capitalised(&e.to_string())))?;
     let mut new: Settings = serde_json::from_value(settings)
         .map_err(|e| AdminError::new("invalid", format!("The settings could not be read: {e}")))?;
     // Normalise the endpoint the same way `settings set` does, with notes.

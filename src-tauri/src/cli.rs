@@ -11,11 +11,12 @@ use helpdesk_core::capture::{self, XcapSource};
 use helpdesk_core::form::TicketForm;
 use helpdesk_core::outbox::{self, DeliveryResult, Outbox, Submitted};
 use helpdesk_core::paths::AppPaths;
-use helpdesk_core::sandbox::{Sandbox, SandboxConfig};
+use helpdesk_core::clock::SystemClock;
+use helpdesk_core::sandbox::{Behaviour, Sandbox, SandboxConfig};
 use helpdesk_core::secrets::{ApiKey, KeyVault, OsKeychain};
 use helpdesk_core::settings::{ScreenshotMode, Settings};
 use helpdesk_core::submit::{self, Submission};
-use helpdesk_core::{inventory, values};
+use helpdesk_core::{admin, inventory, values};
 
 /// Helpdesk Button: report an IT problem with screenshots and machine facts, filed in Atera.
 #[derive(Debug, Parser)]
@@ -78,6 +79,11 @@ pub enum Command {
         /// The API key the sandbox accepts.
         #[arg(long, default_value = "sandbox-key")]
         api_key: String,
+        /// Play Atera at its least helpful: new tickets stay out of the lists for 30 s, lists
+        /// come in no useful order, and 500 tickets of other customers (one quoting another
+        /// ticket's reference) share the account.
+        #[arg(long)]
+        unfriendly: bool,
     },
 }
 
@@ -221,7 +227,11 @@ pub fn run(command: Command, config_dir: Option<&Path>) -> ExitCode {
         Command::Rules(RulesCommand::Test { rules, input }) => {
             crate::rules_cli::rules_test(&rules, &input)
         }
-        Command::Sandbox { port, api_key } => sandbox_command(port, api_key),
+        Command::Sandbox {
+            port,
+            api_key,
+            unfriendly,
+        } => sandbox_command(port, api_key, unfriendly),
     }
 }
 
@@ -234,27 +244,79 @@ fn load_settings(paths: &AppPaths) -> Result<Settings, ExitCode> {
     Settings::load(paths).map_err(|e| fail(EXIT_INPUT, &e.to_string()))
 }
 
-fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
-    let policy = match helpdesk_core::policy::Policy::load(&paths.policy_file) {
-        Ok(p) => p,
-        Err(e) => return fail(EXIT_INPUT, &e.to_string()),
+/// The admin password for a change: from [`admin::PASSWORD_ENV`], else asked on the terminal
+/// (not echoed), else none.
+fn admin_password() -> Option<String> {
+    if let Some(p) = std::env::var_os(admin::PASSWORD_ENV).filter(|p| !p.is_empty()) {
+        return Some(p.to_string_lossy().into_owned());
+    }
+    // Only a person at a terminal is asked; a script without the variable gets a clear error.
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    ask_on_terminal("Admin password: ")
+}
+
+#[cfg(unix)]
+fn ask_on_terminal(prompt: &str) -> Option<String> {
+    use std::io::{BufRead as _, Write as _};
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(tty.try_clone().ok().map_or_else(std::process::Stdio::null, Into::into))
+            .status()
     };
+    let _ = stty("-echo");
+    let _ = write!(&tty, "{prompt}");
+    let mut line = String::new();
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    let _ = stty("echo");
+    let _ = writeln!(&tty);
+    read.ok().filter(|n| *n > 0).map(|_| line)
+}
+
+#[cfg(not(unix))]
+fn ask_on_terminal(_prompt: &str) -> Option<String> {
+    None
+}
+
+/// Whether this settings command changes something, and the key it changes.
+fn change_of(cmd: &SettingsCommand) -> Option<&str> {
+    match cmd {
+        SettingsCommand::Set { key, .. } => Some(key),
+        SettingsCommand::SetApiKey => Some("atera.api_key"),
+        SettingsCommand::SetRules { .. } => Some("rules"),
+        SettingsCommand::Import { .. } => Some("settings"),
+        _ => None,
+    }
+}
+
+fn settings_command(cmd: SettingsCommand, paths: &AppPaths) -> ExitCode {
+    let policy = helpdesk_core::policy::Policy::load_or_lock_down(&paths.policy_file);
+    if let Some(key) = change_of(&cmd) {
+        // The key is not a setting a policy locks (RMM scripts set it under any policy), but a
+        // broken policy stops every change.
+        let refusal = match &cmd {
+            SettingsCommand::SetApiKey | SettingsCommand::Import { .. } => policy
+                .broken
+                .is_some()
+                .then(|| policy.refusal(key))
+                .flatten(),
+            _ => policy.refusal(key),
+        };
+        if let Some(why) = refusal {
+            return fail(EXIT_INPUT, &why);
+        }
+        if let Err(e) = admin::authorize(paths, &policy, admin_password) {
+            return fail(EXIT_INPUT, &e.to_string());
+        }
+    }
     let mut settings = match Settings::load_with(paths, &policy) {
         Ok(s) => s,
         Err(e) => return fail(EXIT_INPUT, &e.to_string()),
     };
     match cmd {
-        SettingsCommand::Set { key, .. } if policy.is_locked(&key) => fail(
-            EXIT_INPUT,
-            &format!(
-                "`{key}` is locked by the policy in {}; change it there",
-                policy
-                    .source
-                    .as_deref()
-                    .unwrap_or(paths.policy_file.as_path())
-                    .display()
-            ),
-        ),
         SettingsCommand::SetRules { file } => crate::rules_cli::set_rules(paths, &file),
         SettingsCommand::Export => {
             print!("{}", toml::to_string_pretty(&settings).unwrap_or_default());
@@ -743,10 +805,35 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
     }
 }
 
-fn sandbox_command(port: u16, api_key: String) -> ExitCode {
+/// `count` tickets of other customers, the way a busy MSP account holds them; one quotes a
+/// Helpdesk Button reference in its text (a forwarded mail), which must never be adopted.
+fn add_other_customers_tickets(sandbox: &Sandbox, count: usize) {
+    let mut requesters = Vec::new();
+    for n in 0..10 {
+        let customer = sandbox.add_customer(&format!("Other Customer {n}"));
+        requesters.push(sandbox.add_contact(customer, "Sam", &format!("Other{n}"), &format!("sam{n}@other-{n}.example")));
+    }
+    for n in 0..count {
+        let requester = requesters[n % requesters.len()];
+        let description = if n == 0 {
+            "FW: Helpdesk Button ref HB-20260101-QUOTED (see the ticket below)".to_string()
+        } else {
+            format!("<p>Ticket {n} from e-mail.</p>")
+        };
+        sandbox.add_ticket(requester, &format!("E-mail request {n}"), &description);
+    }
+}
+
+fn sandbox_command(port: u16, api_key: String, unfriendly: bool) -> ExitCode {
     runtime().block_on(async move {
+        let behaviour = if unfriendly {
+            Behaviour::unfriendly(std::sync::Arc::new(SystemClock))
+        } else {
+            Behaviour::default()
+        };
         let config = SandboxConfig {
             api_keys: vec![api_key],
+            behaviour,
             ..SandboxConfig::default()
         };
         let sandbox = match Sandbox::start(config, ([127, 0, 0, 1], port).into()).await {
@@ -758,6 +845,9 @@ fn sandbox_command(port: u16, api_key: String) -> ExitCode {
         let customer = sandbox.add_customer("Demo Customer Ltd");
         sandbox.add_agent(customer, &hostname, None, "2026-01-01T00:00:00Z");
         sandbox.add_contact(customer, "Ada", "Lovelace", "ada@demo-customer.example");
+        if unfriendly {
+            add_other_customers_tickets(&sandbox, 500);
+        }
         // One write, and a reader that stopped listening (a script waiting for the first line)
         // is not fatal: the sandbox keeps serving.
         let banner = format!(

@@ -23,6 +23,11 @@ use crate::settings::AuthMode;
 pub const MAX_PAGE_SIZE: u32 = 50;
 /// How many pages a search reads at most, so a pathological account cannot stall a submission.
 const MAX_SEARCH_PAGES: u32 = 10;
+/// The most of one answer the client reads: a full page of 50 tickets with long descriptions is
+/// well under this; anything larger is not an answer this app can use.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The most of a `Location` header quoted in an error.
+const MAX_LOCATION_CHARS: usize = 200;
 
 /// Connection and whole-request caps.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +84,19 @@ impl AteraClient {
         timeouts: Timeouts,
     ) -> Result<Self, AteraError> {
         install_crypto_provider();
+        let loopback = match base.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if base.scheme() != "https" && !loopback {
+            return Err(AteraError::Tls {
+                host: base.host_str().unwrap_or_default().to_string(),
+                reason: "the key is only sent over https (plain http is allowed for this computer only)"
+                    .into(),
+            });
+        }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let bearer = match auth {
@@ -105,6 +123,8 @@ impl AteraClient {
                 " (+https://helpdeskbutton.app)"
             ))
             .default_headers(headers)
+            // The key goes to the configured host only: a redirect is an error, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.request)
             .build()
@@ -243,14 +263,7 @@ impl AteraClient {
     pub async fn comments(&self, ticket_id: i64) -> Result<Vec<Comment>, AteraError> {
         let mut all = Vec::new();
         for page in 1..=MAX_SEARCH_PAGES {
-            let result: Paged<Comment> = self
-                .send(
-                    Method::GET,
-                    &format!("tickets/{ticket_id}/comments"),
-                    &page_query(page, MAX_PAGE_SIZE),
-                    None::<&()>,
-                )
-                .await?;
+            let result = self.comments_page(ticket_id, page).await?;
             let len = result.items.len();
             all.extend(result.items);
             if len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages) {
@@ -258,6 +271,25 @@ impl AteraClient {
             }
         }
         Ok(all)
+    }
+
+    /// `GET /tickets/{id}/comments`, one page of [`MAX_PAGE_SIZE`] (1-based), for callers that
+    /// count their requests.
+    ///
+    /// # Errors
+    /// Any [`AteraError`].
+    pub async fn comments_page(
+        &self,
+        ticket_id: i64,
+        page: u32,
+    ) -> Result<Paged<Comment>, AteraError> {
+        self.send(
+            Method::GET,
+            &format!("tickets/{ticket_id}/comments"),
+            &page_query(page, MAX_PAGE_SIZE),
+            None::<&()>,
+        )
+        .await
     }
 
     /// `POST /tickets/{id}/comments` as the end user (`EnduserCommentDetails`).
@@ -391,10 +423,25 @@ impl AteraClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let bytes = response
-            .bytes()
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| bounded_text(v.as_bytes(), MAX_LOCATION_CHARS));
+        let bytes = read_capped(response, MAX_BODY_BYTES)
             .await
-            .map_err(|e| self.classify(&e, &host))?;
+            .map_err(|e| match e {
+                Capped::TooLarge => AteraError::TooLarge {
+                    limit: MAX_BODY_BYTES,
+                },
+                Capped::Failed(e) => self.classify(&e, &host),
+            })?;
+        if status.is_redirection() {
+            return Err(AteraError::Redirected {
+                endpoint: host,
+                status: status.as_u16(),
+                location: location.unwrap_or_else(|| "nowhere (no Location header)".into()),
+            });
+        }
         tracing::debug!(%method, path, status = status.as_u16(), bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "atera call");
         if status.is_success() {
             if content_type.contains("html") || bytes.trim_ascii_start().starts_with(b"<") {
@@ -538,8 +585,57 @@ fn page_query(page: u32, items_in_page: u32) -> Vec<(&'static str, String)> {
     ]
 }
 
+enum Capped {
+    TooLarge,
+    Failed(reqwest::Error),
+}
+
+/// The body, chunk by chunk, stopping as soon as it passes `limit` (a declared
+/// `Content-Length` over the limit stops before reading anything).
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, Capped> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > limit as u64)
+    {
+        return Err(Capped::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Capped::Failed)? {
+        if body.len() + chunk.len() > limit {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A header value for a message: printable ASCII only, at most `max` characters.
+fn bounded_text(value: &[u8], max: usize) -> String {
+    let mut text: String = value
+        .iter()
+        .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' })
+        .take(max)
+        .collect();
+    if value.len() > max {
+        text.push('…');
+    }
+    text
+}
+
+/// `Retry-After` as seconds (Atera's documented form) or as an HTTP date. An absurd number of
+/// seconds saturates; the callers cap what they wait.
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = value.trim();
+    if value.len() > 64 {
+        return None;
+    }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+    }
+    let when = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
+        .ok()?;
+    let wait = when - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 fn utf8_percent_encode_segment(segment: &str) -> String {
@@ -564,8 +660,44 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_seconds_are_read() {
+    fn retry_after_seconds_and_dates_are_read() {
         assert_eq!(parse_retry_after(" 12 "), Some(Duration::from_secs(12)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        // A date in the past means "now".
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(120);
+        let header = soon
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap();
+        let wait = parse_retry_after(&header).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120), "{wait:?}");
+        // Absurd values saturate instead of failing or panicking.
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(parse_retry_after("-5"), None);
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn header_text_in_messages_is_bounded_and_printable() {
+        assert_eq!(bounded_text(b"https://x.example/\n\x01", 100), "https://x.example/??");
+        let long = vec![b'a'; 500];
+        assert_eq!(bounded_text(&long, 10).chars().count(), 11);
+    }
+
+    #[test]
+    fn the_key_is_never_sent_over_plain_http_to_another_machine() {
+        let key = ApiKey::new("0123456789abcdef0123456789abcdef").unwrap();
+        let plain = Url::parse("http://app.atera.com/api/v3/").unwrap();
+        let e = AteraClient::new(plain, &key, AuthMode::Auto, Timeouts::default()).unwrap_err();
+        assert!(e.to_string().contains("only sent over https"), "{e}");
+        for ok in ["http://127.0.0.1:9/api/v3/", "http://localhost:9/", "https://api.atera.com/api/v3/"] {
+            AteraClient::new(Url::parse(ok).unwrap(), &key, AuthMode::Auto, Timeouts::default())
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
     }
 }

@@ -33,6 +33,15 @@ pub enum AteraError {
     UnexpectedStatus { status: u16, detail: Option<String> },
     #[error("Atera's answer could not be read at `{path}`: {message}. Check that the endpoint setting points at Atera (usually app.atera.com).")]
     Decode { path: String, message: String },
+    /// A 3xx: never followed, since following would send the key to wherever it points.
+    #[error("{endpoint} answered with a redirect (HTTP {status}) to {location}; the app does not follow redirects, so the API key only goes to the configured host. Set the endpoint to Atera's API host itself (app.atera.com or api.atera.com), or check for a proxy rewriting requests.")]
+    Redirected {
+        endpoint: String,
+        status: u16,
+        location: String,
+    },
+    #[error("Atera's answer was larger than {limit} bytes, the most this app reads; the request may or may not have been processed")]
+    TooLarge { limit: usize },
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
@@ -70,6 +79,7 @@ impl AteraError {
             self,
             Self::Timeout(_)
                 | Self::ConnectionLost(_)
+                | Self::TooLarge { .. }
                 | Self::Server {
                     status: 502 | 504,
                     ..
@@ -93,13 +103,15 @@ impl AteraError {
             Self::Server { .. } => "server",
             Self::UnexpectedStatus { .. } => "unexpected-status",
             Self::Decode { .. } => "decode",
+            Self::Redirected { .. } => "redirected",
+            Self::TooLarge { .. } => "too-large",
         }
     }
 
     /// What an end user is told: calm, no jargon, says what happens next.
     pub fn user_message(&self) -> String {
         match self {
-            Self::Unauthorized { .. } | Self::NotAtera { .. } | Self::NotFound { .. } | Self::Tls { .. } => {
+            Self::Unauthorized { .. } | Self::NotAtera { .. } | Self::NotFound { .. } | Self::Tls { .. } | Self::Redirected { .. } => {
                 "The helpdesk connection on this PC is not set up correctly, so the ticket could not be sent. \
                  Please call your IT support and mention this message."
                     .into()
@@ -111,7 +123,7 @@ impl AteraError {
                 "The helpdesk is busy right now.".into()
             }
             Self::Validation { detail } => format!("The helpdesk did not accept the ticket: {detail}"),
-            Self::UnexpectedStatus { .. } | Self::Decode { .. } => {
+            Self::UnexpectedStatus { .. } | Self::Decode { .. } | Self::TooLarge { .. } => {
                 "The helpdesk gave an answer this app did not understand. Please call your IT support and mention this message.".into()
             }
         }

@@ -306,6 +306,17 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS outbox (
         last_poll_utc TEXT,
         paused_until INTEGER NOT NULL DEFAULT 0
     );
+    CREATE TABLE IF NOT EXISTS poll_pass (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since TEXT NOT NULL,
+        next_page INTEGER NOT NULL,
+        started TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS poll_budget (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        window_start INTEGER NOT NULL,
+        used INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS delivery_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         paused_until INTEGER NOT NULL DEFAULT 0

@@ -13,58 +13,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use super::{DeliveryResult, Outbox};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::outbox::pipeline::Delivery;
 
 /// The longest the worker sleeps while entries wait, so entries saved by the CLI are picked up.
 pub const MAX_IDLE: Duration = Duration::from_secs(300);
 /// How often the network is probed while entries wait for it.
 pub const PROBE_EVERY: Duration = Duration::from_secs(30);
-
-/// Wall-clock time for the outbox's schedule (which must survive restarts). Waits in a running
-/// process sleep on the monotonic clock; a wall clock that jumps is tolerated by the schedule.
-pub trait Clock: Send + Sync + 'static {
-    /// Unix seconds.
-    fn now(&self) -> i64;
-}
-
-/// The system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// A clock that moves only when told to: for tests of the schedule.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    /// A clock showing `unix_seconds`.
-    pub fn at(unix_seconds: i64) -> Self {
-        Self(AtomicI64::new(unix_seconds))
-    }
-
-    /// Moves the clock on (or back, with a negative amount).
-    pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// A boxed future, for the object-safe [`Probe`].
 pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;

@@ -186,6 +186,17 @@ impl Query {
 
 /// One page of a list endpoint, rendered as the spec's `*PagedResult`.
 fn paged(items: Vec<Value>, query: &Query, origin: &str, path: &str) -> Result<Value, Problem> {
+    paged_with(items, |v| v, query, origin, path)
+}
+
+/// [`paged`], rendering only the items of the page asked for (lists of thousands of tickets).
+fn paged_with<T>(
+    items: Vec<T>,
+    render: impl Fn(T) -> Value,
+    query: &Query,
+    origin: &str,
+    path: &str,
+) -> Result<Value, Problem> {
     let page = query.int("page")?.unwrap_or(1);
     if page < 1 {
         return Err(Problem::bad_request(format!(
@@ -201,7 +212,12 @@ fn paged(items: Vec<Value>, query: &Query, origin: &str, path: &str) -> Result<V
     let total = items.len() as i64;
     let pages = (total + size - 1) / size;
     let start = usize::try_from((page - 1).saturating_mul(size)).unwrap_or(usize::MAX);
-    let slice: Vec<Value> = items.into_iter().skip(start).take(size as usize).collect();
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(size as usize)
+        .map(render)
+        .collect();
     let link = |target: i64| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &query.0 {
@@ -383,15 +399,12 @@ fn dispatch(
             let customer = query.int("customerId")?;
             let status = query.get("ticketStatus");
             let relations = query.bool("includeRelations")?;
-            let items = store
-                .tickets
-                .iter()
-                .rev()
-                .filter(|t| customer.is_none_or(|c| t.customer_id == c))
-                .filter(|t| status.is_none_or(|s| t.ticket.status.eq_ignore_ascii_case(s)))
-                .map(|t| store.ticket_dto(t, true, relations))
-                .collect();
-            ok(paged(items, query, origin, &path)?)
+            let items = store.listed_tickets(|t| {
+                customer.is_none_or(|c| t.customer_id == c)
+                    && status.is_none_or(|s| t.ticket.status.eq_ignore_ascii_case(s))
+            });
+            let render = |t| store.ticket_dto(t, true, relations);
+            ok(paged_with(items, render, query, origin, &path)?)
         }
         (Route::Tickets, true) => {
             let body = json_body(headers, body, "/api/v3/tickets")?;
@@ -413,14 +426,9 @@ fn dispatch(
             };
             let comments = query.bool("includeComments")?;
             let relations = query.bool("includeRelations")?;
-            let items = store
-                .tickets
-                .iter()
-                .rev()
-                .filter(|t| t.modified >= since)
-                .map(|t| store.ticket_dto(t, comments, relations))
-                .collect();
-            ok(paged(items, query, origin, &path)?)
+            let items = store.listed_tickets(|t| t.modified >= since);
+            let render = |t| store.ticket_dto(t, comments, relations);
+            ok(paged_with(items, render, query, origin, &path)?)
         }
         (Route::Ticket(id), _) => {
             let relations = query.bool("includeRelations")?;

@@ -34,6 +34,8 @@ use conn::{ConnHandle, KillableListener};
 use server::connect_addr;
 use store::Store;
 
+use crate::clock::{Clock, SystemClock};
+
 pub use validate::validate_request_body;
 
 /// How long [`Sandbox::shutdown`] waits for open connections before abandoning them.
@@ -47,6 +49,8 @@ pub struct SandboxConfig {
     pub api_keys: Vec<String>,
     /// `CompanyName` answered by `GET /account`.
     pub account_name: String,
+    /// How faithfully it plays the real Atera's unfriendly side (list lag, order).
+    pub behaviour: Behaviour,
 }
 
 impl Default for SandboxConfig {
@@ -54,7 +58,64 @@ impl Default for SandboxConfig {
         SandboxConfig {
             api_keys: vec!["sandbox-key".into()],
             account_name: "Sandbox MSP".into(),
+            behaviour: Behaviour::default(),
         }
+    }
+}
+
+/// The order of `GET /tickets` and `GET /tickets/lastmodified`. Atera documents none for the
+/// first, and no direction for the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Newest first (the friendly default).
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+    /// A stable order unrelated to time or id: a new ticket lands anywhere in the list.
+    Scrambled,
+}
+
+/// What the sandbox does the way real Atera does and the spec does not say. The default is the
+/// friendly model (no lag, newest first); [`Behaviour::unfriendly`] is what a client must survive.
+#[derive(Clone)]
+pub struct Behaviour {
+    /// How long a new ticket stays out of the list endpoints (it can be fetched by id at once).
+    /// Atera's lists can lag up to 30 s.
+    pub list_lag: Duration,
+    /// The order of the ticket lists.
+    pub order: ListOrder,
+    /// The clock the lag is measured on (tests share a [`crate::clock::ManualClock`] with the
+    /// outbox).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            list_lag: Duration::ZERO,
+            order: ListOrder::NewestFirst,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Behaviour {
+    /// Atera at its least helpful: a 30 s list lag and lists in no useful order.
+    pub fn unfriendly(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            list_lag: Duration::from_secs(30),
+            order: ListOrder::Scrambled,
+            clock,
+        }
+    }
+}
+
+impl std::fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behaviour")
+            .field("list_lag", &self.list_lag)
+            .field("order", &self.order)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,6 +127,7 @@ impl std::fmt::Debug for SandboxConfig {
                 &format_args!("[{} key(s), masked]", self.api_keys.len()),
             )
             .field("account_name", &self.account_name)
+            .field("behaviour", &self.behaviour)
             .finish()
     }
 }
@@ -133,6 +195,14 @@ pub enum Fault {
         /// How long to wait before sending the response.
         hang: Duration,
     },
+    /// Do the work (e.g. create the ticket), then close the connection without a response: the
+    /// answer lost after the commit.
+    DoThenDrop {
+        /// Method to match.
+        method: &'static str,
+        /// Path prefix to match.
+        path_prefix: &'static str,
+    },
     /// Answer 200 with an HTML page, as a captive portal would, without doing the work.
     Html {
         /// Method to match.
@@ -160,6 +230,10 @@ impl Fault {
                 ..
             }
             | Fault::Html {
+                method,
+                path_prefix,
+            }
+            | Fault::DoThenDrop {
                 method,
                 path_prefix,
             } => (*method, *path_prefix),
@@ -350,10 +424,12 @@ impl Sandbox {
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let bound = listener.local_addr().map_err(SandboxError::LocalAddr)?;
         let (stop, shutdown) = watch::channel(false);
+        let mut store = Store::default();
+        store.behaviour = config.behaviour.clone();
         let shared = Arc::new(Shared {
             config,
             origin: format!("http://{}", connect_addr(bound)),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             shutdown: shutdown.clone(),
         });
         let app = Router::new()
@@ -446,6 +522,25 @@ impl Sandbox {
         self.shared
             .store()
             .add_agent(customer_id, machine_name, mac, last_seen)
+    }
+
+    /// Adds a ticket as another source would (e-mail, a technician, another PC), for the
+    /// requester `end_user_id` (which must exist); returns its TicketID.
+    pub fn add_ticket(&self, end_user_id: i64, title: &str, description: &str) -> i64 {
+        let mut store = self.shared.store();
+        let request_json = serde_json::json!({
+            "TicketTitle": title, "Description": description, "EndUserID": end_user_id
+        });
+        store.add_ticket(store::NewTicket {
+            request_json,
+            title: title.to_string(),
+            description: description.to_string(),
+            priority: "Low".into(),
+            impact: "NoImpact".into(),
+            ticket_type: "Problem".into(),
+            status: "Open".into(),
+            end_user_id,
+        })
     }
 
     /// Plays the technician: sets a ticket's status. Returns false for an unknown ticket.

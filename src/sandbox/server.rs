@@ -111,6 +111,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             if let Some(Fault::DoThenHang { hang: h, .. }) = other {
                 hang = Some(h);
             }
+            let drop_after = matches!(other, Some(Fault::DoThenDrop { .. }));
             if too_large {
                 api::Problem::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,7 +119,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 )
                 .into_response()
             } else {
-                route(&shared, &method, &path, &query, &parts.headers, &bytes)
+                let response = route(&shared, &method, &path, &query, &parts.headers, &bytes);
+                if drop_after {
+                    match &conn {
+                        Some(conn) => conn.kill(),
+                        None => tracing::warn!("sandbox cannot drop a connection it has no handle for"),
+                    }
+                }
+                response
             }
         }
     };

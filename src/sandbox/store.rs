@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Fault, RecordedRequest, StoredComment, StoredContact, StoredTicket};
+use super::{Behaviour, Fault, ListOrder, RecordedRequest, StoredComment, StoredContact, StoredTicket};
 
 /// Name of the customer that contacts created through `POST /tickets` belong to.
 pub(crate) const UNASSIGNED_CUSTOMER: &str = "Unassigned";
@@ -47,13 +47,15 @@ pub(crate) struct TicketRecord {
     pub ticket: StoredTicket,
     pub customer_id: i64,
     pub modified: OffsetDateTime,
+    /// When it was created, by the sandbox's clock (for the list lag).
+    pub created_unix: i64,
     /// `TechnicianId` of each entry of `ticket.comments` (None for end-user comments).
     pub comment_technicians: Vec<Option<i64>>,
 }
 
 /// Everything the sandbox holds, behind one mutex.
-#[derive(Debug)]
 pub(crate) struct Store {
+    pub behaviour: Behaviour,
     pub customers: Vec<Customer>,
     pub contacts: Vec<ContactRecord>,
     pub agents: Vec<Agent>,
@@ -70,6 +72,7 @@ pub(crate) struct Store {
 impl Default for Store {
     fn default() -> Self {
         Store {
+            behaviour: Behaviour::default(),
             customers: Vec::new(),
             contacts: Vec::new(),
             agents: Vec::new(),
@@ -83,6 +86,14 @@ impl Default for Store {
             next_comment: 1,
         }
     }
+}
+
+/// A stable, order-destroying key for an id (splitmix64's finaliser).
+fn scramble(id: i64) -> u64 {
+    let mut z = (id as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Now, in UTC, as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -213,7 +224,9 @@ impl Store {
             .map(|c| (c.contact.email.clone(), c.contact.customer_id))
             .unwrap_or_default();
         let now_time = OffsetDateTime::now_utc();
+        let created_unix = self.behaviour.clock.now();
         self.tickets.push(TicketRecord {
+            created_unix,
             ticket: StoredTicket {
                 ticket_id: id,
                 request_json: new.request_json,
@@ -233,6 +246,25 @@ impl Store {
             comment_technicians: Vec::new(),
         });
         id
+    }
+
+    /// The tickets a list endpoint shows, in the order it shows them: without those still inside
+    /// the list lag, in the configured order (Atera documents none).
+    pub fn listed_tickets(&self, keep: impl Fn(&TicketRecord) -> bool) -> Vec<&TicketRecord> {
+        let now = self.behaviour.clock.now();
+        let lag = i64::try_from(self.behaviour.list_lag.as_secs()).unwrap_or(i64::MAX);
+        let mut items: Vec<&TicketRecord> = self
+            .tickets
+            .iter()
+            .filter(|t| now >= t.created_unix.saturating_add(lag))
+            .filter(|t| keep(t))
+            .collect();
+        match self.behaviour.order {
+            ListOrder::NewestFirst => items.reverse(),
+            ListOrder::OldestFirst => {}
+            ListOrder::Scrambled => items.sort_by_key(|t| scramble(t.ticket.ticket_id)),
+        }
+        items
     }
 
     pub fn ticket(&self, id: i64) -> Option<&TicketRecord> {

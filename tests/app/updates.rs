@@ -187,7 +187,7 @@ fn updates_are_verified_tampering_is_refused_and_the_channel_picks_the_manifest(
     let mut app = App::start_with_env(
         &config,
         &[],
-        &[("HELPDESK_BUTTON_POLICY_FILE", policy.as_os_str())],
+        &[("HELPDESK_BUTTON_TEST_POLICY_FILE", policy.as_os_str())],
     );
     app.wait_log("hotkey registered");
 
@@ -331,7 +331,7 @@ fn without_a_policy_pin_only_the_built_in_key_is_trusted() {
         &config,
         &[],
         &[(
-            "HELPDESK_BUTTON_POLICY_FILE",
+            "HELPDESK_BUTTON_TEST_POLICY_FILE",
             dir.path().join("no-policy.toml").as_os_str(),
         )],
     );

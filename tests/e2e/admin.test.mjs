@@ -30,7 +30,7 @@ before(async () => {
   sandbox = await startSandbox(BIN, sandboxPort, KEY);
   // No key in the environment: the admin enters it in the window. The policy file path is fixed
   // for the driver's lifetime; tests write it when they need one.
-  const env = { ...process.env, HELPDESK_BUTTON_POLICY_FILE: POLICY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' };
+  const env = { ...process.env, HELPDESK_BUTTON_TEST_POLICY_FILE: POLICY, DBUS_SESSION_BUS_ADDRESS: 'disabled:' };
   delete env.HELPDESK_BUTTON_ATERA_API_KEY;
   driver = await startDriver(DRIVER, WD_PORT, env);
 });
