@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn first_use_sets_it_then_only_an_unlocked_admin_or_nobody_if_policy() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         let none = Policy::default();
         set_password(&paths, &none, "first password", false).unwrap();
         assert!(matches!(

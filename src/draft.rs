@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn draft_round_trips_and_clears() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         assert_eq!(load(&paths).unwrap(), None);
         let draft = Draft {
             form: TicketForm {
@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn corrupt_draft_is_set_aside_not_lost() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         std::fs::write(paths.draft_file(), b"{not json").unwrap();
         assert_eq!(load(&paths).unwrap(), None);
         assert!(dir.path().join("draft.json.corrupt").exists());

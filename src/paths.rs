@@ -105,6 +105,17 @@ impl AppPaths {
         }
     }
 
+    /// Everything in one directory, the policy file too (`DIR/policy.toml`): for tests and
+    /// demos that must not read this machine's real policy. The app never builds its paths
+    /// this way.
+    pub fn isolated(dir: PathBuf) -> Self {
+        Self {
+            policy_file: dir.join("policy.toml"),
+            data_dir: dir.clone(),
+            config_dir: dir,
+        }
+    }
+
     /// The user settings file.
     pub fn settings_file(&self) -> PathBuf {
         self.config_dir.join("settings.toml")

@@ -206,7 +206,7 @@ mod tests {
              [settings.branding]\ncompany_name = \"Contoso IT\"\n",
         );
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         std::fs::write(
             paths.settings_file(),
             "[atera]\nendpoint = \"evil.example.com\"\n[atera.defaults]\npriority = \"Low\"\nimpact = \"Crisis\"\n[branding]\ncompany_name = \"Mine\"\n",

@@ -53,7 +53,7 @@ mod tests {
     #[test]
     fn saved_profile_wins_over_the_os_account() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         assert_eq!(
             load(&paths, Some("Ada Lovelace"), "ada").name,
             "Ada Lovelace"

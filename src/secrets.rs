@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn without_a_keychain_the_key_goes_to_a_user_only_file_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         let keychain = FakeKeychain {
             available: false,
             value: Mutex::new(None),
@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn a_sealed_file_from_elsewhere_is_refused_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         let keychain = FakeKeychain {
             available: false,
             value: Mutex::new(None),
@@ -428,7 +428,7 @@ mod tests {
             copy.join(FALLBACK_FILE),
         )
         .unwrap();
-        let other = KeyVault::new(&keychain, &AppPaths::in_one_dir(copy));
+        let other = KeyVault::new(&keychain, &AppPaths::isolated(copy));
         let err = other.load().unwrap_err().to_string();
         assert!(err.contains("settings set-api-key"), "{err}");
     }
@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn with_a_keychain_the_key_goes_there_and_the_old_file_is_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         let down = FakeKeychain {
             available: false,
             value: Mutex::new(None),

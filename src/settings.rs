@@ -325,6 +325,18 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The settings to run on when the user's file cannot be read: the defaults under the
+    /// machine policy, never the bare defaults (which would drop the policy's values and locks).
+    pub fn policy_defaults(paths: &AppPaths) -> Self {
+        let policy = crate::policy::Policy::load_or_lock_down(&paths.policy_file);
+        toml::Table::try_from(Self::default())
+            .ok()
+            .map(|defaults| policy.apply(defaults, toml::Table::new()))
+            .and_then(|merged| merged.try_into::<Self>().ok())
+            .filter(|s| s.validate().is_ok())
+            .unwrap_or_default()
+    }
+
     /// Validates and writes the settings atomically.
     ///
     /// # Errors
@@ -762,7 +774,7 @@ mod tests {
     #[test]
     fn set_by_dotted_key_validates_and_round_trips_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         let mut settings = Settings::load(&paths).unwrap();
         assert_eq!(settings, Settings::default());
         settings
@@ -783,7 +795,7 @@ mod tests {
     #[test]
     fn the_users_file_never_carries_an_update_key() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         // The admin window saves the effective settings, which may hold the policy's key.
         let mut settings = Settings::default();
         settings.updates.pubkey = include_str!("../tests/fixtures/updater/test.key.pub")
@@ -815,7 +827,7 @@ mod tests {
     #[test]
     fn a_version_0_file_is_migrated_and_keeps_its_values() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         std::fs::write(
             paths.settings_file(),
             "hotkey = \"F9\"\n[atera.defaults]\nstanding = \"Pending\"\npriority = \"High\"\n",
@@ -847,12 +859,27 @@ mod tests {
     #[test]
     fn a_broken_settings_file_says_how_to_recover() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         std::fs::write(paths.settings_file(), "hotkey = [").unwrap();
         let err = Settings::load(&paths).unwrap_err().to_string();
         assert!(
             err.contains("delete it to start from the defaults"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn unreadable_user_settings_keep_the_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = AppPaths::isolated(dir.path().to_path_buf());
+        paths.policy_file = dir.path().join("policy.toml");
+        std::fs::write(
+            &paths.policy_file,
+            "locked = [\"atera.endpoint\"]\n[settings.atera]\nendpoint = \"msp.atera.example\"\n",
+        )
+        .unwrap();
+        std::fs::write(paths.settings_file(), "[atera\nendpoint = ").unwrap();
+        assert!(Settings::load(&paths).is_err(), "the broken file is an error");
+        assert_eq!(Settings::policy_defaults(&paths).atera.endpoint, "msp.atera.example");
     }
 }

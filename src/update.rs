@@ -518,7 +518,7 @@ mod tests {
     #[test]
     fn the_status_survives_a_restart_and_a_new_version_clears_the_pending_one() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
         let mut s = UpdateStatus::load(&paths, "0.1.0", InstallMode::Automatic);
         assert_eq!(s.outcome, Outcome::NeverChecked);
         let url = Url::parse("https://u.example/latest.json").unwrap();

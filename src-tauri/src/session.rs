@@ -55,8 +55,8 @@ impl AppState {
     /// State over the given directories, with the settings loaded (defaults when unreadable).
     pub fn new(paths: AppPaths) -> Self {
         let settings = Settings::load(&paths).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "settings unreadable; using the defaults");
-            Settings::default()
+            tracing::error!(error = %e, "settings unreadable: running on the policy's values over the defaults until the file is fixed");
+            Settings::policy_defaults(&paths)
         });
         let outbox = match helpdesk_core::outbox::Outbox::open(&helpdesk_core::outbox::outbox_file(
             &paths.data_dir,

@@ -468,7 +468,7 @@ fn inputs_and_limits_read_from_partial_json() {
 #[test]
 fn rules_file_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let paths = AppPaths::in_one_dir(dir.path().to_path_buf());
+    let paths = AppPaths::isolated(dir.path().to_path_buf());
     assert_eq!(load_rules(&paths).unwrap(), None);
     std::fs::write(rules_file(&paths), "  \n").unwrap();
     assert_eq!(load_rules(&paths).unwrap(), None);
