@@ -150,6 +150,40 @@ impl Policy {
     }
 }
 
+/// What of `mine` differs from `base`, leaf by leaf (arrays as a whole), leaving out the dotted
+/// keys `skip` says (locked ones). `prefix` is the dotted path of these tables.
+pub fn difference(
+    mine: &toml::Table,
+    base: &toml::Table,
+    prefix: &str,
+    skip: &dyn Fn(&str) -> bool,
+) -> toml::Table {
+    let mut out = toml::Table::new();
+    for (k, v) in mine {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if skip(&key) {
+            continue;
+        }
+        match (v, base.get(k)) {
+            (toml::Value::Table(m), Some(toml::Value::Table(b))) => {
+                let inner = difference(m, b, &key, skip);
+                if !inner.is_empty() {
+                    out.insert(k.clone(), toml::Value::Table(inner));
+                }
+            }
+            (v, Some(b)) if v == b => {}
+            (v, _) => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
 fn merge(base: &mut toml::Table, over: &toml::Table) {
     for (k, v) in over {
         match (base.get_mut(k), v) {
@@ -243,6 +277,32 @@ mod tests {
         std::fs::write(&path, "lokked = []").unwrap();
         let err = Policy::load(&path).unwrap_err().to_string();
         assert!(err.contains("bad.toml") && err.contains("lokked"), "{err}");
+    }
+
+    /// Saving keeps the layers: an unlocked policy default the user did not touch stays the
+    /// policy's, so a later policy change reaches the PC; a locked value is never written.
+    #[test]
+    fn saving_writes_only_what_the_user_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::isolated(dir.path().to_path_buf());
+        let write_policy = |company: &str| {
+            std::fs::write(
+                &paths.policy_file,
+                format!("locked = [\"atera.endpoint\"]\n[settings.atera]\nendpoint = \"msp.atera.example\"\n[settings.branding]\ncompany_name = \"{company}\"\n"),
+            )
+            .unwrap();
+        };
+        write_policy("Contoso IT");
+        let mut s = Settings::load(&paths).unwrap();
+        s.set("hotkey", "Ctrl+Shift+F2").unwrap();
+        s.save(&paths).unwrap();
+        let text = std::fs::read_to_string(paths.settings_file()).unwrap();
+        assert!(text.contains("Ctrl+Shift+F2"), "{text}");
+        assert!(!text.contains("Contoso") && !text.contains("endpoint"), "only the change: {text}");
+        write_policy("Contoso Managed IT");
+        let s = Settings::load(&paths).unwrap();
+        assert_eq!(s.branding.company_name, "Contoso Managed IT", "the policy's change arrives");
+        assert_eq!(s.hotkey, "Ctrl+Shift+F2", "the user's change stays");
     }
 
     #[test]

@@ -341,16 +341,50 @@ impl Settings {
     ///
     /// # Errors
     /// A validation error, or [`SettingsError::Io`] when the file cannot be written.
+    ///
+    /// Only what differs from the defaults under the machine policy is written, so settings keep
+    /// their layers: a value the policy sets (locked or not) and the user did not change stays
+    /// the policy's, and a later policy change reaches this PC. Locked values are never written.
     pub fn save(&self, paths: &AppPaths) -> Result<(), SettingsError> {
+        let policy = crate::policy::Policy::load_or_lock_down(&paths.policy_file);
+        self.save_under(paths, &policy)
+    }
+
+    /// [`Settings::save`] under a given policy.
+    ///
+    /// # Errors
+    /// A validation error, or [`SettingsError::Io`] when the file cannot be written.
+    pub fn save_under(
+        &self,
+        paths: &AppPaths,
+        policy: &crate::policy::Policy,
+    ) -> Result<(), SettingsError> {
         self.validate()?;
+        if let Some(why) = policy.broken.as_ref().and_then(|_| policy.refusal("settings")) {
+            // Under a broken policy every key is locked: refuse rather than write an empty file.
+            return Err(SettingsError::InvalidValue {
+                key: "settings".into(),
+                value: String::new(),
+                reason: why,
+            });
+        }
+        let invalid = |e: String| SettingsError::InvalidValue {
+            key: "settings".into(),
+            value: String::new(),
+            reason: e,
+        };
         // The update key is the policy's (see load_with); the user's file never carries it.
         let mut own = self.clone();
         own.updates.pubkey.clear();
-        let text = toml::to_string_pretty(&own).map_err(|e| SettingsError::InvalidValue {
-            key: "settings".into(),
-            value: String::new(),
-            reason: e.to_string(),
-        })?;
+        let mine = toml::Table::try_from(&own).map_err(|e| invalid(e.to_string()))?;
+        let defaults = toml::Table::try_from(Self::default()).map_err(|e| invalid(e.to_string()))?;
+        let baseline = policy.apply(defaults, toml::Table::new());
+        let mut changed = crate::policy::difference(&mine, &baseline, "", &|key| policy.is_locked(key));
+        changed.insert(
+            "schema_version".into(),
+            toml::Value::Integer(i64::from(SCHEMA_VERSION)),
+        );
+        let text = toml::to_string_pretty(&changed).map_err(|e| invalid(e.to_string()))?;
         write_atomic(&paths.settings_file(), text.as_bytes(), Some(0o644))?;
         Ok(())
     }

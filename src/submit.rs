@@ -75,6 +75,10 @@ pub enum ContactMatch {
         end_user_id: i64,
         #[serde(default)]
         name: String,
+        /// This computer's customer, which the contact belongs to; None when this computer's
+        /// customer is not known to Atera (then an exact match in any customer is used).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer: Option<String>,
     },
     /// A new contact created under this machine's customer, found through its Atera agent.
     CreatedUnderCustomer {
@@ -101,8 +105,15 @@ impl ContactMatch {
     /// One line for the technician, in the ticket body.
     pub fn note(&self) -> String {
         match self {
+            Self::Existing {
+                end_user_id,
+                customer: Some(customer),
+                ..
+            } => {
+                format!("existing contact #{end_user_id} of {customer}, this computer's customer (exact email match)")
+            }
             Self::Existing { end_user_id, .. } => {
-                format!("existing contact #{end_user_id} (exact email match)")
+                format!("existing contact #{end_user_id} (exact email match; this computer's customer is not known to Atera)")
             }
             Self::CreatedUnderCustomer {
                 end_user_id,
@@ -332,8 +343,10 @@ pub fn rule_input(
     }
 }
 
-/// Finds the Atera contact for the requester: exact email match; else a new contact under this
-/// machine's customer (via its agent); else the admin's fallback contact; else name and email.
+/// Finds the Atera contact for the requester. This machine's customer comes first (from its
+/// Atera agent): an exact email match within it, else a new contact created under it. Only when
+/// that customer is unknown does an exact match in any customer count. Else the admin's
+/// fallback contact; else name and email.
 /// With `dry_run` nothing is created: the integration test uses it to show what would happen.
 ///
 /// # Errors
@@ -354,10 +367,39 @@ pub async fn resolve_contact(
             async move { client.find_contacts_by_email(&email).await }
         })
     };
+    // This computer's customer, from its Atera agent: the requester belongs to it.
+    let mut pc_customer: Option<(i64, String)> = None;
+    if let Some(inv) = inventory {
+        match retrying(policy, deadline, "find agent", || {
+            client.agents_by_machine(&inv.hostname)
+        })
+        .await
+        {
+            Ok(agents) => {
+                pc_customer = best_agent(&agents, inv.primary_mac()).and_then(|agent| {
+                    let id = agent.customer_id.filter(|id| *id > 0)?;
+                    let name = agent
+                        .customer_name
+                        .clone()
+                        .filter(|n| !n.trim().is_empty())
+                        .unwrap_or_else(|| format!("customer #{id}"));
+                    Some((id, name))
+                });
+            }
+            Err(e) if is_fatal(&e) => return Err(e),
+            Err(e) => tracing::info!(error = %e, "no agent found for this machine"),
+        }
+    }
+    // An exact e-mail match: in this computer's customer when it is known (a namesake in another
+    // customer is not this requester), anywhere only when it is not.
+    let scope = pc_customer.as_ref().map(|(id, _)| *id);
+    let in_scope = move |c: &crate::atera::models::Contact| {
+        c.end_user_id.is_some_and(|id| id > 0) && scope.is_none_or(|id| c.customer_id == Some(id))
+    };
     let matches = find(form.email.clone()).await?;
     if let Some(contact) = matches
         .iter()
-        .filter(|c| c.end_user_id.is_some())
+        .filter(|c| in_scope(c))
         .min_by_key(|c| c.end_user_id)
     {
         let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
@@ -370,67 +412,51 @@ pub async fn resolve_contact(
         return Ok(ContactMatch::Existing {
             end_user_id: contact.end_user_id.unwrap_or_default(),
             name,
+            customer: pc_customer.clone().map(|(_, name)| name),
         });
     }
     let (first_name, last_name) = split_name(&form.name);
-    if let Some(inv) = inventory {
-        match retrying(policy, deadline, "find agent", || {
-            client.agents_by_machine(&inv.hostname)
-        })
-        .await
-        {
-            Ok(agents) => {
-                if let Some(agent) = best_agent(&agents, inv.primary_mac()) {
-                    if let Some(customer_id) = agent.customer_id {
-                        let customer_name = agent
-                            .customer_name
-                            .clone()
-                            .unwrap_or_else(|| format!("customer #{customer_id}"));
-                        if dry_run {
-                            return Ok(ContactMatch::WouldCreateUnderCustomer {
-                                customer_id,
-                                customer_name,
-                            });
-                        }
-                        let contact = CreateContact {
-                            email: form.email.trim().to_string(),
-                            customer_id,
-                            first_name: first_name.clone(),
-                            last_name: last_name.clone(),
-                            phone: Some(form.phone.trim().to_string()).filter(|p| !p.is_empty()),
-                        };
-                        let created = match client.create_contact(&contact).await {
-                            // The contact may exist although the answer was lost: look again
-                            // rather than create a second one.
-                            Err(e) if e.is_ambiguous() => match find(form.email.clone())
-                                .await?
-                                .iter()
-                                .filter_map(|c| c.end_user_id)
-                                .min()
-                            {
-                                Some(id) => Ok(id),
-                                None => client.create_contact(&contact).await,
-                            },
-                            other => other,
-                        };
-                        match created {
-                            Ok(end_user_id) => {
-                                return Ok(ContactMatch::CreatedUnderCustomer {
-                                    end_user_id,
-                                    customer_id,
-                                    customer_name,
-                                })
-                            }
-                            Err(e) if is_fatal(&e) => return Err(e),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "creating the contact failed; trying the next way")
-                            }
-                        }
-                    }
-                }
+    if let Some((customer_id, customer_name)) = pc_customer {
+        if dry_run {
+            return Ok(ContactMatch::WouldCreateUnderCustomer {
+                customer_id,
+                customer_name,
+            });
+        }
+        let contact = CreateContact {
+            email: form.email.trim().to_string(),
+            customer_id,
+            first_name: first_name.clone(),
+            last_name: last_name.clone(),
+            phone: Some(form.phone.trim().to_string()).filter(|p| !p.is_empty()),
+        };
+        let created = match client.create_contact(&contact).await {
+            // The contact may exist although the answer was lost: look again rather than
+            // create a second one.
+            Err(e) if e.is_ambiguous() => match find(form.email.clone())
+                .await?
+                .iter()
+                .filter(|c| in_scope(c))
+                .filter_map(|c| c.end_user_id)
+                .min()
+            {
+                Some(id) => Ok(id),
+                None => client.create_contact(&contact).await,
+            },
+            other => other,
+        };
+        match created {
+            Ok(end_user_id) => {
+                return Ok(ContactMatch::CreatedUnderCustomer {
+                    end_user_id,
+                    customer_id,
+                    customer_name,
+                })
             }
             Err(e) if is_fatal(&e) => return Err(e),
-            Err(e) => tracing::info!(error = %e, "no agent found for this machine"),
+            Err(e) => {
+                tracing::warn!(error = %e, "creating the contact failed; trying the next way")
+            }
         }
     }
     let fallback = settings.atera.fallback_contact_email.trim();

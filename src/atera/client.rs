@@ -318,20 +318,35 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`].
     pub async fn find_contacts_by_email(&self, email: &str) -> Result<Vec<Contact>, AteraError> {
-        let wanted = email.trim().to_lowercase();
+        let wanted = crate::atera::models::fold_email(email);
         let mut found = Vec::new();
         for page in 1..=MAX_SEARCH_PAGES {
             let mut query = page_query(page, MAX_PAGE_SIZE);
+            // Atera's docs name the filter `Email` (2026) and `searchOptions.email` (the older
+            // generation, still what some tenants honour): send both.
             query.push(("Email", wanted.clone()));
+            query.push(("searchOptions.email", wanted.clone()));
             let result: Paged<Contact> = self
                 .send(Method::GET, "contacts", &query, None::<&()>)
                 .await?;
             let page_len = result.items.len();
+            // Atera's filter matches parts of addresses; an address that does not even contain
+            // the one asked for means the server ignored the filter and lists every contact:
+            // do not page through thousands.
+            let unfiltered = result.items.iter().any(|c| {
+                !c.email
+                    .as_deref()
+                    .is_some_and(|e| crate::atera::models::fold_email(e).contains(&wanted))
+            });
             found.extend(result.items.into_iter().filter(|c| {
                 c.email
                     .as_deref()
-                    .is_some_and(|e| e.trim().to_lowercase() == wanted)
+                    .is_some_and(|e| crate::atera::models::fold_email(e) == wanted)
             }));
+            if unfiltered {
+                tracing::warn!(page, "Atera ignored the contact search filter; not reading further pages");
+                break;
+            }
             if page_len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages)
             {
                 break;

@@ -258,3 +258,27 @@ mod tests {
         assert!(page.items.is_empty());
     }
 }
+
+/// An e-mail address for comparison: trimmed, lower-case, without the invisible direction marks
+/// and zero-width characters that right-to-left locales and copy-paste leave in strings.
+pub fn fold_email(email: &str) -> String {
+    email
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'
+            )
+        })
+        .collect::<String>()
+        .trim()
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod email_tests {
+    #[test]
+    fn emails_compare_without_case_spaces_or_bidi_marks() {
+        assert_eq!(super::fold_email(" \u{200f}Bob@Contoso.COM\u{200e} "), "bob@contoso.com");
+    }
+}
