@@ -33,6 +33,9 @@ pub struct Policy {
     pub admin_password_hash: Option<String>,
     /// The values it sets, in the settings file's shape.
     pub settings: toml::Table,
+    /// Dispatcher rules the policy sets (`rules = """..."""`): the PC's own when it has none,
+    /// and the only ones when `locked` holds `"rules"`.
+    pub rules: Option<String>,
     /// Why the file could not be read, when it exists but is broken. A broken policy locks
     /// everything ([`Policy::is_locked`] is true for every key): it never loosens anything.
     pub broken: Option<String>,
@@ -47,6 +50,8 @@ struct PolicyFile {
     admin_password_hash: Option<String>,
     #[serde(default)]
     settings: toml::Table,
+    #[serde(default)]
+    rules: Option<String>,
 }
 
 impl Policy {
@@ -85,6 +90,7 @@ impl Policy {
                 .collect(),
             admin_password_hash: file.admin_password_hash.filter(|h| !h.trim().is_empty()),
             settings,
+            rules: file.rules.filter(|r| !r.trim().is_empty()),
             broken: None,
         })
     }

@@ -770,6 +770,38 @@ fn the_admin_password_guards_every_way_in_from_the_command_line() {
     assert!(attempt(&["settings", "show"], None).status.success());
 }
 
+/// Rules set by the policy run on the PC, and a policy that locks them refuses the PC's own.
+#[test]
+fn the_policy_sets_and_locks_the_dispatcher_rules() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "locked = [\"rules\"]\nrules = \"\"\"\nif 'VIP' in msg: priority = 'Critical'\n\"\"\"\n",
+    )
+    .unwrap();
+    let mine = dir.path().join("mine.py");
+    std::fs::write(&mine, "priority = 'Low'\n").unwrap();
+    let with_policy = |args: &[&str]| {
+        cli(config.path(), args)
+            .env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy)
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let out = with_policy(&["settings", "set-rules", mine.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("`rules` is locked by the policy"), "{}", text(&out.stderr));
+    let out = with_policy(&[
+        "submit", "--name", "Ada", "--email", "ada@example.com", "--message", "VIP printer down",
+        "--no-screenshots",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sb.get().tickets()[0].priority, "Critical", "the policy's rules ran");
+}
+
 #[test]
 fn a_fleet_policy_locks_values_and_export_import_moves_the_rest() {
     let dir = tempfile::tempdir().unwrap();

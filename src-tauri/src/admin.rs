@@ -270,7 +270,7 @@ pub fn admin_get_settings(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<Valu
     let policy = policy(&state);
     let settings = Settings::load_with(&state.paths, &policy)
         .map_err(|e| AdminError::new("invalid", e.to_string()))?;
-    let rules = helpdesk_core::rules::load_rules(&state.paths)
+    let rules = helpdesk_core::rules::effective_rules(&state.paths, &policy)
         .ok()
         .flatten()
         .unwrap_or_default();
@@ -475,6 +475,9 @@ pub async fn admin_save_rules(
     script: String,
 ) -> Result<(), AdminError> {
     require_unlocked(&gate)?;
+    if let Some(why) = policy(&state).refusal("rules") {
+        return Err(AdminError::invalid_field("rules", capitalised(&why)));
+    }
     if let Err(e) = check_rules(script.clone()).await? {
         return Err(AdminError::invalid_field(
             "rules",

@@ -222,7 +222,8 @@ pub(crate) fn rebind_hotkey(app: &tauri::AppHandle, old: &str, new: &str) {
 
 /// The installed dispatcher rules, run by re-running this executable in its rule mode.
 pub fn rules_config(paths: &AppPaths) -> Option<helpdesk_core::submit::RulesConfig> {
-    let script = match helpdesk_core::rules::load_rules(paths) {
+    let policy = helpdesk_core::policy::Policy::load_or_lock_down(&paths.policy_file);
+    let script = match helpdesk_core::rules::effective_rules(paths, &policy) {
         Ok(script) => script?,
         Err(e) => {
             tracing::error!(error = %e, "the rules file cannot be read; submitting without rules");

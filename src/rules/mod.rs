@@ -229,6 +229,22 @@ pub fn rules_file(paths: &AppPaths) -> PathBuf {
     paths.config_dir.join("rules.py")
 }
 
+/// The rules that run on this PC under `policy`: the policy's when it locks `rules`; else the
+/// PC's own file, or the policy's when the PC has none. A broken policy never drops the PC's
+/// rules (it sets nothing, so the PC's own file stays in force).
+///
+/// # Errors
+/// The PC's file exists but cannot be read, or is not UTF-8.
+pub fn effective_rules(
+    paths: &AppPaths,
+    policy: &crate::policy::Policy,
+) -> std::io::Result<Option<String>> {
+    if policy.broken.is_none() && policy.is_locked("rules") {
+        return Ok(policy.rules.clone());
+    }
+    Ok(load_rules(paths)?.or_else(|| policy.rules.clone()))
+}
+
 /// The installed rules, or `None` when there are none (no file, or only whitespace).
 ///
 /// # Errors
