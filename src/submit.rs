@@ -87,11 +87,21 @@ pub enum ContactMatch {
         customer_name: String,
     },
     /// The admin's fallback contact.
-    Fallback { end_user_id: i64, email: String },
+    Fallback {
+        end_user_id: i64,
+        email: String,
+        /// Atera refused to create the contact because the e-mail is taken by one its search
+        /// does not return (an archived contact, say).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        email_taken: bool,
+    },
     /// Unknown to Atera: the ticket carries the requester's name and email.
     NameAndEmail {
         first_name: String,
         last_name: String,
+        /// As for [`ContactMatch::Fallback`].
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        email_taken: bool,
     },
     /// A dry run ([`resolve_contact`] with `dry_run`): a contact would be created under this
     /// machine's customer.
@@ -122,9 +132,21 @@ impl ContactMatch {
             } => {
                 format!("new contact #{end_user_id} created under {customer_name} (found by this computer's Atera agent)")
             }
-            Self::Fallback { end_user_id, email } => {
+            Self::Fallback {
+                end_user_id,
+                email,
+                email_taken: true,
+            } => {
+                format!("Atera says this email belongs to a contact it does not list (archived?); filed under the fallback contact {email} (#{end_user_id})")
+            }
+            Self::Fallback {
+                end_user_id, email, ..
+            } => {
                 format!("email not known to Atera; filed under the fallback contact {email} (#{end_user_id})")
             }
+            Self::NameAndEmail {
+                email_taken: true, ..
+            } => "Atera says this email belongs to a contact it does not list (archived?); sent the requester's name and email".into(),
             Self::NameAndEmail { .. } => {
                 "email not known to Atera; sent the requester's name and email".into()
             }
@@ -416,6 +438,7 @@ pub async fn resolve_contact(
         });
     }
     let (first_name, last_name) = split_name(&form.name);
+    let mut email_taken = false;
     if let Some((customer_id, customer_name)) = pc_customer {
         if dry_run {
             return Ok(ContactMatch::WouldCreateUnderCustomer {
@@ -454,6 +477,25 @@ pub async fn resolve_contact(
                 })
             }
             Err(e) if is_fatal(&e) => return Err(e),
+            Err(AteraError::UnexpectedStatus { status: 409, .. }) => {
+                // "Email already exists": a contact search does not return (an archived one, or
+                // one in another customer). Look once more in scope; else go on, and say so.
+                tracing::warn!("Atera says the requester's e-mail is taken; looking again");
+                if let Some(id) = find(form.email.clone())
+                    .await?
+                    .iter()
+                    .filter(|c| in_scope(c))
+                    .filter_map(|c| c.end_user_id)
+                    .min()
+                {
+                    return Ok(ContactMatch::Existing {
+                        end_user_id: id,
+                        name: form.name.trim().to_string(),
+                        customer: Some(customer_name),
+                    });
+                }
+                email_taken = true;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "creating the contact failed; trying the next way")
             }
@@ -466,6 +508,7 @@ pub async fn resolve_contact(
             return Ok(ContactMatch::Fallback {
                 end_user_id: id,
                 email: fallback.to_string(),
+                email_taken,
             });
         }
         tracing::warn!("the fallback contact is not in Atera");
@@ -473,6 +516,7 @@ pub async fn resolve_contact(
     Ok(ContactMatch::NameAndEmail {
         first_name,
         last_name,
+        email_taken,
     })
 }
 
@@ -501,8 +545,12 @@ fn best_agent<'a>(agents: &'a [Agent], mac: Option<&str>) -> Option<&'a Agent> {
                 mac.as_ref()
                     .is_some_and(|m| agent.mac_addresses.iter().flatten().any(|x| norm(x) == *m))
             };
-            (has_mac(a), a.last_seen.as_deref().unwrap_or(""))
-                .cmp(&(has_mac(b), b.last_seen.as_deref().unwrap_or("")))
+            let seen = |x: &Agent| {
+                x.last_seen
+                    .as_deref()
+                    .and_then(crate::atera::instant::parse_instant)
+            };
+            (has_mac(a), seen(a)).cmp(&(has_mac(b), seen(b)))
         })
 }
 

@@ -20,6 +20,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use crate::atera::models::{CreateEndUserComment, EndUserCommentDetails, Ticket};
+use crate::atera::instant::later;
 use crate::atera::{AteraClient, AteraError};
 use crate::outbox::{EntryState, Outbox, OutboxError};
 use crate::submit::ContactMatch;
@@ -387,7 +388,16 @@ impl Outbox {
                 let last_public = comments
                     .into_iter()
                     .filter(|c| !c.is_internal && c.end_user_id.is_none() && c.date.is_some())
-                    .max_by(|a, b| a.date.cmp(&b.date));
+                    .max_by(|a, b| {
+                        let (a, b) = (a.date.as_deref().unwrap_or(""), b.date.as_deref().unwrap_or(""));
+                        if later(a, b) {
+                            std::cmp::Ordering::Greater
+                        } else if later(b, a) {
+                            std::cmp::Ordering::Less
+                        } else {
+                            std::cmp::Ordering::Equal
+                        }
+                    });
                 let last_seen_reply: Option<String> = self
                     .conn()
                     .query_row(
@@ -412,7 +422,7 @@ impl Outbox {
                             by
                         },
                     };
-                    new_reply = last_seen_reply.as_deref() < Some(r.at.as_str())
+                    new_reply = last_seen_reply.as_deref().is_none_or(|seen| later(&r.at, seen))
                         && !r.text.trim().is_empty();
                     if new_reply {
                         changes.push(TicketChange {

@@ -391,6 +391,31 @@ fn settings_test_reports_each_step_and_files_a_marked_test_ticket() {
     );
 }
 
+/// A step that was not asked for is shown as skipped, with how to run it, and does not fail a
+/// correct setup.
+#[test]
+fn settings_test_without_an_email_skips_the_contact_step_and_passes() {
+    let sb = TestSandbox::start();
+    let config = sb.config();
+    for args in [&["settings", "test"][..], &["settings", "test", "--send"]] {
+        let out = cli(config.path(), args)
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
+            .output()
+            .unwrap();
+        let shown = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {shown}{}", text(&out.stderr));
+        assert!(shown.contains("OK    Reach Atera"), "{shown}");
+        assert!(
+            shown.contains("SKIP  Contact for a test email") && shown.contains("settings test --email"),
+            "{shown}"
+        );
+        if args.contains(&"--send") {
+            assert!(shown.contains("SKIP  File a test ticket"), "{shown}");
+        }
+    }
+    assert!(sb.get().tickets().is_empty(), "nothing was filed");
+}
+
 #[test]
 fn settings_test_with_a_wrong_key_fails_with_the_fix_and_without_the_key() {
     let sb = TestSandbox::start();
@@ -1340,10 +1365,9 @@ fn an_unusable_hotkey_is_reported_and_the_app_keeps_working() {
     let sb = TestSandbox::start();
     let config = sb.config();
     let settings = config.path().join("settings.toml");
-    let text_settings = std::fs::read_to_string(&settings)
-        .unwrap()
-        .replace("hotkey = \"Ctrl+Shift+F1\"", "hotkey = \"Ctrl+Nope\"");
-    std::fs::write(&settings, text_settings).unwrap();
+    // (The file holds only what was changed: a top-level key goes before its tables.)
+    let text_settings = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, format!("hotkey = \"Ctrl+Nope\"\n{text_settings}")).unwrap();
     let mut app = App::start(config.path(), &["--new-ticket"]);
     let line = app.wait_log("could not be registered");
     assert!(line.contains("Ctrl+Nope"), "{line}");

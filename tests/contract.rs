@@ -392,7 +392,7 @@ async fn an_end_user_comment_sent_by_the_client_is_recorded_and_follows_the_spec
         .create_end_user_comment(ticket_id, &comment)
         .await
         .unwrap();
-    assert!(comment_id > 0);
+    assert!(comment_id.is_some_and(|id| id > 0));
 
     let posted = util::posts(&sandbox, &format!("/api/v3/tickets/{ticket_id}/comments"));
     let [request] = &posted[..] else {
@@ -417,4 +417,126 @@ async fn an_end_user_comment_sent_by_the_client_is_recorded_and_follows_the_spec
             && c.text.as_deref() == Some("It happened again just now.")),
         "{read_back:?}"
     );
+}
+
+// Atera's own documentation examples, two generations (`tests/fixtures/atera-samples/`, copied
+// from `shared/reference/atera-samples/` with its SOURCES.md): every response example reads into
+// our models, and the placeholders a doc generator writes give clear errors, never a panic.
+
+/// Reads a sample into `T`, naming the failing path.
+fn sample<T: DeserializeOwned>(name: &str, text: &str) -> T {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de)
+        .unwrap_or_else(|e| panic!("our model cannot read {name} at `{}`: {}", e.path(), e.inner()))
+}
+
+macro_rules! samples {
+    ($($file:literal => $ty:ty),* $(,)?) => {
+        [$(($file, (|text: &str| { let _: $ty = sample($file, text); }) as fn(&str), include_str!(concat!("fixtures/atera-samples/", $file)))),*]
+    };
+}
+
+#[test]
+fn every_documented_response_example_reads_into_our_models() {
+    let all = samples![
+        "account.atera-docs-2026-08.json" => Account,
+        "agent_get.atera-docs-2026-08.json" => Agent,
+        "agent_get.atera-swagger2-example.json" => Agent,
+        "agent_item.psatera-sampledata-2021.json" => Agent,
+        "agents_list.psatera-sampledata-2021.json" => Paged<Agent>,
+        "agents_machine.atera-docs-2026-08.json" => Paged<Agent>,
+        "comments_list.atera-docs-2026-08.json" => Paged<Comment>,
+        "contact_get.atera-docs-2026-08.json" => Contact,
+        "contact_get.atera-swagger2-example.json" => Contact,
+        "contacts_list.atera-docs-2026-08.json" => Paged<Contact>,
+        "customer_get.atera-docs-2026-08.json" => Customer,
+        "customer_get.atera-swagger2-example.json" => Customer,
+        "customers_list.atera-docs-2026-08.json" => Paged<Customer>,
+        "ticket_get.atera-docs-2026-08.json" => Ticket,
+        "ticket_get.atera-swagger2-example.json" => Ticket,
+        "tickets_lastmodified.atera-docs-2026-08.json" => Paged<Ticket>,
+        "tickets_list.atera-docs-2026-08.json" => Paged<Ticket>,
+        "ticket_update.response.atera-swagger2-example.json" => ActionResult,
+    ];
+    assert_eq!(all.len() + 3 + 3, 24, "every sample file is read here or below");
+    for (_, read, text) in all {
+        read(text);
+    }
+    // Shapes the samples show: numeric enums, ids of 0 meaning none, `prevLink …page=0`.
+    let old: Ticket = sample("ticket_get.atera-swagger2-example.json", include_str!("fixtures/atera-samples/ticket_get.atera-swagger2-example.json"));
+    assert!(old.ticket_id.is_some());
+    let comments: Paged<Comment> = sample("comments_list", include_str!("fixtures/atera-samples/comments_list.atera-docs-2026-08.json"));
+    assert_eq!(comments.items[0].end_user_id, None, "EndUserID 0 is no end user");
+    let update: ActionResult = sample("ticket_update", include_str!("fixtures/atera-samples/ticket_update.response.atera-swagger2-example.json"));
+    assert_eq!(update.action_id, 1);
+}
+
+/// The docs' create answers carry the placeholder `"ActionID": "string"`: a clear decode error
+/// that names the field and the value, not a panic and not a made-up id.
+#[test]
+fn a_placeholder_action_id_is_a_clear_decode_error() {
+    for (name, text) in [
+        ("ticket_create", include_str!("fixtures/atera-samples/ticket_create.response.atera-docs-2026-08.json")),
+        ("contact_create", include_str!("fixtures/atera-samples/contact_create.response.atera-docs-2026-08.json")),
+        ("comment_create", include_str!("fixtures/atera-samples/comment_create.response.atera-docs-2026-08.json")),
+    ] {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let err = serde_path_to_error::deserialize::<_, ActionResult>(de).unwrap_err();
+        assert_eq!(err.path().to_string(), "ActionID", "{name}");
+        assert!(err.inner().to_string().contains("\"string\" is not a number"), "{name}: {}", err.inner());
+    }
+}
+
+/// What we send uses only keys Atera's documented request examples have.
+#[test]
+fn our_requests_use_only_documented_keys() {
+    fn keys(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        if let Value::Object(o) = v {
+            for (k, v) in o {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                keys(v, &key, out);
+                out.push(key);
+            }
+        }
+    }
+    let documented = |text: &str| {
+        let mut out = Vec::new();
+        keys(&serde_json::from_str(text).unwrap(), "", &mut out);
+        out
+    };
+    let ticket = CreateTicket {
+        title: "t".into(),
+        description: "d".into(),
+        priority: "High".into(),
+        impact: "Minor".into(),
+        status: "Open".into(),
+        ticket_type: "Problem".into(),
+        end_user_id: Some(1),
+        end_user_first_name: Some("a".into()),
+        end_user_last_name: Some("b".into()),
+        end_user_email: Some("a@b.co".into()),
+    };
+    let contact = CreateContact {
+        email: "a@b.co".into(),
+        customer_id: 1,
+        first_name: "a".into(),
+        last_name: "b".into(),
+        phone: Some("1".into()),
+    };
+    let comment = CreateEndUserComment {
+        text: "x".into(),
+        end_user: EndUserCommentDetails { end_user_id: 1 },
+    };
+    for (ours, doc) in [
+        (serde_json::to_value(ticket).unwrap(), include_str!("fixtures/atera-samples/ticket_create.request.atera-docs-2026-08.json")),
+        (serde_json::to_value(contact).unwrap(), include_str!("fixtures/atera-samples/contact_create.request.atera-docs-2026-08.json")),
+        (serde_json::to_value(comment).unwrap(), include_str!("fixtures/atera-samples/comment_create.request.atera-docs-2026-08.json")),
+    ] {
+        let allowed = documented(doc);
+        let mut sent = Vec::new();
+        keys(&ours, "", &mut sent);
+        for key in sent {
+            assert!(allowed.contains(&key), "{key} is not in Atera's documented example {allowed:?}");
+        }
+    }
 }

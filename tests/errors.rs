@@ -539,3 +539,31 @@ async fn an_oversized_answer_is_refused_at_the_cap() {
         assert_explained(&err, "larger than", SECRET);
     }
 }
+
+/// Errors named for what they are: Atera's own 404 ("Invalid input" for a rejected comment, a
+/// missing ticket) is "not found", not "this is not Atera"; a firewall's HTML 403 page is
+/// "blocked before it reached Atera", not "the key was rejected"; a 401 with an empty body is
+/// the key.
+#[tokio::test]
+async fn a_404_from_atera_is_not_found_and_a_firewall_page_is_blocked() {
+    for (content_type, body) in [("text/plain", "Invalid input"), ("application/json", "\"Invalid input\"")] {
+        let (base, _r) = raw_server("404 Not Found", content_type, body).await;
+        let err = client(&base).ticket(70001).await.unwrap_err();
+        let AteraError::NotFound { what } = &err else {
+            panic!("{content_type}: {err:?}")
+        };
+        assert!(what.contains("tickets/70001") && what.contains("Invalid input"), "{what}");
+        assert!(!err.is_retryable());
+        assert_explained(&err, "could not find", SECRET);
+    }
+    let page = "<html><head><title>Attention Required! | Cloudflare</title></head><body>blocked</body></html>";
+    let (base, _r) = raw_server("403 Forbidden", "text/html", page).await;
+    let err = client(&base).account().await.unwrap_err();
+    assert!(matches!(err, AteraError::Blocked { status: 403, .. }), "{err:?}");
+    assert!(!err.is_retryable());
+    assert_explained(&err, "blocked before it reached Atera's API", SECRET);
+    assert!(!err.to_string().contains("rejected the API key"), "{err}");
+    let (base, _r) = raw_server("401 Unauthorized", "text/plain", "").await;
+    let err = client(&base).account().await.unwrap_err();
+    assert!(matches!(err, AteraError::Unauthorized { status: 401, .. }), "{err:?}");
+}

@@ -267,7 +267,8 @@ async fn unknown_email_and_machine_use_the_fallback_contact_when_configured() {
         outcome.contact,
         ContactMatch::Fallback {
             end_user_id: fallback,
-            email: "frontdesk@msp.example".into()
+            email: "frontdesk@msp.example".into(),
+            email_taken: false,
         }
     );
     assert!(

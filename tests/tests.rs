@@ -14,6 +14,9 @@
 //! - `exactly_once`: many submissions against the sandbox's unfriendly mode (30 s list lag,
 //!   scrambled lists, 2,000 other customers' tickets, a quoted reference) through every fault:
 //!   the ticket set equals the submission set; a control shows the mode bites.
+//! - `live_tenant`: the sandbox's live-tenant shapes (nulls left out, mixed timestamps, 409 for
+//!   an archived contact's e-mail, one filter name honoured): contacts, My tickets, the
+//!   Integration Test.
 //! - `worker`: the delivery worker's schedule with a manual clock and a scripted probe.
 //! - `rules`: dispatcher rules evaluated in a real child process (this binary re-run as the
 //!   child), abuse scripts stopped by the limits, and the vendor-style fixtures (`fixtures/rules/`).
@@ -24,6 +27,7 @@
 mod contract;
 mod errors;
 mod exactly_once;
+mod live_tenant;
 mod outbox;
 mod resilience;
 mod rules;

@@ -1823,7 +1823,10 @@ async function runTest(send) {
     summary.textContent = `Tickets can be filed, with ${warnings} warning${warnings === 1 ? '' : 's'}.${ticket && send ? ` Test ticket #${ticket[1]} filed.` : ''}`;
     summary.dataset.tone = 'warning';
   } else {
-    summary.textContent = ticket && send ? `Everything works. Test ticket #${ticket[1]} filed.` : 'Everything works.';
+    const skipped = steps.filter((s) => String(s.status) === 'skipped').length;
+    summary.textContent = ticket && send
+      ? `Everything works. Test ticket #${ticket[1]} filed.`
+      : skipped ? `Everything that ran works; ${skipped} step${skipped === 1 ? ' was' : 's were'} skipped.` : 'Everything works.';
     summary.dataset.tone = 'ok';
   }
   if (ticket && send) summary.dataset.ticketNumber = ticket[1]; else delete summary.dataset.ticketNumber;
@@ -1831,8 +1834,8 @@ async function runTest(send) {
 }
 
 function stepItem(step, i) {
-  const status = ['ok', 'warning', 'failed', 'running'].includes(String(step.status)) ? String(step.status) : 'warning';
-  const label = { ok: 'OK', warning: 'Warning', failed: 'Failed', running: 'Running' }[status];
+  const status = ['ok', 'warning', 'failed', 'running', 'skipped'].includes(String(step.status)) ? String(step.status) : 'warning';
+  const label = { ok: 'OK', warning: 'Warning', failed: 'Failed', running: 'Running', skipped: 'Skipped' }[status];
   const li = el('li', { class: 'test-step', id: i === undefined ? 'test-step-running' : `test-step-${i}` });
   li.dataset.status = status;
   li.append(

@@ -12,7 +12,7 @@ use helpdesk_core::form::TicketForm;
 use helpdesk_core::outbox::{self, DeliveryResult, Outbox, Submitted};
 use helpdesk_core::paths::AppPaths;
 use helpdesk_core::clock::SystemClock;
-use helpdesk_core::sandbox::{Behaviour, Sandbox, SandboxConfig};
+use helpdesk_core::sandbox::{Behaviour, ContactSearch, Sandbox, SandboxConfig};
 use helpdesk_core::secrets::{ApiKey, KeyVault, OsKeychain};
 use helpdesk_core::settings::{ScreenshotMode, Settings};
 use helpdesk_core::submit::{self, Submission};
@@ -84,6 +84,11 @@ pub enum Command {
         /// ticket's reference) share the account.
         #[arg(long)]
         unfriendly: bool,
+        /// Answer in the shapes live tenants send (null fields left out, mixed timestamps,
+        /// EndUserID 0 on technician comments, 201 without a body, 409 for a taken e-mail) and
+        /// honour only `searchOptions.email` in contact searches.
+        #[arg(long)]
+        live_tenant: bool,
     },
 }
 
@@ -231,7 +236,8 @@ pub fn run(command: Command, config_dir: Option<&Path>) -> ExitCode {
             port,
             api_key,
             unfriendly,
-        } => sandbox_command(port, api_key, unfriendly),
+            live_tenant,
+        } => sandbox_command(port, api_key, unfriendly, live_tenant),
     }
 }
 
@@ -470,6 +476,7 @@ fn settings_test(
                 StepStatus::Ok => "OK  ",
                 StepStatus::Warning => "WARN",
                 StepStatus::Failed => "FAIL",
+                StepStatus::Skipped => "SKIP",
             };
             println!("{tag}  {}: {}", step.name, step.message);
         },
@@ -824,13 +831,17 @@ fn add_other_customers_tickets(sandbox: &Sandbox, count: usize) {
     }
 }
 
-fn sandbox_command(port: u16, api_key: String, unfriendly: bool) -> ExitCode {
+fn sandbox_command(port: u16, api_key: String, unfriendly: bool, live_tenant: bool) -> ExitCode {
     runtime().block_on(async move {
-        let behaviour = if unfriendly {
+        let mut behaviour = if unfriendly {
             Behaviour::unfriendly(std::sync::Arc::new(SystemClock))
         } else {
             Behaviour::default()
         };
+        if live_tenant {
+            behaviour.live_tenant = true;
+            behaviour.contact_search = ContactSearch::SearchOptions;
+        }
         let config = SandboxConfig {
             api_keys: vec![api_key],
             behaviour,

@@ -300,8 +300,9 @@ impl AteraClient {
         &self,
         ticket_id: i64,
         comment: &CreateEndUserComment,
-    ) -> Result<i64, AteraError> {
-        let result: ActionResult = self
+    ) -> Result<Option<i64>, AteraError> {
+        // Any 2xx is success: Atera may answer 201 with an empty body.
+        let result: Option<ActionResult> = self
             .send(
                 Method::POST,
                 &format!("tickets/{ticket_id}/comments"),
@@ -309,7 +310,7 @@ impl AteraClient {
                 Some(comment),
             )
             .await?;
-        Ok(result.action_id)
+        Ok(result.map(|r| r.action_id))
     }
 
     /// `GET /contacts?Email=`, every page, filtered to exact matches (ignoring case and
@@ -458,17 +459,31 @@ impl AteraClient {
             });
         }
         tracing::debug!(%method, path, status = status.as_u16(), bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "atera call");
+        let html = content_type.contains("html") || bytes.trim_ascii_start().starts_with(b"<");
         if status.is_success() {
-            if content_type.contains("html") || bytes.trim_ascii_start().starts_with(b"<") {
+            if html {
                 return Err(AteraError::NotAtera {
                     endpoint: host,
                     reason: "it answered with a web page instead of API data".into(),
                 });
             }
-            let de = &mut serde_json::Deserializer::from_slice(&bytes);
-            return serde_path_to_error::deserialize(de).map_err(|e| AteraError::Decode {
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
+            // Some creates answer 201 with no body: to a caller that takes an optional answer
+            // that is success, not an unreadable answer.
+            let body: &[u8] = if bytes.trim_ascii().is_empty() { b"null" } else { &bytes };
+            let de = &mut serde_json::Deserializer::from_slice(body);
+            return serde_path_to_error::deserialize(de).map_err(|e| {
+                let (path, message) = (e.path().to_string(), e.inner().to_string());
+                // A list whose items all failed names the first bad item below `items`.
+                match message.strip_prefix('[').and_then(|m| m.split_once("]")) {
+                    Some((index, rest)) if (path == "items" || path == ".") && index.bytes().all(|b| b.is_ascii_digit()) => {
+                        let (field, message) = rest.split_once(": ").unwrap_or(("", rest));
+                        AteraError::Decode {
+                            path: format!("items[{index}]{field}"),
+                            message: message.split(" at line ").next().unwrap_or(message).to_string(),
+                        }
+                    }
+                    _ => AteraError::Decode { path, message },
+                }
             });
         }
         let detail = serde_json::from_slice::<ProblemDetails>(&bytes)
@@ -476,6 +491,11 @@ impl AteraClient {
             .and_then(|p| p.detail.or(p.title))
             .filter(|d| !d.trim().is_empty());
         Err(match status {
+            // A firewall's or a CDN's page, not Atera's API refusing the key.
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if html => AteraError::Blocked {
+                endpoint: host,
+                status: status.as_u16(),
+            },
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AteraError::Unauthorized {
                 status: status.as_u16(),
                 detail,
@@ -484,12 +504,19 @@ impl AteraClient {
             StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => AteraError::Validation {
                 detail: detail.unwrap_or_else(|| "no reason given".into()),
             },
-            StatusCode::NOT_FOUND if content_type.contains("json") => AteraError::NotFound {
-                what: path.to_string(),
-            },
-            StatusCode::NOT_FOUND => AteraError::NotAtera {
+            // Only a web page means the route is not Atera's; Atera's own 404 (a missing ticket,
+            // a rejected comment's "Invalid input") is "not found".
+            StatusCode::NOT_FOUND if html => AteraError::NotAtera {
                 endpoint: host,
                 reason: format!("/api/v3/{path} does not exist there (HTTP 404)"),
+            },
+            StatusCode::NOT_FOUND => AteraError::NotFound {
+                what: match detail.as_deref().or_else(|| {
+                    std::str::from_utf8(&bytes).ok().map(str::trim).filter(|t| !t.is_empty() && t.len() < 200)
+                }) {
+                    Some(d) => format!("{path} ({})", d.trim_matches('"')),
+                    None => path.to_string(),
+                },
             },
             s if s.is_server_error() => AteraError::Server {
                 status: s.as_u16(),

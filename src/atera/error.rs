@@ -40,6 +40,9 @@ pub enum AteraError {
         status: u16,
         location: String,
     },
+    /// A 401/403 answered with a web page: something between this PC and Atera refused it.
+    #[error("the request was blocked before it reached Atera's API ({endpoint} answered HTTP {status} with a web page, as a firewall, proxy or CDN rule does). The key was not judged; check this PC's web filter or proxy for app.atera.com / api.atera.com.")]
+    Blocked { endpoint: String, status: u16 },
     #[error("Atera's answer was larger than {limit} bytes, the most this app reads; the request may or may not have been processed")]
     TooLarge { limit: usize },
 }
@@ -104,6 +107,7 @@ impl AteraError {
             Self::UnexpectedStatus { .. } => "unexpected-status",
             Self::Decode { .. } => "decode",
             Self::Redirected { .. } => "redirected",
+            Self::Blocked { .. } => "blocked",
             Self::TooLarge { .. } => "too-large",
         }
     }
@@ -111,7 +115,7 @@ impl AteraError {
     /// What an end user is told: calm, no jargon, says what happens next.
     pub fn user_message(&self) -> String {
         match self {
-            Self::Unauthorized { .. } | Self::NotAtera { .. } | Self::NotFound { .. } | Self::Tls { .. } | Self::Redirected { .. } => {
+            Self::Unauthorized { .. } | Self::NotAtera { .. } | Self::NotFound { .. } | Self::Tls { .. } | Self::Redirected { .. } | Self::Blocked { .. } => {
                 "The helpdesk connection on this PC is not set up correctly, so the ticket could not be sent. \
                  Please call your IT support and mention this message."
                     .into()

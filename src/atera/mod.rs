@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod error;
+pub mod instant;
 pub mod models;
 
 pub use client::{AteraClient, Timeouts};

@@ -67,16 +67,64 @@ fn id_from_string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Resul
     }
 }
 
-/// A `*PagedResult`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+/// A `*PagedResult`. One item that does not decode is skipped (and logged) rather than failing
+/// the whole list: a single odd ticket of another customer must not hide the others. Only when
+/// no item decodes is the list an error, naming the first bad item's field
+/// (`[0].EndUserID: …`, below `items`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Paged<T> {
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
     pub items: Vec<T>,
-    #[serde(default)]
     pub page: i32,
-    #[serde(default, rename = "totalPages")]
     pub total_pages: i32,
+}
+
+#[derive(Deserialize)]
+struct RawPaged {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    items: Vec<serde_json::Value>,
+    #[serde(default, deserialize_with = "null_as_zero")]
+    page: i32,
+    #[serde(default, rename = "totalPages", deserialize_with = "null_as_zero")]
+    total_pages: i32,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Paged<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawPaged::deserialize(deserializer)?;
+        let total = raw.items.len();
+        let mut items = Vec::with_capacity(total);
+        let mut first_error = None;
+        for (i, value) in raw.items.into_iter().enumerate() {
+            match serde_path_to_error::deserialize::<_, T>(value) {
+                Ok(item) => items.push(item),
+                Err(e) => {
+                    let at = e.path().to_string();
+                    let at = if at == "." { String::new() } else { format!(".{at}") };
+                    tracing::warn!(item = i, field = %at, error = %e.inner(), "skipping a list item that could not be read");
+                    first_error.get_or_insert_with(|| format!("[{i}]{at}: {}", e.inner()));
+                }
+            }
+        }
+        if items.is_empty() {
+            if let Some(e) = first_error {
+                return Err(serde::de::Error::custom(e));
+            }
+        }
+        Ok(Self {
+            items,
+            page: raw.page,
+            total_pages: raw.total_pages,
+        })
+    }
+}
+
+/// A count that may be `null` or missing (read as 0).
+fn null_as_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(deserializer)? {
+        Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0),
+        Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -88,9 +136,9 @@ fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 /// `ContactDto`, the properties this app reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Contact {
-    #[serde(rename = "EndUserID")]
+    #[serde(rename = "EndUserID", default, deserialize_with = "positive_id")]
     pub end_user_id: Option<i64>,
-    #[serde(rename = "CustomerID")]
+    #[serde(rename = "CustomerID", default, deserialize_with = "positive_id")]
     pub customer_id: Option<i64>,
     #[serde(rename = "CustomerName")]
     pub customer_name: Option<String>,
@@ -105,9 +153,9 @@ pub struct Contact {
 /// `AgentDto`, the properties this app reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Agent {
-    #[serde(rename = "AgentID")]
+    #[serde(rename = "AgentID", default, deserialize_with = "positive_id")]
     pub agent_id: Option<i64>,
-    #[serde(rename = "CustomerID")]
+    #[serde(rename = "CustomerID", default, deserialize_with = "positive_id")]
     pub customer_id: Option<i64>,
     #[serde(rename = "CustomerName")]
     pub customer_name: Option<String>,
@@ -131,7 +179,7 @@ pub struct Account {
 /// `TicketDto`, the properties this app reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Ticket {
-    #[serde(rename = "TicketID")]
+    #[serde(rename = "TicketID", default, deserialize_with = "positive_id")]
     pub ticket_id: Option<i64>,
     #[serde(
         rename = "TicketNumber",
@@ -141,7 +189,7 @@ pub struct Ticket {
     pub ticket_number: Option<String>,
     #[serde(rename = "TicketTitle")]
     pub title: Option<String>,
-    #[serde(rename = "TicketStatus")]
+    #[serde(rename = "TicketStatus", default, deserialize_with = "opt_string_or_number")]
     pub status: Option<String>,
     #[serde(rename = "EndUserEmail")]
     pub end_user_email: Option<String>,
@@ -149,12 +197,38 @@ pub struct Ticket {
     pub created: Option<String>,
     #[serde(rename = "FirstComment")]
     pub first_comment: Option<String>,
-    #[serde(rename = "EndUserID")]
+    #[serde(rename = "EndUserID", default, deserialize_with = "positive_id")]
     pub end_user_id: Option<i64>,
     #[serde(rename = "LastTechnicianComment")]
     pub last_technician_comment: Option<String>,
     #[serde(rename = "LastTechnicianCommentTimestamp")]
     pub last_technician_comment_at: Option<String>,
+}
+
+/// An id as Atera sends it: a number or digits in a string. Zero and negative ids (a
+/// technician comment's `EndUserID: 0`, a ticket's `CustomerID: 0`) mean "none".
+fn positive_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let id = match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Number(n)) => Some(n.as_i64().ok_or_else(|| {
+            serde::de::Error::custom(format!("the id {n} is not a whole number"))
+        })?),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
+        Some(serde_json::Value::String(s)) => Some(s.trim().parse::<i64>().map_err(|_| {
+            serde::de::Error::custom(format!("invalid type: string {s:?}, expected an id (a number)"))
+        })?),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "invalid type: {other}, expected an id (a number)"
+            )))
+        }
+    };
+    Ok(id.filter(|id| *id > 0))
+}
+
+/// A boolean that may be `null` (read as false).
+fn null_as_false<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or(false))
 }
 
 fn opt_string_or_number<'de, D: Deserializer<'de>>(
@@ -172,7 +246,7 @@ fn opt_string_or_number<'de, D: Deserializer<'de>>(
 /// `CustomerDto`, the properties this app reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Customer {
-    #[serde(rename = "CustomerID")]
+    #[serde(rename = "CustomerID", default, deserialize_with = "positive_id")]
     pub customer_id: Option<i64>,
     #[serde(rename = "CustomerName")]
     pub customer_name: Option<String>,
@@ -187,15 +261,15 @@ pub struct Comment {
     pub text: Option<String>,
     #[serde(rename = "CommentHtml")]
     pub html: Option<String>,
-    #[serde(rename = "EndUserID")]
+    #[serde(rename = "EndUserID", default, deserialize_with = "positive_id")]
     pub end_user_id: Option<i64>,
-    #[serde(rename = "TechnicianContactID")]
+    #[serde(rename = "TechnicianContactID", default, deserialize_with = "positive_id")]
     pub technician_contact_id: Option<i64>,
     #[serde(rename = "FirstName")]
     pub first_name: Option<String>,
     #[serde(rename = "LastName")]
     pub last_name: Option<String>,
-    #[serde(rename = "IsInternal", default)]
+    #[serde(rename = "IsInternal", default, deserialize_with = "null_as_false")]
     pub is_internal: bool,
 }
 
@@ -249,6 +323,21 @@ mod tests {
             .collect();
         assert_eq!(keys.len(), 7, "{keys:?}");
         assert!(!keys.contains(&"EndUserEmail"));
+    }
+
+    #[test]
+    fn live_tenant_shapes_read() {
+        // A technician's comment: EndUserID 0, IsInternal null, ids as strings.
+        let c: Comment = serde_json::from_str(
+            r#"{"Date":"2026-07-13T22:36:33.5766667","Comment":"hi","EndUserID":0,"TechnicianContactID":"12","IsInternal":null}"#,
+        )
+        .unwrap();
+        assert_eq!((c.end_user_id, c.technician_contact_id, c.is_internal), (None, Some(12), false));
+        // Null-valued fields left out entirely; numeric enums (older generation).
+        let t: Ticket = serde_json::from_str(r#"{"TicketID":7,"TicketStatus":3,"CustomerID":0}"#).unwrap();
+        assert_eq!((t.ticket_id, t.status.as_deref()), (Some(7), Some("3")));
+        let p: Paged<Contact> = serde_json::from_str(r#"{"items":[],"page":null,"totalPages":"2","nextLink":"","prevLink":"x?page=0"}"#).unwrap();
+        assert_eq!((p.page, p.total_pages), (0, 2));
     }
 
     #[test]

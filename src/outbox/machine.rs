@@ -355,6 +355,7 @@ fn outcome(
             crate::submit::ContactMatch::NameAndEmail {
                 first_name: String::new(),
                 last_name: String::new(),
+                email_taken: false,
             },
             |c| c.contact.clone(),
         ),

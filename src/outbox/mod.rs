@@ -233,7 +233,7 @@ pub struct DeliveryTiming {
 
 impl Default for DeliveryTiming {
     fn default() -> Self {
-        let mut timing = Self {
+        let timing = Self {
             list_lag: Duration::from_secs(45),
             scan_gap: Duration::from_secs(30),
             clean_scans: 2,
@@ -242,13 +242,17 @@ impl Default for DeliveryTiming {
         // Debug builds only (the test suites): a shorter lag, so tests of the real app and CLI
         // against the sandbox need not wait 45 s per lost answer. A shipped binary ignores it.
         #[cfg(debug_assertions)]
-        if let Some(ms) = std::env::var("HELPDESK_BUTTON_TEST_LIST_LAG_MS")
+        let timing = match std::env::var("HELPDESK_BUTTON_TEST_LIST_LAG_MS")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
         {
-            timing.list_lag = Duration::from_millis(ms);
-            timing.scan_gap = Duration::from_millis(ms);
-        }
+            Some(ms) => Self {
+                list_lag: Duration::from_millis(ms),
+                scan_gap: Duration::from_millis(ms),
+                ..timing
+            },
+            None => timing,
+        };
         timing
     }
 }

@@ -336,7 +336,13 @@ fn dispatch(
     }
     let origin = &shared.origin;
     let path = format!("/api/v3/{}", rest.join("/"));
-    let ok = |v: Value| Ok(json_reply(StatusCode::OK, &v));
+    let live = shared.config.behaviour.live_tenant;
+    let ok = |v: Value| {
+        Ok(json_reply(
+            StatusCode::OK,
+            &if live { live_shape(v, origin, &path) } else { v },
+        ))
+    };
     let mut store = shared.store();
     match (route, method == Method::POST) {
         (Route::Account, _) => ok(json!({
@@ -357,13 +363,19 @@ fn dispatch(
             None => Err(Problem::not_found(format!("Customer {id} was not found."))),
         },
         (Route::Contacts, false) => {
-            let email = query.get("Email").map(str::to_lowercase);
+            let email = match shared.config.behaviour.contact_search {
+                super::ContactSearch::Email => query.get("Email"),
+                super::ContactSearch::SearchOptions => query.get("searchOptions.email"),
+                super::ContactSearch::Ignored => None,
+            }
+            .map(str::to_lowercase);
             let phone = query.get("Phone");
             // Newest first, like Atera's default sort (EndUserId descending).
             let items = store
                 .contacts
                 .iter()
                 .rev()
+                .filter(|c| !c.archived)
                 .filter(|c| {
                     email
                         .as_ref()
@@ -379,6 +391,13 @@ fn dispatch(
         }
         (Route::Contacts, true) => {
             let body = json_body(headers, body, "/api/v3/contacts")?;
+            let taken = body
+                .get("Email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| store.contacts.iter().any(|c| c.contact.email.eq_ignore_ascii_case(e.trim())));
+            if live && taken {
+                return Err(Problem::new(StatusCode::CONFLICT, "Email already exists"));
+            }
             let id = rules::create_contact(&mut store, &body)?;
             Ok(json_reply(StatusCode::CREATED, &json!({ "ActionID": id })))
         }
@@ -444,11 +463,65 @@ fn dispatch(
         (Route::TicketComments(id), true) => {
             let body = json_body(headers, body, "/api/v3/tickets/{ticketId}/comments")?;
             let comment_id = rules::add_comment(&mut store, id, &body)?;
+            if live {
+                return Ok(StatusCode::CREATED.into_response());
+            }
             Ok(json_reply(
                 StatusCode::CREATED,
                 &json!({ "ActionID": comment_id.to_string() }),
             ))
         }
+    }
+}
+
+/// A spec-shaped answer as a live tenant sends it (see [`super::Behaviour::live_tenant`]).
+fn live_shape(value: Value, origin: &str, path: &str) -> Value {
+    match value {
+        Value::Object(map) => {
+            let technician_comment = map.get("TechnicianContactID").is_some_and(|v| !v.is_null())
+                && map.get("EndUserID").is_some_and(Value::is_null);
+            let first_page = map.get("page").and_then(Value::as_i64) == Some(1);
+            let size = map.get("itemsInPage").and_then(Value::as_i64).unwrap_or(50);
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let v = match (k.as_str(), v) {
+                    ("EndUserID", Value::Null) if technician_comment => json!(0),
+                    ("prevLink", Value::String(s)) if s.is_empty() && first_page => {
+                        json!(format!("{origin}{path}?itemsInPage={size}&page=0"))
+                    }
+                    (_, Value::Null) => continue,
+                    (_, v) => live_shape(v, origin, path),
+                };
+                out.insert(k, v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| live_shape(v, origin, path))
+                .collect(),
+        ),
+        Value::String(s) => Value::String(live_timestamp(s)),
+        other => other,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as a live tenant writes it: seven fractional digits and no zone for
+/// even seconds, as is for odd ones (so one answer mixes both shapes).
+fn live_timestamp(s: String) -> String {
+    let b = s.as_bytes();
+    let shaped = b.len() == 20
+        && b[19] == b'Z'
+        && b[10] == b'T'
+        && b[4] == b'-'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[17..19].iter().all(u8::is_ascii_digit);
+    if shaped && (b[18] - b'0').is_multiple_of(2) {
+        format!("{}.0000000", &s[..19])
+    } else {
+        s
     }
 }
 

@@ -75,6 +75,18 @@ pub enum ListOrder {
     Scrambled,
 }
 
+/// Which name of the contact search's e-mail filter the sandbox honours. Atera's docs name it
+/// `Email` (2026) and `searchOptions.email` (the older generation); tenants differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSearch {
+    /// `Email` only.
+    Email,
+    /// `searchOptions.email` only.
+    SearchOptions,
+    /// Neither: every contact comes back, as from a server that ignores the filter.
+    Ignored,
+}
+
 /// What the sandbox does the way real Atera does and the spec does not say. The default is the
 /// friendly model (no lag, newest first); [`Behaviour::unfriendly`] is what a client must survive.
 #[derive(Clone)]
@@ -87,6 +99,14 @@ pub struct Behaviour {
     /// The clock the lag is measured on (tests share a [`crate::clock::ManualClock`] with the
     /// outbox).
     pub clock: Arc<dyn Clock>,
+    /// Answer in the shapes live tenants send rather than the spec's: null fields left out,
+    /// timestamps with 7 or no fractional digits and no zone (or `Z`), `prevLink` `…page=0` on
+    /// page 1, `EndUserID: 0` on technician comments, comment creation answered `201` with an
+    /// empty body, and `409 Email already exists` for an e-mail any contact (archived ones too)
+    /// holds.
+    pub live_tenant: bool,
+    /// Which e-mail filter name the contact search honours.
+    pub contact_search: ContactSearch,
 }
 
 impl Default for Behaviour {
@@ -95,6 +115,8 @@ impl Default for Behaviour {
             list_lag: Duration::ZERO,
             order: ListOrder::NewestFirst,
             clock: Arc::new(SystemClock),
+            live_tenant: false,
+            contact_search: ContactSearch::Email,
         }
     }
 }
@@ -106,6 +128,16 @@ impl Behaviour {
             list_lag: Duration::from_secs(30),
             order: ListOrder::Scrambled,
             clock,
+            ..Self::default()
+        }
+    }
+
+    /// A live tenant's shapes (see [`Behaviour::live_tenant`]), honouring one contact filter name.
+    pub fn live_tenant(contact_search: ContactSearch) -> Self {
+        Self {
+            live_tenant: true,
+            contact_search,
+            ..Self::default()
         }
     }
 }
@@ -115,6 +147,8 @@ impl std::fmt::Debug for Behaviour {
         f.debug_struct("Behaviour")
             .field("list_lag", &self.list_lag)
             .field("order", &self.order)
+            .field("live_tenant", &self.live_tenant)
+            .field("contact_search", &self.contact_search)
             .finish_non_exhaustive()
     }
 }
@@ -508,6 +542,17 @@ impl Sandbox {
         self.shared
             .store()
             .add_contact(customer_id, first, last, email, None)
+    }
+
+    /// Adds an archived contact: searches leave it out, but its e-mail stays taken (in live
+    /// tenant mode, creating a contact with it answers 409). Returns its EndUserID.
+    pub fn add_archived_contact(&self, customer_id: i64, first: &str, last: &str, email: &str) -> i64 {
+        let mut store = self.shared.store();
+        let id = store.add_contact(customer_id, first, last, email, None);
+        if let Some(c) = store.contacts.iter_mut().find(|c| c.contact.end_user_id == id) {
+            c.archived = true;
+        }
+        id
     }
 
     /// Adds an agent (a managed machine); `last_seen` should be an ISO 8601 date-time. Returns

@@ -28,6 +28,8 @@ pub(crate) struct Customer {
 pub(crate) struct ContactRecord {
     pub contact: StoredContact,
     pub created: String,
+    /// Archived: left out of searches, but its e-mail is still taken.
+    pub archived: bool,
 }
 
 /// A device with the Atera agent installed.
@@ -180,6 +182,7 @@ impl Store {
         self.contacts.push(ContactRecord {
             contact,
             created: now(),
+            archived: false,
         });
         id
     }

@@ -601,3 +601,54 @@ async fn sandbox_records_requests_and_serves_human_pages() {
     assert_eq!(sb.base_url(), format!("{origin}/api/v3"));
     sb.shutdown().await;
 }
+
+/// Live-tenant mode answers in the shapes live tenants send.
+#[tokio::test]
+async fn live_tenant_mode_answers_in_live_shapes() {
+    let config = SandboxConfig {
+        behaviour: Behaviour::live_tenant(ContactSearch::SearchOptions),
+        ..SandboxConfig::default()
+    };
+    let sb = Sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let customer = sb.add_customer("Contoso");
+    let bob = sb.add_contact(customer, "Bob", "Builder", "bob@contoso.com");
+    sb.add_archived_contact(customer, "Old", "Gone", "old@contoso.com");
+    let ticket = sb.add_ticket(bob, "Printer", "<p>jammed</p>");
+    sb.add_technician_comment(ticket, "Sam Tech", "On my way", false);
+
+    fn has_null(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::Array(a) => a.iter().any(has_null),
+            Value::Object(o) => o.values().any(has_null),
+            _ => false,
+        }
+    }
+    let (_, comments) = get(&sb, &format!("/tickets/{ticket}/comments")).await;
+    assert!(!has_null(&comments), "null fields are left out: {comments:#}");
+    assert_eq!(comments["items"][1]["EndUserID"], 0, "a technician's comment: EndUserID 0");
+    assert!(comments["prevLink"].as_str().unwrap().ends_with("page=0"), "{comments:#}");
+    // Only `searchOptions.email` filters; archived contacts are not listed.
+    let (_, by_email) = get(&sb, "/contacts?Email=bob@contoso.com").await;
+    assert_eq!(by_email["items"].as_array().unwrap().len(), 1, "`Email` is ignored: all listed contacts");
+    let (_, by_option) = get(&sb, "/contacts?searchOptions.email=old@contoso.com").await;
+    assert_eq!(by_option["items"].as_array().unwrap().len(), 0, "the archived contact is not listed");
+    // Its e-mail is taken all the same.
+    let (status, _) = post(
+        &sb,
+        "/contacts",
+        &json!({"Email": "old@contoso.com", "CustomerID": customer, "Firstname": "A", "Lastname": "B"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // A comment is created with 201 and no body.
+    let response = client()
+        .post(format!("{}/tickets/{ticket}/comments", sb.base_url()))
+        .header("X-API-KEY", KEY)
+        .json(&json!({"CommentText": "thanks", "EnduserCommentDetails": {"EnduserId": bob}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    assert!(response.bytes().await.unwrap().is_empty());
+}

@@ -316,17 +316,7 @@ pub(crate) fn is_date_time(text: &str) -> bool {
 
 /// Parses the date-time forms [`is_date_time`] accepts, as UTC (no offset means UTC).
 pub(crate) fn parse_date_time(text: &str) -> Option<time::OffsetDateTime> {
-    use time::format_description::well_known::Iso8601;
-    use time::{Date, PrimitiveDateTime};
-    if let Ok(t) = time::OffsetDateTime::parse(text, &Iso8601::DEFAULT) {
-        return Some(t);
-    }
-    if let Ok(t) = PrimitiveDateTime::parse(text, &Iso8601::DEFAULT) {
-        return Some(t.assume_utc());
-    }
-    Date::parse(text, &Iso8601::DEFAULT)
-        .ok()
-        .map(|d| d.midnight().assume_utc())
+    crate::atera::instant::parse_instant(text)
 }
 
 fn is_uuid(text: &str) -> bool {
