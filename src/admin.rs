@@ -34,6 +34,8 @@ pub enum AdminError {
     PasswordNeeded,
     #[error("wrong admin password; nothing was changed")]
     WrongPassword,
+    #[error("{0}")]
+    PolicyBroken(String),
 }
 
 /// The environment variable RMM scripts give the admin password in.
@@ -112,6 +114,10 @@ pub fn set_password(
     password: &str,
     may_replace: bool,
 ) -> Result<(), AdminError> {
+    // A broken policy may be the one that sets the password: never let one be set meanwhile.
+    if let Some(why) = policy.broken.as_ref().and_then(|_| policy.refusal("admin_password")) {
+        return Err(AdminError::PolicyBroken(why));
+    }
     match stored_hash(paths, policy) {
         Some((_, true)) => return Err(AdminError::SetByPolicy),
         Some((_, false)) if !may_replace => return Err(AdminError::AlreadySet),

@@ -126,6 +126,17 @@ impl Policy {
         })
     }
 
+    /// Whether the value at `key` itself is forced: `key` or a table above it is locked. Unlike
+    /// [`Policy::is_locked`], a table that merely *contains* a locked key is not (its other keys
+    /// are the user's).
+    pub fn forces(&self, key: &str) -> bool {
+        self.broken.is_some()
+            || self
+                .locked
+                .iter()
+                .any(|l| key == l || key.starts_with(&format!("{l}.")))
+    }
+
     /// Whether `key` (dotted) is locked, itself or through a locked parent table. Everything is
     /// locked while the policy file is broken.
     pub fn is_locked(&self, key: &str) -> bool {
@@ -301,7 +312,14 @@ mod tests {
         write_policy("Contoso IT");
         let mut s = Settings::load(&paths).unwrap();
         s.set("hotkey", "Ctrl+Shift+F2").unwrap();
+        // Beside the locked endpoint, in the same table: the user's.
+        s.set("atera.fallback_contact_email", "frontdesk@contoso.example").unwrap();
         s.save(&paths).unwrap();
+        assert_eq!(
+            Settings::load(&paths).unwrap().atera.fallback_contact_email,
+            "frontdesk@contoso.example",
+            "a value next to a locked one is kept"
+        );
         let text = std::fs::read_to_string(paths.settings_file()).unwrap();
         assert!(text.contains("Ctrl+Shift+F2"), "{text}");
         assert!(!text.contains("Contoso") && !text.contains("endpoint"), "only the change: {text}");

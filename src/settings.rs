@@ -379,7 +379,7 @@ impl Settings {
         let mine = toml::Table::try_from(&own).map_err(|e| invalid(e.to_string()))?;
         let defaults = toml::Table::try_from(Self::default()).map_err(|e| invalid(e.to_string()))?;
         let baseline = policy.apply(defaults, toml::Table::new());
-        let mut changed = crate::policy::difference(&mine, &baseline, "", &|key| policy.is_locked(key));
+        let mut changed = crate::policy::difference(&mine, &baseline, "", &|key| policy.forces(key));
         changed.insert(
             "schema_version".into(),
             toml::Value::Integer(i64::from(SCHEMA_VERSION)),

@@ -409,6 +409,9 @@ pub async fn resolve_contact(
                 });
             }
             Err(e) if is_fatal(&e) => return Err(e),
+            // A passing failure must not widen the match to every customer (and be saved so):
+            // the whole resolution is tried again later.
+            Err(e) if e.is_retryable() => return Err(e),
             Err(e) => tracing::info!(error = %e, "no agent found for this machine"),
         }
     }
@@ -456,7 +459,7 @@ pub async fn resolve_contact(
         let created = match client.create_contact(&contact).await {
             // The contact may exist although the answer was lost: look again rather than
             // create a second one.
-            Err(e) if e.is_ambiguous() => match find(form.email.clone())
+            Err(e) if e.may_have_created() => match find(form.email.clone())
                 .await?
                 .iter()
                 .filter(|c| in_scope(c))

@@ -296,8 +296,9 @@ impl Outbox {
                 let result = client
                     .tickets_modified_since(&since, page, crate::atera::client::MAX_PAGE_SIZE)
                     .await?;
-                let last = result.items.len() < crate::atera::client::MAX_PAGE_SIZE as usize
-                    || page >= u32::try_from(result.total_pages.max(1)).unwrap_or(u32::MAX);
+                let last = result.listed < crate::atera::client::MAX_PAGE_SIZE as usize
+                    || (result.total_pages > 0
+                        && page >= u32::try_from(result.total_pages).unwrap_or(u32::MAX));
                 fresh.extend(
                     result
                         .items
@@ -373,8 +374,8 @@ impl Outbox {
                             return Err(self.pause_if_limited(e));
                         }
                     };
-                    let last = result.items.len() < crate::atera::client::MAX_PAGE_SIZE as usize
-                        || i64::from(comment_page) >= i64::from(result.total_pages)
+                    let last = result.listed < crate::atera::client::MAX_PAGE_SIZE as usize
+                        || (result.total_pages > 0 && i64::from(comment_page) >= i64::from(result.total_pages))
                         || comment_page >= MAX_PASS_PAGES;
                     comments.extend(result.items);
                     comment_page += 1;

@@ -149,7 +149,7 @@ async fn a_dropped_connection_is_checked_then_sent_again_once() {
 }
 
 #[tokio::test]
-async fn a_server_error_then_success_files_one_ticket() {
+async fn a_500_to_the_post_is_confirmed_then_sent_again_once() {
     let sandbox = util::sandbox().await;
     sandbox.inject_fault(Fault::Status {
         method: "POST",
@@ -166,10 +166,9 @@ async fn a_server_error_then_success_files_one_ticket() {
     .unwrap();
     assert_one_ticket_with(&sandbox, &outcome);
     assert_eq!(count(&sandbox, "POST", "/api/v3/tickets"), 2);
-    assert_eq!(
-        count(&sandbox, "GET", "/api/v3/tickets/lastmodified"),
-        0,
-        "a 500 is not ambiguous: no lookup needed"
+    assert!(
+        count(&sandbox, "GET", "/api/v3/tickets/lastmodified") >= 2,
+        "a 500 may come after the insert: two lookups found nothing before the resend"
     );
 }
 

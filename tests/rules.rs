@@ -14,9 +14,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use helpdesk_core::rules::{
-    check, check_with_command, evaluate, evaluate_in_process, evaluate_with_command,
-    DiagnosticKind, RuleInput, RuleLimits, RuleOutcome, RulesError, CHILD_TIME_MARGIN,
+    check, check_with_command, evaluate_in_process, evaluate_with_command, DiagnosticKind,
+    RuleInput, RuleLimits, RuleOutcome, CHILD_TIME_MARGIN,
 };
+// Used by the tests that script a misbehaving child with `sh` (Unix only).
+#[cfg(unix)]
+use helpdesk_core::rules::{evaluate, RulesError};
 
 #[global_allocator]
 static ALLOC: helpdesk_core::rules::RulesAllocator = helpdesk_core::rules::RulesAllocator;

@@ -373,6 +373,7 @@ pub fn admin_set_api_key(
     key: String,
 ) -> Result<Value, AdminError> {
     require_unlocked(&gate)?;
+    refuse_if_broken(&policy(&state))?;
     let key = ApiKey::new(&key)
         .map_err(|e| AdminError::invalid_field("api_key", capitalised(&e.to_string())))?;
     let source = KeyVault::new(&OsKeychain, &state.paths)

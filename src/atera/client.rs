@@ -264,9 +264,11 @@ impl AteraClient {
         let mut all = Vec::new();
         for page in 1..=MAX_SEARCH_PAGES {
             let result = self.comments_page(ticket_id, page).await?;
-            let len = result.items.len();
+            let len = result.listed;
             all.extend(result.items);
-            if len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages) {
+            if len < MAX_PAGE_SIZE as usize
+                || (result.total_pages > 0 && i64::from(page) >= i64::from(result.total_pages))
+            {
                 break;
             }
         }
@@ -330,7 +332,7 @@ impl AteraClient {
             let result: Paged<Contact> = self
                 .send(Method::GET, "contacts", &query, None::<&()>)
                 .await?;
-            let page_len = result.items.len();
+            let page_len = result.listed;
             // Atera's filter matches parts of addresses; an address that does not even contain
             // the one asked for means the server ignored the filter and lists every contact:
             // do not page through thousands.
@@ -348,7 +350,8 @@ impl AteraClient {
                 tracing::warn!(page, "Atera ignored the contact search filter; not reading further pages");
                 break;
             }
-            if page_len < MAX_PAGE_SIZE as usize || i64::from(page) >= i64::from(result.total_pages)
+            if page_len < MAX_PAGE_SIZE as usize
+                || (result.total_pages > 0 && i64::from(page) >= i64::from(result.total_pages))
             {
                 break;
             }
@@ -361,10 +364,7 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`].
     pub async fn create_contact(&self, contact: &CreateContact) -> Result<i64, AteraError> {
-        let result: ActionResult = self
-            .send(Method::POST, "contacts", &[], Some(contact))
-            .await?;
-        Ok(result.action_id)
+        accepted_id(self.send(Method::POST, "contacts", &[], Some(contact)).await)
     }
 
     /// `GET /agents/machine/{name}`: the Atera agents installed on a machine of this name.
@@ -386,10 +386,7 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`]. A [`AteraError::is_ambiguous`] error means the ticket may exist.
     pub async fn create_ticket(&self, ticket: &CreateTicket) -> Result<i64, AteraError> {
-        let result: ActionResult = self
-            .send(Method::POST, "tickets", &[], Some(ticket))
-            .await?;
-        Ok(result.action_id)
+        accepted_id(self.send(Method::POST, "tickets", &[], Some(ticket)).await)
     }
 
     /// `GET /tickets/{id}`.
@@ -539,7 +536,11 @@ impl AteraClient {
                 self.timeouts.request
             });
         }
-        if is_tls_failure(error) || lower.contains("certificate") || lower.contains("handshake") {
+        // Only while connecting: a TLS error after the request went out (a reset mid-answer) is
+        // a lost connection, and a create may have taken effect.
+        if error.is_connect()
+            && (is_tls_failure(error) || lower.contains("certificate") || lower.contains("handshake"))
+        {
             return AteraError::Tls {
                 host: host.into(),
                 reason,
@@ -625,6 +626,25 @@ fn page_query(page: u32, items_in_page: u32) -> Vec<(&'static str, String)> {
             items_in_page.clamp(1, MAX_PAGE_SIZE).to_string(),
         ),
     ]
+}
+
+/// The id a create answered. A 2xx whose answer cannot be read (no body, a placeholder id, a web
+/// page) still means Atera accepted the request: [`AteraError::AcceptedUnreadable`], which a
+/// caller treats as "it may exist", never as "certainly not created".
+fn accepted_id(answer: Result<Option<ActionResult>, AteraError>) -> Result<i64, AteraError> {
+    match answer {
+        Ok(Some(result)) => Ok(result.action_id),
+        Ok(None) => Err(AteraError::AcceptedUnreadable {
+            detail: "the answer had no body".into(),
+        }),
+        Err(AteraError::Decode { path, message }) => Err(AteraError::AcceptedUnreadable {
+            detail: format!("at `{path}`: {message}"),
+        }),
+        Err(AteraError::NotAtera { reason, .. }) if reason.contains("web page") => {
+            Err(AteraError::AcceptedUnreadable { detail: reason })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 enum Capped {

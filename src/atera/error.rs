@@ -40,6 +40,10 @@ pub enum AteraError {
         status: u16,
         location: String,
     },
+    /// A 2xx to a create whose answer could not be read (an empty body, a placeholder id, a web
+    /// page): Atera accepted the request, so what it created may exist.
+    #[error("Atera accepted the request but its answer could not be read ({detail}); what it created may exist, so it is looked up before anything is sent again. Check the endpoint setting (usually app.atera.com) if this repeats.")]
+    AcceptedUnreadable { detail: String },
     /// A 401/403 answered with a web page: something between this PC and Atera refused it.
     #[error("the request was blocked before it reached Atera's API ({endpoint} answered HTTP {status} with a web page, as a firewall, proxy or CDN rule does). The key was not judged; check this PC's web filter or proxy for app.atera.com / api.atera.com.")]
     Blocked { endpoint: String, status: u16 },
@@ -90,6 +94,15 @@ impl AteraError {
         )
     }
 
+    /// Whether a create (a `POST`) may have taken effect: an ambiguous failure, any 5xx but a
+    /// 503 (a 500 raised after the insert, a CDN's 520/522/524 whose origin got the request),
+    /// or a success whose answer could not be read.
+    pub fn may_have_created(&self) -> bool {
+        self.is_ambiguous()
+            || matches!(self, Self::Server { status, .. } if *status != 503)
+            || matches!(self, Self::AcceptedUnreadable { .. })
+    }
+
     /// A short kind name for the UI and logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -108,6 +121,7 @@ impl AteraError {
             Self::Decode { .. } => "decode",
             Self::Redirected { .. } => "redirected",
             Self::Blocked { .. } => "blocked",
+            Self::AcceptedUnreadable { .. } => "accepted-unreadable",
             Self::TooLarge { .. } => "too-large",
         }
     }
@@ -127,7 +141,7 @@ impl AteraError {
                 "The helpdesk is busy right now.".into()
             }
             Self::Validation { detail } => format!("The helpdesk did not accept the ticket: {detail}"),
-            Self::UnexpectedStatus { .. } | Self::Decode { .. } | Self::TooLarge { .. } => {
+            Self::UnexpectedStatus { .. } | Self::Decode { .. } | Self::TooLarge { .. } | Self::AcceptedUnreadable { .. } => {
                 "The helpdesk gave an answer this app did not understand. Please call your IT support and mention this message.".into()
             }
         }

@@ -76,6 +76,9 @@ pub struct Paged<T> {
     pub items: Vec<T>,
     pub page: i32,
     pub total_pages: i32,
+    /// How many items the page held, skipped ones included: a page is short (the last) only by
+    /// this count, never because an item was skipped.
+    pub listed: usize,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +117,7 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Paged<T> {
             items,
             page: raw.page,
             total_pages: raw.total_pages,
+            listed: total,
         })
     }
 }

@@ -63,8 +63,17 @@ fn matches(item: &Value, reference: &str, title: &str) -> Result<Option<i64>, Lo
     let body = item
         .get("FirstComment")
         .or_else(|| item.get("Description"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+        .and_then(Value::as_str);
+    let Some(body) = body else {
+        // No readable body: if the title is the one sent, it may be this ticket.
+        let their_title = item.get("TicketTitle").and_then(Value::as_str).unwrap_or("");
+        if !their_title.is_empty() && same_title(their_title, title) {
+            return Err(LookupError::UnreadableMatch(
+                "a ticket with this title has no readable first comment".into(),
+            ));
+        }
+        return Ok(None);
+    };
     if !starts_with_marker(body, reference) {
         return Ok(None);
     }
@@ -189,7 +198,13 @@ pub async fn find_ticket_by_reference(
         if found.is_some() {
             return Ok(found);
         }
-        let last = result.items.is_empty() || i64::from(page) >= i64::from(result.total_pages);
+        // A page count that is missing or 0 is unknown, not "one page": read on to a short page.
+        let last = result.items.is_empty()
+            || if result.total_pages > 0 {
+                i64::from(page) >= i64::from(result.total_pages)
+            } else {
+                result.items.len() < crate::atera::client::MAX_PAGE_SIZE as usize
+            };
         if last {
             return Ok(None);
         }
@@ -244,6 +259,14 @@ mod tests {
         // Another ticket in an odd shape is simply not ours.
         let odd = serde_json::json!({"TicketID": {"x": 1}, "FirstComment": null});
         assert_eq!(matches(&odd, REF, "T").unwrap(), None);
+    }
+
+    #[test]
+    fn a_ticket_with_the_title_but_no_readable_body_is_inconclusive() {
+        let item = serde_json::json!({"TicketID": 7, "TicketTitle": "Printer jammed"});
+        assert!(matches(&item, REF, "Printer jammed").is_err(), "it may be ours: look again");
+        let other = serde_json::json!({"TicketID": 8, "TicketTitle": "VPN down"});
+        assert_eq!(matches(&other, REF, "Printer jammed").unwrap(), None);
     }
 
     #[test]

@@ -111,10 +111,28 @@ impl Outbox {
                         });
                     }
                     let Some(c) = composed.as_ref() else {
-                        // Cannot happen (posting needs a composed request); compose again rather
-                        // than lose the entry. The lookup below still guards the resend.
-                        stage = Stage::New;
-                        continue;
+                        // An entry from before requests were stored (an older version's, found
+                        // mid-POST): compose it now, keep it unconfirmed, and look it up before
+                        // anything is sent again.
+                        let saved = match self.submission(reference) {
+                            Ok(s) => s,
+                            Err(OutboxError::Corrupt(e)) => {
+                                let error = SubmitError::Storage(format!("the saved ticket cannot be read ({e})"));
+                                return self.check_again(reference, super::FIRST_BACKOFF, error);
+                            }
+                            Err(e) => return Err(e),
+                        };
+                        match pipeline::compose(d, &saved).await {
+                            Ok(c) => {
+                                self.conn().execute(
+                                    "UPDATE outbox SET composed = ?2, subject = ?3 WHERE reference = ?1",
+                                    params![reference, serde_json::to_string(&c)?, c.request.title],
+                                )?;
+                                composed = Some(c);
+                                continue;
+                            }
+                            Err(e) => return self.check_again(reference, super::FIRST_BACKOFF, e),
+                        }
                     };
                     let mut requests = 0;
                     let found = lookup::find_ticket_by_reference(
@@ -160,20 +178,11 @@ impl Outbox {
                             } else {
                                 super::FIRST_BACKOFF
                             };
-                            let at = self.now() + secs(wait);
                             let error = match e {
                                 lookup::LookupError::Atera(a) => SubmitError::Atera(a),
                                 other => SubmitError::Storage(other.to_string()),
                             };
-                            self.conn().execute(
-                                "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, clean_scans = 0 WHERE reference = ?1",
-                                params![reference, at, format!("confirming with Atera: {error}")],
-                            )?;
-                            return Ok(DeliveryResult::Confirming {
-                                reference: reference.into(),
-                                check_at: at,
-                                error: Some(error),
-                            });
+                            return self.check_again(reference, wait, error);
                         }
                     }
                 }
@@ -223,8 +232,8 @@ impl Outbox {
                         .unwrap_or_else(Instant::now);
                     match pipeline::post(d, &c.request, deadline).await {
                         Ok(ticket_id) => return self.sent(reference, d, ticket_id, c, false).await,
-                        Err(e) if e.is_ambiguous() => {
-                            tracing::warn!(reference, kind = e.kind(), "no answer to the ticket's POST; confirming with Atera before any resend");
+                        Err(e) if e.may_have_created() => {
+                            tracing::warn!(reference, kind = e.kind(), "no conclusive answer to the ticket's POST; confirming with Atera before any resend");
                             return self.to_unconfirmed(reference, Some(SubmitError::Atera(e)));
                         }
                         Err(e) => {
@@ -288,11 +297,35 @@ impl Outbox {
 
     /// A failure that proves nothing was created: back off, or give up when it cannot go away or
     /// the entry is past the retry horizon. A 429 pauses every delivery.
+    /// Keeps an unconfirmed entry unconfirmed and looks again after `wait`: whatever went wrong,
+    /// it is never sent again nor failed on it.
+    pub(super) fn check_again(
+        &self,
+        reference: &str,
+        wait: Duration,
+        error: SubmitError,
+    ) -> Result<DeliveryResult, OutboxError> {
+        let at = self.now() + secs(wait);
+        self.conn().execute(
+            "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, clean_scans = 0 WHERE reference = ?1",
+            params![reference, at, format!("confirming with Atera: {error}")],
+        )?;
+        Ok(DeliveryResult::Confirming {
+            reference: reference.into(),
+            check_at: at,
+            error: Some(error),
+        })
+    }
+
     pub(super) fn schedule_retry(
         &self,
         reference: &str,
         error: SubmitError,
     ) -> Result<DeliveryResult, OutboxError> {
+        // An entry that may have been posted is confirmed, never retried blindly or failed.
+        if matches!(self.stage(reference)?, Stage::Posting | Stage::Unconfirmed) {
+            return self.check_again(reference, super::FIRST_BACKOFF, error);
+        }
         let (attempts, created_at): (u32, String) = self.conn().query_row(
             "SELECT attempts, created_at FROM outbox WHERE reference = ?1",
             [reference],

@@ -685,6 +685,8 @@ impl Outbox {
                 match self.stage(reference)? {
                     // The POST may have been sent: confirm before anything is sent again.
                     Stage::Posting => self.to_unconfirmed(reference, Some(error)),
+                    // A lookup that ran out of time: look again later, never resend or fail.
+                    Stage::Unconfirmed => self.check_again(reference, FIRST_BACKOFF, error),
                     _ => self.schedule_retry(reference, error),
                 }
             }
@@ -713,11 +715,18 @@ impl Outbox {
         for reference in self.due(self.now(), force)? {
             let result = match self.deliver_one(&reference, delivery).await {
                 Ok(r) => r,
-                Err(e) => {
+                // This entry cannot be read: set it aside with its reason; the others go on.
+                Err(e @ (OutboxError::Corrupt(_) | OutboxError::NotFound(_))) => {
                     tracing::error!(reference, error = %e, "an outbox entry could not be delivered; setting it aside");
                     let error = SubmitError::Storage(e.to_string());
                     let _ = self.set_aside(&reference, &error);
                     DeliveryResult::Failed { reference, error }
+                }
+                // The store or its lock failed (busy, full disk): nothing is wrong with the
+                // entry; stop this cycle and try again later.
+                Err(e) => {
+                    tracing::error!(reference, error = %e, "the outbox failed; delivery stops until the next cycle");
+                    break;
                 }
             };
             let rate_limited = result.rate_limited();
@@ -866,6 +875,14 @@ pub async fn submit(
         Ok(d) => d,
         Err(e) => return Ok(queued(e.clone(), true, false)),
     };
+    // Atera asked every PC sharing the key to wait: do not send now, even interactively.
+    if outbox.paused_until().ok().flatten().is_some() {
+        return Ok(queued(
+            SubmitError::Atera(AteraError::RateLimited { retry_after: None }),
+            false,
+            false,
+        ));
+    }
     let started = Instant::now();
     let result = outbox.deliver_one(&reference, delivery).await;
     tracing::debug!(

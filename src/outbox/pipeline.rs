@@ -194,7 +194,7 @@ pub async fn post(
     loop {
         match d.client.create_ticket(request).await {
             Ok(id) => return Ok(id),
-            Err(e) if e.is_ambiguous() || !e.is_retryable() => return Err(e),
+            Err(e) if e.may_have_created() || !e.is_retryable() => return Err(e),
             Err(e) => {
                 retry += 1;
                 wait_before_retry(&d.policy, deadline, "create ticket", retry, e).await?;

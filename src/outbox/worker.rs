@@ -118,6 +118,11 @@ impl<'o> Worker<'o> {
         if outbox.waits_for_network().unwrap_or(false) {
             wait = wait.min(PROBE_EVERY);
         }
+        if delivery.is_none() {
+            // Not configured yet (no key): due entries stay due, so do not spin on them; look
+            // again in a while (a new ticket or a settings change wakes the app sooner).
+            wait = wait.max(PROBE_EVERY);
+        }
         Cycle {
             results,
             wait,
