@@ -29,6 +29,8 @@ use crate::submit::ContactMatch;
 pub const POLL_BUDGET: usize = 10;
 /// Requests polling may make in an hour, manual refreshes included.
 pub const HOURLY_POLL_BUDGET: usize = 60;
+/// Requests a cycle keeps for threads once it has read one list page.
+const THREAD_RESERVE: usize = 3;
 /// Pages one pass of `lastmodified` (or one thread) reads at most, across cycles.
 const MAX_PASS_PAGES: u32 = 200;
 /// How long polling pauses after a 429 without `Retry-After`.
@@ -287,11 +289,13 @@ impl Outbox {
             ),
         };
         let mine: HashMap<i64, usize> = open.iter().enumerate().map(|(i, t)| (t.1, i)).collect();
-        let mut fresh: Vec<(usize, Ticket)> = Vec::new();
+        // Each ticket with the list page it was on (0: read by id).
+        let mut fresh: Vec<(usize, Ticket, u32)> = Vec::new();
         let mut finished = false;
         let mut page = first_page;
         let result: Result<(), AteraError> = async {
-            while budget > 0 {
+            // List pages leave some of the budget for threads, so a long pass cannot starve them.
+            while budget > 0 && (page == first_page || budget > THREAD_RESERVE) {
                 budget -= 1;
                 let result = client
                     .tickets_modified_since(&since, page, crate::atera::client::MAX_PAGE_SIZE)
@@ -303,7 +307,7 @@ impl Outbox {
                     result
                         .items
                         .into_iter()
-                        .filter_map(|t| Some((*mine.get(&t.ticket_id?)?, t))),
+                        .filter_map(|t| Some((*mine.get(&t.ticket_id?)?, t, page))),
                 );
                 page = page.saturating_add(1);
                 if last || page > MAX_PASS_PAGES {
@@ -322,7 +326,7 @@ impl Outbox {
                 for (i, t) in open.iter().enumerate().take(budget) {
                     budget -= 1;
                     match client.ticket(t.1).await {
-                        Ok(ticket) => fresh.push((i, ticket)),
+                        Ok(ticket) => fresh.push((i, ticket, 0)),
                         Err(e) => {
                             self.spend_budget(granted - budget)?;
                             return Err(self.pause_if_limited(e));
@@ -336,7 +340,10 @@ impl Outbox {
             }
         }
         let mut changes = Vec::new();
-        for (i, ticket) in fresh {
+        // The first list page holding a ticket whose new thread could not be read this cycle:
+        // the pass goes back there, so the reply is not skipped.
+        let mut unread_thread_on: Option<u32> = None;
+        for (i, ticket, listed_on) in fresh {
             let (reference, ticket_id, number, subject, old_status, old_activity, _) = &open[i];
             let status = ticket.status.clone().unwrap_or_default();
             if let Some(old) = old_status
@@ -384,6 +391,9 @@ impl Outbox {
                         break;
                     }
                 }
+            }
+            if activity.is_some() && activity != *old_activity && !thread_read && listed_on > 0 {
+                unread_thread_on = Some(unread_thread_on.map_or(listed_on, |p| p.min(listed_on)));
             }
             if thread_read {
                 let last_public = comments
@@ -450,6 +460,14 @@ impl Outbox {
             )?;
         }
         self.spend_budget(granted - budget)?;
+        if let Some(listed_on) = unread_thread_on {
+            // Resume at that page (a resumed pass starts one page before the one stored).
+            let back_to = listed_on.saturating_add(1);
+            if finished || back_to < page {
+                page = back_to;
+            }
+            finished = false;
+        }
         if finished {
             self.conn().execute("DELETE FROM poll_pass WHERE id = 1", [])?;
             self.conn().execute(

@@ -588,6 +588,14 @@ impl Sandbox {
         })
     }
 
+    /// Moves every ticket's last modification `seconds` into the past, as if what happened to
+    /// them happened that long ago (tests of windows and cursors without waiting).
+    pub fn backdate(&self, seconds: i64) {
+        for record in &mut self.shared.store().tickets {
+            record.modified -= time::Duration::seconds(seconds);
+        }
+    }
+
     /// Plays the technician: sets a ticket's status. Returns false for an unknown ticket.
     pub fn set_ticket_status(&self, ticket_id: i64, status: &str) -> bool {
         let mut store = self.shared.store();
