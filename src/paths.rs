@@ -58,14 +58,41 @@ pub fn default_policy_file() -> PathBuf {
 /// The machine-wide policy path of this OS, whatever the environment says.
 pub fn machine_policy_file() -> PathBuf {
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData")
-            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        base.join("HelpdeskButton").join("policy.toml")
+        program_data().join("HelpdeskButton").join("policy.toml")
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/HelpdeskButton/policy.toml")
     } else {
         PathBuf::from("/etc/helpdesk-button/policy.toml")
     }
+}
+
+/// The machine-wide ProgramData folder, from the shell's known-folder API: the `%ProgramData%`
+/// variable is the user's to change, so it never decides where the policy is read from.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn program_data() -> PathBuf {
+    use std::os::windows::ffi::OsStringExt as _;
+    use windows_sys::Win32::System::Com::CoTaskMemFree;
+    use windows_sys::Win32::UI::Shell::{FOLDERID_ProgramData, SHGetKnownFolderPath, KF_FLAG_DEFAULT};
+    let mut raw: windows_sys::core::PWSTR = std::ptr::null_mut();
+    // SAFETY: the GUID is a static; a null token means "the current user"; on return `raw` is
+    // either null or a NUL-terminated UTF-16 string the shell allocated, which is read up to its
+    // NUL and then freed exactly once with CoTaskMemFree (which also accepts null).
+    let found = unsafe {
+        let hr = SHGetKnownFolderPath(&FOLDERID_ProgramData, KF_FLAG_DEFAULT as u32, std::ptr::null_mut(), &mut raw);
+        let path = (hr == 0 && !raw.is_null()).then(|| {
+            let len = (0..).take_while(|&i| *raw.add(i) != 0).count();
+            std::ffi::OsString::from_wide(std::slice::from_raw_parts(raw, len))
+        });
+        CoTaskMemFree(raw as *const core::ffi::c_void);
+        path
+    };
+    found.map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
+}
+
+#[cfg(not(windows))]
+fn program_data() -> PathBuf {
+    PathBuf::from(r"C:\ProgramData")
 }
 
 impl AppPaths {
