@@ -115,7 +115,11 @@ pub fn set_password(
     may_replace: bool,
 ) -> Result<(), AdminError> {
     // A broken policy may be the one that sets the password: never let one be set meanwhile.
-    if let Some(why) = policy.broken.as_ref().and_then(|_| policy.refusal("admin_password")) {
+    if let Some(why) = policy
+        .broken
+        .as_ref()
+        .and_then(|_| policy.refusal("admin_password"))
+    {
         return Err(AdminError::PolicyBroken(why));
     }
     match stored_hash(paths, policy) {

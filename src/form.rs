@@ -129,7 +129,9 @@ impl TicketForm {
         {
             errors.add(
                 "selections",
-                &format!("Choose at most {SELECTIONS_MAX} options, each at most 200 characters long."),
+                &format!(
+                    "Choose at most {SELECTIONS_MAX} options, each at most 200 characters long."
+                ),
             );
         }
         if self.description.trim().chars().count() < 3 {

@@ -73,13 +73,20 @@ pub fn machine_policy_file() -> PathBuf {
 fn program_data() -> PathBuf {
     use std::os::windows::ffi::OsStringExt as _;
     use windows_sys::Win32::System::Com::CoTaskMemFree;
-    use windows_sys::Win32::UI::Shell::{FOLDERID_ProgramData, SHGetKnownFolderPath, KF_FLAG_DEFAULT};
+    use windows_sys::Win32::UI::Shell::{
+        FOLDERID_ProgramData, SHGetKnownFolderPath, KF_FLAG_DEFAULT,
+    };
     let mut raw: windows_sys::core::PWSTR = std::ptr::null_mut();
     // SAFETY: the GUID is a static; a null token means "the current user"; on return `raw` is
     // either null or a NUL-terminated UTF-16 string the shell allocated, which is read up to its
     // NUL and then freed exactly once with CoTaskMemFree (which also accepts null).
     let found = unsafe {
-        let hr = SHGetKnownFolderPath(&FOLDERID_ProgramData, KF_FLAG_DEFAULT as u32, std::ptr::null_mut(), &mut raw);
+        let hr = SHGetKnownFolderPath(
+            &FOLDERID_ProgramData,
+            KF_FLAG_DEFAULT as u32,
+            std::ptr::null_mut(),
+            &mut raw,
+        );
         let path = (hr == 0 && !raw.is_null()).then(|| {
             let len = (0..).take_while(|&i| *raw.add(i) != 0).count();
             std::ffi::OsString::from_wide(std::slice::from_raw_parts(raw, len))

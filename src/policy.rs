@@ -313,7 +313,8 @@ mod tests {
         let mut s = Settings::load(&paths).unwrap();
         s.set("hotkey", "Ctrl+Shift+F2").unwrap();
         // Beside the locked endpoint, in the same table: the user's.
-        s.set("atera.fallback_contact_email", "frontdesk@contoso.example").unwrap();
+        s.set("atera.fallback_contact_email", "frontdesk@contoso.example")
+            .unwrap();
         s.save(&paths).unwrap();
         assert_eq!(
             Settings::load(&paths).unwrap().atera.fallback_contact_email,
@@ -322,10 +323,16 @@ mod tests {
         );
         let text = std::fs::read_to_string(paths.settings_file()).unwrap();
         assert!(text.contains("Ctrl+Shift+F2"), "{text}");
-        assert!(!text.contains("Contoso") && !text.contains("endpoint"), "only the change: {text}");
+        assert!(
+            !text.contains("Contoso") && !text.contains("endpoint"),
+            "only the change: {text}"
+        );
         write_policy("Contoso Managed IT");
         let s = Settings::load(&paths).unwrap();
-        assert_eq!(s.branding.company_name, "Contoso Managed IT", "the policy's change arrives");
+        assert_eq!(
+            s.branding.company_name, "Contoso Managed IT",
+            "the policy's change arrives"
+        );
         assert_eq!(s.hotkey, "Ctrl+Shift+F2", "the user's change stays");
     }
 
@@ -333,13 +340,19 @@ mod tests {
     fn a_broken_policy_locks_everything_and_says_where_it_is_broken() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.toml");
-        std::fs::write(&path, "locked = [\"atera.endpoint\"]\n\n[settings.atera\nendpoint = 1\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "locked = [\"atera.endpoint\"]\n\n[settings.atera\nendpoint = 1\n",
+        )
+        .unwrap();
         let p = Policy::load_or_lock_down(&path);
         for key in ["branding.company_name", "atera.endpoint", "hotkey", "rules"] {
             assert!(p.is_locked(key), "{key}");
             let why = p.refusal(key).unwrap();
-            assert!(why.contains("policy.toml") && why.contains("line 3"), "{why}");
+            assert!(
+                why.contains("policy.toml") && why.contains("line 3"),
+                "{why}"
+            );
         }
         assert!(p.settings.is_empty() && p.admin_password_hash.is_none());
         // A sound policy refuses only what it locks, naming its file.

@@ -360,7 +360,11 @@ impl Settings {
         policy: &crate::policy::Policy,
     ) -> Result<(), SettingsError> {
         self.validate()?;
-        if let Some(why) = policy.broken.as_ref().and_then(|_| policy.refusal("settings")) {
+        if let Some(why) = policy
+            .broken
+            .as_ref()
+            .and_then(|_| policy.refusal("settings"))
+        {
             // Under a broken policy every key is locked: refuse rather than write an empty file.
             return Err(SettingsError::InvalidValue {
                 key: "settings".into(),
@@ -377,9 +381,11 @@ impl Settings {
         let mut own = self.clone();
         own.updates.pubkey.clear();
         let mine = toml::Table::try_from(&own).map_err(|e| invalid(e.to_string()))?;
-        let defaults = toml::Table::try_from(Self::default()).map_err(|e| invalid(e.to_string()))?;
+        let defaults =
+            toml::Table::try_from(Self::default()).map_err(|e| invalid(e.to_string()))?;
         let baseline = policy.apply(defaults, toml::Table::new());
-        let mut changed = crate::policy::difference(&mine, &baseline, "", &|key| policy.forces(key));
+        let mut changed =
+            crate::policy::difference(&mine, &baseline, "", &|key| policy.forces(key));
         changed.insert(
             "schema_version".into(),
             toml::Value::Integer(i64::from(SCHEMA_VERSION)),
@@ -913,7 +919,13 @@ mod tests {
         )
         .unwrap();
         std::fs::write(paths.settings_file(), "[atera\nendpoint = ").unwrap();
-        assert!(Settings::load(&paths).is_err(), "the broken file is an error");
-        assert_eq!(Settings::policy_defaults(&paths).atera.endpoint, "msp.atera.example");
+        assert!(
+            Settings::load(&paths).is_err(),
+            "the broken file is an error"
+        );
+        assert_eq!(
+            Settings::policy_defaults(&paths).atera.endpoint,
+            "msp.atera.example"
+        );
     }
 }

@@ -249,8 +249,8 @@ pub async fn submit_ticket_with(
     app_version: &str,
     policy: &RetryPolicy,
 ) -> Result<SubmitOutcome, SubmitError> {
-    let outbox = crate::outbox::Outbox::in_memory()
-        .map_err(|e| SubmitError::Storage(e.to_string()))?;
+    let outbox =
+        crate::outbox::Outbox::in_memory().map_err(|e| SubmitError::Storage(e.to_string()))?;
     let delivery = crate::outbox::Delivery {
         client,
         settings,
@@ -319,7 +319,6 @@ impl SavedSubmission {
         })
     }
 }
-
 
 /// What the rules see: the form's values and the integration defaults, this machine's facts, and
 /// the requester as Atera knows them. `input_*` hold what the user typed only when Atera did
@@ -648,7 +647,9 @@ pub(crate) async fn wait_before_retry(
     error: AteraError,
 ) -> Result<(), AteraError> {
     let delay = policy.delay(retry, &error);
-    let too_late = Instant::now().checked_add(delay).is_none_or(|at| at > deadline);
+    let too_late = Instant::now()
+        .checked_add(delay)
+        .is_none_or(|at| at > deadline);
     if retry >= policy.max_attempts || too_late {
         tracing::warn!(what, retries = retry - 1, kind = error.kind(), "giving up");
         return Err(error);

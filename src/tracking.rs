@@ -19,8 +19,8 @@ use std::time::Duration;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use crate::atera::models::{CreateEndUserComment, EndUserCommentDetails, Ticket};
 use crate::atera::instant::later;
+use crate::atera::models::{CreateEndUserComment, EndUserCommentDetails, Ticket};
 use crate::atera::{AteraClient, AteraError};
 use crate::outbox::{EntryState, Outbox, OutboxError};
 use crate::submit::ContactMatch;
@@ -382,7 +382,8 @@ impl Outbox {
                         }
                     };
                     let last = result.listed < crate::atera::client::MAX_PAGE_SIZE as usize
-                        || (result.total_pages > 0 && i64::from(comment_page) >= i64::from(result.total_pages))
+                        || (result.total_pages > 0
+                            && i64::from(comment_page) >= i64::from(result.total_pages))
                         || comment_page >= MAX_PASS_PAGES;
                     comments.extend(result.items);
                     comment_page += 1;
@@ -400,7 +401,10 @@ impl Outbox {
                     .into_iter()
                     .filter(|c| !c.is_internal && c.end_user_id.is_none() && c.date.is_some())
                     .max_by(|a, b| {
-                        let (a, b) = (a.date.as_deref().unwrap_or(""), b.date.as_deref().unwrap_or(""));
+                        let (a, b) = (
+                            a.date.as_deref().unwrap_or(""),
+                            b.date.as_deref().unwrap_or(""),
+                        );
                         if later(a, b) {
                             std::cmp::Ordering::Greater
                         } else if later(b, a) {
@@ -433,7 +437,9 @@ impl Outbox {
                             by
                         },
                     };
-                    new_reply = last_seen_reply.as_deref().is_none_or(|seen| later(&r.at, seen))
+                    new_reply = last_seen_reply
+                        .as_deref()
+                        .is_none_or(|seen| later(&r.at, seen))
                         && !r.text.trim().is_empty();
                     if new_reply {
                         changes.push(TicketChange {
@@ -469,7 +475,8 @@ impl Outbox {
             finished = false;
         }
         if finished {
-            self.conn().execute("DELETE FROM poll_pass WHERE id = 1", [])?;
+            self.conn()
+                .execute("DELETE FROM poll_pass WHERE id = 1", [])?;
             self.conn().execute(
                 "INSERT INTO poll_state (id, last_poll_utc, paused_until) VALUES (1, ?1, 0) ON CONFLICT(id) DO UPDATE SET last_poll_utc = ?1, paused_until = 0",
                 [&started],
@@ -497,7 +504,11 @@ impl Outbox {
             .optional()?
             .unwrap_or((now, 0));
         // A clock that went back, or an hour that passed, starts a new window.
-        let used = if now < start || now - start >= 3600 { 0 } else { used };
+        let used = if now < start || now - start >= 3600 {
+            0
+        } else {
+            used
+        };
         let left = (HOURLY_POLL_BUDGET as i64 - used).max(0) as usize;
         Ok(left.min(POLL_BUDGET))
     }
@@ -517,7 +528,9 @@ impl Outbox {
 
     fn pause_if_limited(&self, e: AteraError) -> TrackingError {
         if let AteraError::RateLimited { retry_after } = &e {
-            let wait = retry_after.unwrap_or(RATE_LIMIT_PAUSE).min(MAX_RATE_LIMIT_PAUSE);
+            let wait = retry_after
+                .unwrap_or(RATE_LIMIT_PAUSE)
+                .min(MAX_RATE_LIMIT_PAUSE);
             let until = now_unix().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(0));
             let _ = self.conn().execute(
                 "INSERT INTO poll_state (id, paused_until) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET paused_until = ?1",

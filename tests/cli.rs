@@ -31,7 +31,10 @@ fn cli(config: &Path, args: &[&str]) -> Command {
         .env_remove("HELPDESK_BUTTON_CONFIG_DIR")
         .env_remove("HELPDESK_BUTTON_ADMIN_PASSWORD")
         // This machine's real policy (if any) stays out of the tests; a test sets its own.
-        .env("HELPDESK_BUTTON_TEST_POLICY_FILE", config.join("no-policy.toml"))
+        .env(
+            "HELPDESK_BUTTON_TEST_POLICY_FILE",
+            config.join("no-policy.toml"),
+        )
         // Debug builds only: a 1 s list lag instead of 45 s before a lost answer is confirmed.
         .env("HELPDESK_BUTTON_TEST_LIST_LAG_MS", "0");
     cmd
@@ -403,10 +406,16 @@ fn settings_test_without_an_email_skips_the_contact_step_and_passes() {
             .output()
             .unwrap();
         let shown = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {shown}{}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {shown}{}",
+            text(&out.stderr)
+        );
         assert!(shown.contains("OK    Reach Atera"), "{shown}");
         assert!(
-            shown.contains("SKIP  Contact for a test email") && shown.contains("settings test --email"),
+            shown.contains("SKIP  Contact for a test email")
+                && shown.contains("settings test --email"),
             "{shown}"
         );
         if args.contains(&"--send") {
@@ -527,7 +536,9 @@ fn killing_the_cli_flush_at_random_points_of_delivery_loses_nothing_and_duplicat
 /// random points of that delivery and started again.
 #[test]
 fn killing_the_running_app_at_random_points_of_delivery_loses_nothing_and_duplicates_nothing() {
-    let _gui = GUI.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _gui = GUI
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "this test needs a display: run tests/run-all.sh (it uses Xvfb)"
@@ -659,7 +670,11 @@ fn kill_deliveries_at_random_points(deliverer: impl Fn(&Path) -> Child) {
         if last.status.success() {
             break;
         }
-        assert!(Instant::now() < settle_by, "not settled: {}", text(&last.stdout));
+        assert!(
+            Instant::now() < settle_by,
+            "not settled: {}",
+            text(&last.stdout)
+        );
         // The flush has reported what it waits for; wait for the lag's second to pass.
         std::thread::park_timeout(Duration::from_millis(500));
     }
@@ -704,7 +719,12 @@ fn a_broken_policy_refuses_every_change_and_tickets_still_go_out() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     for args in [
@@ -717,17 +737,31 @@ fn a_broken_policy_refuses_every_change_and_tickets_still_go_out() {
         assert_eq!(out.status.code(), Some(2), "{args:?} must be refused");
         let err = text(&out.stderr);
         assert!(
-            err.contains("policy file is broken") && err.contains("policy.toml") && err.contains("line 2"),
+            err.contains("policy file is broken")
+                && err.contains("policy.toml")
+                && err.contains("line 2"),
             "{args:?}: {err}"
         );
     }
     let settings = std::fs::read_to_string(config.path().join("settings.toml")).unwrap();
     assert!(!settings.contains("Mine"), "nothing was written");
     let out = with_policy(
-        &["submit", "--name", "Ada", "--email", "ada@example.com", "--message", "Printer down"],
+        &[
+            "submit",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--message",
+            "Printer down",
+        ],
         "",
     );
-    assert!(out.status.success(), "a ticket still goes out: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "a ticket still goes out: {}",
+        text(&out.stderr)
+    );
     assert_eq!(sb.get().tickets().len(), 1);
 }
 
@@ -743,14 +777,21 @@ fn the_admin_password_guards_every_way_in_from_the_command_line() {
             .stdout(Stdio::piped())
             .spawn()
             .and_then(|mut c| {
-                c.stdin.take().unwrap().write_all(b"correct horse battery\n")?;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"correct horse battery\n")?;
                 c.wait_with_output()
             })
             .unwrap()
             .stdout,
     );
     let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, format!("admin_password_hash = \"{}\"\n", hash.trim())).unwrap();
+    std::fs::write(
+        &policy,
+        format!("admin_password_hash = \"{}\"\n", hash.trim()),
+    )
+    .unwrap();
     let rules = dir.path().join("rules.py");
     std::fs::write(&rules, "priority = 'High'\n").unwrap();
     let exported = dir.path().join("exported.toml");
@@ -781,12 +822,23 @@ fn the_admin_password_guards_every_way_in_from_the_command_line() {
     for args in changes {
         let out = attempt(args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?} without the password");
-        assert!(text(&out.stderr).contains("HELPDESK_BUTTON_ADMIN_PASSWORD"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("HELPDESK_BUTTON_ADMIN_PASSWORD"),
+            "{}",
+            text(&out.stderr)
+        );
         let out = attempt(args, Some("not the password"));
         assert_eq!(out.status.code(), Some(2), "{args:?} with a wrong password");
-        assert!(text(&out.stderr).contains("wrong admin password"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("wrong admin password"),
+            "{}",
+            text(&out.stderr)
+        );
     }
-    assert!(!config.path().join("settings.toml").exists(), "nothing was changed");
+    assert!(
+        !config.path().join("settings.toml").exists(),
+        "nothing was changed"
+    );
     for args in &changes[..3] {
         let out = attempt(args, Some("correct horse battery"));
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -818,13 +870,27 @@ fn the_policy_sets_and_locks_the_dispatcher_rules() {
     };
     let out = with_policy(&["settings", "set-rules", mine.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("`rules` is locked by the policy"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`rules` is locked by the policy"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = with_policy(&[
-        "submit", "--name", "Ada", "--email", "ada@example.com", "--message", "VIP printer down",
+        "submit",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+        "--message",
+        "VIP printer down",
         "--no-screenshots",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(sb.get().tickets()[0].priority, "Critical", "the policy's rules ran");
+    assert_eq!(
+        sb.get().tickets()[0].priority,
+        "Critical",
+        "the policy's rules ran"
+    );
 }
 
 #[test]
@@ -1367,7 +1433,11 @@ fn an_unusable_hotkey_is_reported_and_the_app_keeps_working() {
     let settings = config.path().join("settings.toml");
     // (The file holds only what was changed: a top-level key goes before its tables.)
     let text_settings = std::fs::read_to_string(&settings).unwrap();
-    std::fs::write(&settings, format!("hotkey = \"Ctrl+Nope\"\n{text_settings}")).unwrap();
+    std::fs::write(
+        &settings,
+        format!("hotkey = \"Ctrl+Nope\"\n{text_settings}"),
+    )
+    .unwrap();
     let mut app = App::start(config.path(), &["--new-ticket"]);
     let line = app.wait_log("could not be registered");
     assert!(line.contains("Ctrl+Nope"), "{line}");

@@ -49,10 +49,10 @@ async fn ticket_and_contact_bodies_in_every_contact_path_follow_the_spec() {
     ] {
         let submission = Submission {
             reference: helpdesk_core::submit::new_reference(),
-                form: form(email),
+            form: form(email),
             screenshots: &[],
             inventory: Some(inv),
-            };
+        };
         submit_ticket(&client, &settings, submission, "0.1.0")
             .await
             .unwrap();
@@ -426,8 +426,13 @@ async fn an_end_user_comment_sent_by_the_client_is_recorded_and_follows_the_spec
 /// Reads a sample into `T`, naming the failing path.
 fn sample<T: DeserializeOwned>(name: &str, text: &str) -> T {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de)
-        .unwrap_or_else(|e| panic!("our model cannot read {name} at `{}`: {}", e.path(), e.inner()))
+    serde_path_to_error::deserialize(de).unwrap_or_else(|e| {
+        panic!(
+            "our model cannot read {name} at `{}`: {}",
+            e.path(),
+            e.inner()
+        )
+    })
 }
 
 macro_rules! samples {
@@ -458,16 +463,32 @@ fn every_documented_response_example_reads_into_our_models() {
         "tickets_list.atera-docs-2026-08.json" => Paged<Ticket>,
         "ticket_update.response.atera-swagger2-example.json" => ActionResult,
     ];
-    assert_eq!(all.len() + 3 + 3, 24, "every sample file is read here or below");
+    assert_eq!(
+        all.len() + 3 + 3,
+        24,
+        "every sample file is read here or below"
+    );
     for (_, read, text) in all {
         read(text);
     }
     // Shapes the samples show: numeric enums, ids of 0 meaning none, `prevLink …page=0`.
-    let old: Ticket = sample("ticket_get.atera-swagger2-example.json", include_str!("fixtures/atera-samples/ticket_get.atera-swagger2-example.json"));
+    let old: Ticket = sample(
+        "ticket_get.atera-swagger2-example.json",
+        include_str!("fixtures/atera-samples/ticket_get.atera-swagger2-example.json"),
+    );
     assert!(old.ticket_id.is_some());
-    let comments: Paged<Comment> = sample("comments_list", include_str!("fixtures/atera-samples/comments_list.atera-docs-2026-08.json"));
-    assert_eq!(comments.items[0].end_user_id, None, "EndUserID 0 is no end user");
-    let update: ActionResult = sample("ticket_update", include_str!("fixtures/atera-samples/ticket_update.response.atera-swagger2-example.json"));
+    let comments: Paged<Comment> = sample(
+        "comments_list",
+        include_str!("fixtures/atera-samples/comments_list.atera-docs-2026-08.json"),
+    );
+    assert_eq!(
+        comments.items[0].end_user_id, None,
+        "EndUserID 0 is no end user"
+    );
+    let update: ActionResult = sample(
+        "ticket_update",
+        include_str!("fixtures/atera-samples/ticket_update.response.atera-swagger2-example.json"),
+    );
     assert_eq!(update.action_id, 1);
 }
 
@@ -476,14 +497,29 @@ fn every_documented_response_example_reads_into_our_models() {
 #[test]
 fn a_placeholder_action_id_is_a_clear_decode_error() {
     for (name, text) in [
-        ("ticket_create", include_str!("fixtures/atera-samples/ticket_create.response.atera-docs-2026-08.json")),
-        ("contact_create", include_str!("fixtures/atera-samples/contact_create.response.atera-docs-2026-08.json")),
-        ("comment_create", include_str!("fixtures/atera-samples/comment_create.response.atera-docs-2026-08.json")),
+        (
+            "ticket_create",
+            include_str!("fixtures/atera-samples/ticket_create.response.atera-docs-2026-08.json"),
+        ),
+        (
+            "contact_create",
+            include_str!("fixtures/atera-samples/contact_create.response.atera-docs-2026-08.json"),
+        ),
+        (
+            "comment_create",
+            include_str!("fixtures/atera-samples/comment_create.response.atera-docs-2026-08.json"),
+        ),
     ] {
         let de = &mut serde_json::Deserializer::from_str(text);
         let err = serde_path_to_error::deserialize::<_, ActionResult>(de).unwrap_err();
         assert_eq!(err.path().to_string(), "ActionID", "{name}");
-        assert!(err.inner().to_string().contains("\"string\" is not a number"), "{name}: {}", err.inner());
+        assert!(
+            err.inner()
+                .to_string()
+                .contains("\"string\" is not a number"),
+            "{name}: {}",
+            err.inner()
+        );
     }
 }
 
@@ -493,7 +529,11 @@ fn our_requests_use_only_documented_keys() {
     fn keys(v: &Value, prefix: &str, out: &mut Vec<String>) {
         if let Value::Object(o) = v {
             for (k, v) in o {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 keys(v, &key, out);
                 out.push(key);
             }
@@ -528,15 +568,27 @@ fn our_requests_use_only_documented_keys() {
         end_user: EndUserCommentDetails { end_user_id: 1 },
     };
     for (ours, doc) in [
-        (serde_json::to_value(ticket).unwrap(), include_str!("fixtures/atera-samples/ticket_create.request.atera-docs-2026-08.json")),
-        (serde_json::to_value(contact).unwrap(), include_str!("fixtures/atera-samples/contact_create.request.atera-docs-2026-08.json")),
-        (serde_json::to_value(comment).unwrap(), include_str!("fixtures/atera-samples/comment_create.request.atera-docs-2026-08.json")),
+        (
+            serde_json::to_value(ticket).unwrap(),
+            include_str!("fixtures/atera-samples/ticket_create.request.atera-docs-2026-08.json"),
+        ),
+        (
+            serde_json::to_value(contact).unwrap(),
+            include_str!("fixtures/atera-samples/contact_create.request.atera-docs-2026-08.json"),
+        ),
+        (
+            serde_json::to_value(comment).unwrap(),
+            include_str!("fixtures/atera-samples/comment_create.request.atera-docs-2026-08.json"),
+        ),
     ] {
         let allowed = documented(doc);
         let mut sent = Vec::new();
         keys(&ours, "", &mut sent);
         for key in sent {
-            assert!(allowed.contains(&key), "{key} is not in Atera's documented example {allowed:?}");
+            assert!(
+                allowed.contains(&key),
+                "{key} is not in Atera's documented example {allowed:?}"
+            );
         }
     }
 }

@@ -491,14 +491,24 @@ async fn the_key_travels_only_in_a_header_never_in_the_url() {
 #[tokio::test]
 async fn a_redirect_is_an_error_naming_where_it_pointed_and_is_never_followed() {
     let (elsewhere, mut reached) = raw_server("200 OK", "application/json", "{}").await;
-    for status in ["301 Moved Permanently", "302 Found", "307 Temporary Redirect", "308 Permanent Redirect"] {
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
         let target = format!("{elsewhere}account");
         let (base, mut requests) = raw_server_with(format!(
             "HTTP/1.1 {status}\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         ))
         .await;
         let err = client(&base).account().await.unwrap_err();
-        let AteraError::Redirected { location, status: code, .. } = &err else {
+        let AteraError::Redirected {
+            location,
+            status: code,
+            ..
+        } = &err
+        else {
             panic!("{status}: {err:?}")
         };
         assert_eq!(location, &target);
@@ -507,7 +517,10 @@ async fn a_redirect_is_an_error_naming_where_it_pointed_and_is_never_followed() 
         assert_explained(&err, "does not follow redirects", SECRET);
         assert!(err.to_string().contains(&target), "{err}");
         assert!(requests.recv().await.is_some());
-        assert!(reached.try_recv().is_err(), "{status}: the redirect was followed");
+        assert!(
+            reached.try_recv().is_err(),
+            "{status}: the redirect was followed"
+        );
     }
     // A Location made to flood a log is cut short and made printable.
     let long = format!("http://127.0.0.1:9/{}", "a".repeat(10_000));
@@ -516,7 +529,11 @@ async fn a_redirect_is_an_error_naming_where_it_pointed_and_is_never_followed() 
     ))
     .await;
     let err = client(&base).account().await.unwrap_err();
-    assert!(err.to_string().len() < 700, "{} bytes", err.to_string().len());
+    assert!(
+        err.to_string().len() < 700,
+        "{} bytes",
+        err.to_string().len()
+    );
 }
 
 /// An answer larger than the cap is refused, whether it declares its length or not; reading
@@ -546,24 +563,36 @@ async fn an_oversized_answer_is_refused_at_the_cap() {
 /// the key.
 #[tokio::test]
 async fn a_404_from_atera_is_not_found_and_a_firewall_page_is_blocked() {
-    for (content_type, body) in [("text/plain", "Invalid input"), ("application/json", "\"Invalid input\"")] {
+    for (content_type, body) in [
+        ("text/plain", "Invalid input"),
+        ("application/json", "\"Invalid input\""),
+    ] {
         let (base, _r) = raw_server("404 Not Found", content_type, body).await;
         let err = client(&base).ticket(70001).await.unwrap_err();
         let AteraError::NotFound { what } = &err else {
             panic!("{content_type}: {err:?}")
         };
-        assert!(what.contains("tickets/70001") && what.contains("Invalid input"), "{what}");
+        assert!(
+            what.contains("tickets/70001") && what.contains("Invalid input"),
+            "{what}"
+        );
         assert!(!err.is_retryable());
         assert_explained(&err, "could not find", SECRET);
     }
     let page = "<html><head><title>Attention Required! | Cloudflare</title></head><body>blocked</body></html>";
     let (base, _r) = raw_server("403 Forbidden", "text/html", page).await;
     let err = client(&base).account().await.unwrap_err();
-    assert!(matches!(err, AteraError::Blocked { status: 403, .. }), "{err:?}");
+    assert!(
+        matches!(err, AteraError::Blocked { status: 403, .. }),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
     assert_explained(&err, "blocked before it reached Atera's API", SECRET);
     assert!(!err.to_string().contains("rejected the API key"), "{err}");
     let (base, _r) = raw_server("401 Unauthorized", "text/plain", "").await;
     let err = client(&base).account().await.unwrap_err();
-    assert!(matches!(err, AteraError::Unauthorized { status: 401, .. }), "{err:?}");
+    assert!(
+        matches!(err, AteraError::Unauthorized { status: 401, .. }),
+        "{err:?}"
+    );
 }

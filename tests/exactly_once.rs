@@ -138,7 +138,11 @@ fn post_fault(n: usize) -> Option<Fault> {
 /// Submits `count` tickets through the outbox, each meeting its fault, then runs the outbox as
 /// the worker would (the clock moving a minute per cycle) until nothing is left. Returns each
 /// reference with the ticket id the outbox reported.
-async fn file_all(account: &Account, timing: DeliveryTiming, count: usize) -> BTreeMap<String, i64> {
+async fn file_all(
+    account: &Account,
+    timing: DeliveryTiming,
+    count: usize,
+) -> BTreeMap<String, i64> {
     let sandbox = &account.sandbox;
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open_with(
@@ -216,7 +220,11 @@ async fn file_all(account: &Account, timing: DeliveryTiming, count: usize) -> BT
             }
         }
     }
-    assert_eq!(outbox.unsent_count().unwrap(), 0, "everything delivered within an hour");
+    assert_eq!(
+        outbox.unsent_count().unwrap(),
+        0,
+        "everything delivered within an hour"
+    );
     filed
 }
 
@@ -232,7 +240,11 @@ fn ours(sandbox: &Sandbox) -> BTreeMap<String, Vec<i64>> {
             .description
             .split("Helpdesk Button ref ")
             .nth(1)
-            .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect())
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect()
+            })
             .expect("our tickets carry their reference");
         found.entry(reference).or_default().push(ticket.ticket_id);
     }
@@ -251,7 +263,10 @@ async fn every_submission_is_one_ticket_on_an_unfriendly_account() {
     assert_eq!(in_atera, submitted, "the ticket set is the submission set");
     for (reference, ids) in &tickets {
         assert_eq!(ids.len(), 1, "{reference} is one ticket, not {ids:?}");
-        assert_eq!(filed[reference], ids[0], "{reference}: the id reported is the ticket's");
+        assert_eq!(
+            filed[reference], ids[0],
+            "{reference}: the id reported is the ticket's"
+        );
     }
     // The lookups read the time window, never "the newest N".
     let lookups: Vec<_> = account
@@ -273,7 +288,10 @@ async fn every_submission_is_one_ticket_on_an_unfriendly_account() {
         .filter(|r| !(r.path == "/api/v3/tickets/lastmodified" && r.query.contains("date=")))
         .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
         .collect();
-    assert!(unbounded.is_empty(), "every lookup reads a time window: {unbounded:?}");
+    assert!(
+        unbounded.is_empty(),
+        "every lookup reads a time window: {unbounded:?}"
+    );
 }
 
 /// The control: an outbox that looks once, right away, resends a ticket the list does not show
@@ -332,8 +350,14 @@ async fn without_waiting_for_the_list_lag_the_unfriendly_account_gets_a_duplicat
     let seen: Vec<String> = sandbox
         .requests()
         .iter()
-        .filter(|r| !r.path.starts_with("/api/v3/contacts") && !r.path.starts_with("/api/v3/agents"))
+        .filter(|r| {
+            !r.path.starts_with("/api/v3/contacts") && !r.path.starts_with("/api/v3/agents")
+        })
         .map(|r| format!("{} {} {}", r.method, r.path, r.status))
         .collect();
-    assert_eq!(ids.len(), 2, "the hasty outbox filed it twice: {ids:?}; requests: {seen:?}");
+    assert_eq!(
+        ids.len(),
+        2,
+        "the hasty outbox filed it twice: {ids:?}; requests: {seen:?}"
+    );
 }

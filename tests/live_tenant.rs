@@ -24,14 +24,26 @@ async fn tenant(search: ContactSearch) -> (Sandbox, i64) {
         behaviour: Behaviour::live_tenant(search),
         ..SandboxConfig::default()
     };
-    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let contoso = sandbox.add_customer("Contoso");
-    sandbox.add_agent(contoso, HOST, Some("AA-BB-CC-DD-EE-FF"), "2026-11-01T09:00:00Z");
+    sandbox.add_agent(
+        contoso,
+        HOST,
+        Some("AA-BB-CC-DD-EE-FF"),
+        "2026-11-01T09:00:00Z",
+    );
     let bob = sandbox.add_contact(contoso, "Bob", "Builder", "bob@contoso.com");
     sandbox.add_archived_contact(contoso, "Grace", "Gone", "grace@contoso.com");
     for n in 0..300 {
         let customer = sandbox.add_customer(&format!("Other {n}"));
-        sandbox.add_contact(customer, "Sam", &format!("Other{n}"), &format!("sam{n}@other{n}.example"));
+        sandbox.add_contact(
+            customer,
+            "Sam",
+            &format!("Other{n}"),
+            &format!("sam{n}@other{n}.example"),
+        );
     }
     (sandbox, bob)
 }
@@ -72,7 +84,11 @@ async fn an_existing_contact_is_found_whichever_filter_name_the_tenant_honours()
             "{search:?}: {:?}",
             outcome.contact
         );
-        assert_eq!(contact_searches(&sandbox, before), 1, "{search:?}: one filtered page");
+        assert_eq!(
+            contact_searches(&sandbox, before),
+            1,
+            "{search:?}: one filtered page"
+        );
     }
 }
 
@@ -92,8 +108,16 @@ async fn a_tenant_that_ignores_the_filter_is_not_paged_through() {
     )
     .await
     .unwrap();
-    assert!(contact_searches(&sandbox, before) <= 1, "{} searches", contact_searches(&sandbox, before));
-    assert!(matches!(outcome.contact, ContactMatch::CreatedUnderCustomer { .. }), "{:?}", outcome.contact);
+    assert!(
+        contact_searches(&sandbox, before) <= 1,
+        "{} searches",
+        contact_searches(&sandbox, before)
+    );
+    assert!(
+        matches!(outcome.contact, ContactMatch::CreatedUnderCustomer { .. }),
+        "{:?}",
+        outcome.contact
+    );
 }
 
 /// `409 Email already exists` for an archived contact that search does not return: the ticket is
@@ -112,7 +136,13 @@ async fn an_email_taken_by_an_archived_contact_never_fails_the_ticket() {
     .await
     .unwrap();
     assert!(
-        matches!(outcome.contact, ContactMatch::NameAndEmail { email_taken: true, .. }),
+        matches!(
+            outcome.contact,
+            ContactMatch::NameAndEmail {
+                email_taken: true,
+                ..
+            }
+        ),
         "{:?}",
         outcome.contact
     );
@@ -121,10 +151,17 @@ async fn an_email_taken_by_an_archived_contact_never_fails_the_ticket() {
         .iter()
         .filter(|r| r.method == "POST" && r.path == "/api/v3/contacts" && r.status == 409)
         .count();
-    assert_eq!(conflicts, 1, "one create, answered 409, and not retried blindly");
+    assert_eq!(
+        conflicts, 1,
+        "one create, answered 409, and not retried blindly"
+    );
     let ticket = &sandbox.tickets()[0];
     assert_eq!(ticket.ticket_id, outcome.ticket_id);
-    assert!(ticket.description.contains("does not list (archived?)"), "{}", ticket.description);
+    assert!(
+        ticket.description.contains("does not list (archived?)"),
+        "{}",
+        ticket.description
+    );
 }
 
 /// My tickets on a live tenant: a technician's reply carries `EndUserID: 0` and mixed timestamp
@@ -156,7 +193,12 @@ async fn replies_reach_the_user_and_a_reply_answered_without_a_body_succeeds() {
         panic!("not filed")
     };
     assert!(outbox.poll_tickets(&client).await.unwrap().is_empty());
-    sandbox.add_technician_comment(outcome.ticket_id, "Sam Tech", "Please restart the printer.", false);
+    sandbox.add_technician_comment(
+        outcome.ticket_id,
+        "Sam Tech",
+        "Please restart the printer.",
+        false,
+    );
     let changes = outbox.poll_tickets(&client).await.unwrap();
     assert!(
         changes.iter().any(|c| matches!(&c.kind, ChangeKind::Reply { text, .. } if text.contains("restart the printer"))),
@@ -167,7 +209,10 @@ async fn replies_reach_the_user_and_a_reply_answered_without_a_body_succeeds() {
         .await
         .expect("a 201 without a body is a success");
     let thread = outbox.thread(&client, outcome.ticket_id).await.unwrap();
-    assert!(thread.iter().any(|m| m.text.contains("Done, thanks")), "{thread:?}");
+    assert!(
+        thread.iter().any(|m| m.text.contains("Done, thanks")),
+        "{thread:?}"
+    );
 }
 
 /// The Integration Test passes against a live tenant.
@@ -180,8 +225,18 @@ async fn the_integration_test_passes_against_a_live_tenant() {
         test_email: "bob@contoso.com".into(),
         send: true,
     };
-    let steps =
-        run_integration_test(&client, &util::settings_for(&sandbox), &inv, &options, "0.1.0", |_| {}).await;
+    let steps = run_integration_test(
+        &client,
+        &util::settings_for(&sandbox),
+        &inv,
+        &options,
+        "0.1.0",
+        |_| {},
+    )
+    .await;
     assert_eq!(steps.len(), 4, "{steps:?}");
-    assert!(steps.iter().all(|s| s.status == StepStatus::Ok), "{steps:?}");
+    assert!(
+        steps.iter().all(|s| s.status == StepStatus::Ok),
+        "{steps:?}"
+    );
 }

@@ -48,7 +48,10 @@ fn form(i: usize) -> TicketForm {
     }
 }
 
-fn delivery<'a>(client: &'a AteraClient, settings: &'a helpdesk_core::settings::Settings) -> Delivery<'a> {
+fn delivery<'a>(
+    client: &'a AteraClient,
+    settings: &'a helpdesk_core::settings::Settings,
+) -> Delivery<'a> {
     Delivery {
         client,
         settings,
@@ -59,7 +62,12 @@ fn delivery<'a>(client: &'a AteraClient, settings: &'a helpdesk_core::settings::
 }
 
 fn open(dir: &std::path::Path, clock: &Arc<ManualClock>) -> Outbox {
-    Outbox::open_with(&outbox::outbox_file(dir), clock.clone(), DeliveryTiming::default()).unwrap()
+    Outbox::open_with(
+        &outbox::outbox_file(dir),
+        clock.clone(),
+        DeliveryTiming::default(),
+    )
+    .unwrap()
 }
 
 /// The references found in the sandbox's tickets, each with how often it occurs.
@@ -80,7 +88,9 @@ fn references_in(sandbox: &Sandbox) -> Vec<String> {
 async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     let sandbox = util::sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(&helpdesk_core::outbox::SystemClock)));
+    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(
+        &helpdesk_core::outbox::SystemClock,
+    )));
     let outbox = open(dir.path(), &clock);
     let settings = util::settings_for(&sandbox);
     // Atera answers nothing useful: every request fails.
@@ -119,11 +129,7 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
     let outbox = open(dir.path(), &clock);
     let mut sent = None;
     for _ in 0..10 {
-        for r in outbox
-            .deliver_due(&d, true)
-            .await
-            .unwrap()
-        {
+        for r in outbox.deliver_due(&d, true).await.unwrap() {
             if let DeliveryResult::Sent { outcome, .. } = r {
                 sent = Some(outcome);
             }
@@ -141,11 +147,7 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
         (EntryState::Sent, Some(outcome.ticket_id))
     );
     assert!(
-        outbox
-            .deliver_due(&d, true)
-            .await
-            .unwrap()
-            .is_empty(),
+        outbox.deliver_due(&d, true).await.unwrap().is_empty(),
         "a sent entry is never sent again"
     );
 }
@@ -154,7 +156,9 @@ async fn a_submission_is_saved_before_any_network_call_and_sent_later_once() {
 async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
     let sandbox = util::sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(&helpdesk_core::outbox::SystemClock)));
+    let clock = Arc::new(ManualClock::at(helpdesk_core::outbox::Clock::now(
+        &helpdesk_core::outbox::SystemClock,
+    )));
     let outbox = open(dir.path(), &clock);
     let settings = util::settings_for(&sandbox);
     let c = client(&sandbox);
@@ -210,11 +214,7 @@ async fn many_submissions_through_heavy_faults_arrive_exactly_once() {
         }
         // Time passes between flushes: list lags, backoffs and 429 pauses run out.
         clock.advance(120);
-        for r in outbox
-            .deliver_due(&d, true)
-            .await
-            .unwrap()
-        {
+        for r in outbox.deliver_due(&d, true).await.unwrap() {
             if let DeliveryResult::Failed { error, .. } = &r {
                 assert!(!matches!(error, SubmitError::Invalid(_)), "{error}");
             }
@@ -271,7 +271,10 @@ async fn a_crashed_or_missing_rules_evaluator_files_the_ticket_with_a_note() {
             .unwrap();
         assert!(ticket.description.contains("Submission errors"), "{exe}");
         assert!(ticket.description.contains("rules"), "{exe}");
-        assert_ne!(ticket.priority, "Critical", "filed without the rules' changes");
+        assert_ne!(
+            ticket.priority, "Critical",
+            "filed without the rules' changes"
+        );
     }
 }
 
@@ -320,7 +323,13 @@ async fn a_lost_answer_waits_for_the_list_lag_and_a_failing_lookup_never_resends
         .await
         .unwrap();
     assert!(
-        matches!(result, Submitted::Queued { confirming: true, .. }),
+        matches!(
+            result,
+            Submitted::Queued {
+                confirming: true,
+                ..
+            }
+        ),
         "{result:?}"
     );
     assert_eq!(util::posts(&sandbox, "/api/v3/tickets").len(), 2);

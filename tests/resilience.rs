@@ -292,8 +292,12 @@ async fn the_same_submission_sent_twice_is_one_ticket() {
     )
     .unwrap();
     let reference = new_reference();
-    let first = submit_on(&outbox, &sandbox, &client, &reference).await.unwrap();
-    let again = submit_on(&outbox, &sandbox, &client, &reference).await.unwrap();
+    let first = submit_on(&outbox, &sandbox, &client, &reference)
+        .await
+        .unwrap();
+    let again = submit_on(&outbox, &sandbox, &client, &reference)
+        .await
+        .unwrap();
     assert!(again.adopted);
     assert_eq!(again.ticket_id, first.ticket_id);
     assert_one_ticket_with(&sandbox, &first);

@@ -162,7 +162,12 @@ fn abuse_scripts_end_as_limit_errors_in_time() {
     };
     let scripts = [
         ("infinite loop", "while True: pass", "took too long", &quick),
-        ("huge string", "x = 'a' * 10**9", "too much memory", &patient),
+        (
+            "huge string",
+            "x = 'a' * 10**9",
+            "too much memory",
+            &patient,
+        ),
         (
             "doubling string",
             "s = 'abc' * 1000\nwhile True:\n    s = s + s",

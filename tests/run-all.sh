@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Helpdesk Button on a fresh Debian/Ubuntu machine with Rust installed:
 #   1. installs what is missing (src-tauri/scripts/install-deps.sh)
-#   2. clippy with -D warnings on every crate and test
+#   2. rustfmt --check, and clippy with -D warnings on every crate and test
 #   3. unit and integration tests (submissions against the local Atera sandbox, the OpenAPI
 #      contract, the CLI, and the tray app's triggers) under Xvfb and a private D-Bus session
 #   4. page tests of ui/ in Debian's Chromium
@@ -18,7 +18,8 @@ bash src-tauri/scripts/install-deps.sh
 
 xvfb=(xvfb-run -a -s '-screen 0 1920x1080x24 -noreset')
 
-echo "== clippy"
+echo "== rustfmt and clippy"
+if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; else echo "rustfmt is not installed: format check skipped"; fi
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== unit, integration and CLI tests"

@@ -139,26 +139,51 @@ async fn the_requester_is_matched_within_this_pcs_customer() {
     let other = sandbox.add_customer("Fabrikam");
     let contoso = sandbox.add_customer("Contoso");
     let namesake = sandbox.add_contact(other, "Grace", "Elsewhere", "grace@shared.example");
-    sandbox.add_agent(contoso, "PC-042", Some("AA-BB-CC-DD-EE-FF"), "2026-01-01T09:00:00Z");
+    sandbox.add_agent(
+        contoso,
+        "PC-042",
+        Some("AA-BB-CC-DD-EE-FF"),
+        "2026-01-01T09:00:00Z",
+    );
     let client = util::client_for(&sandbox, util::KEY);
     let inv = util::inventory("PC-042", "aa:bb:cc:dd:ee:ff");
     let mut f = form();
     f.name = "Grace Hopper".into();
     f.email = "grace@shared.example".into();
     let settings = util::settings_for(&sandbox);
-    let outcome = submit_ticket(&client, &settings, util::submission(f.clone(), &[], Some(&inv)), "0.1.0")
-        .await
-        .unwrap();
-    let ContactMatch::CreatedUnderCustomer { end_user_id, customer_id, .. } = outcome.contact else {
-        panic!("the namesake in another customer must not be used: {:?}", outcome.contact)
+    let outcome = submit_ticket(
+        &client,
+        &settings,
+        util::submission(f.clone(), &[], Some(&inv)),
+        "0.1.0",
+    )
+    .await
+    .unwrap();
+    let ContactMatch::CreatedUnderCustomer {
+        end_user_id,
+        customer_id,
+        ..
+    } = outcome.contact
+    else {
+        panic!(
+            "the namesake in another customer must not be used: {:?}",
+            outcome.contact
+        )
     };
     assert_ne!(end_user_id, namesake);
     assert_eq!(customer_id, contoso);
-    assert!(sandbox.tickets()[0].description.contains("created under Contoso"));
+    assert!(sandbox.tickets()[0]
+        .description
+        .contains("created under Contoso"));
     // The next ticket finds that contact, in this customer, and says so.
-    let outcome = submit_ticket(&client, &settings, util::submission(f.clone(), &[], Some(&inv)), "0.1.0")
-        .await
-        .unwrap();
+    let outcome = submit_ticket(
+        &client,
+        &settings,
+        util::submission(f.clone(), &[], Some(&inv)),
+        "0.1.0",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         outcome.contact,
         ContactMatch::Existing {
@@ -168,15 +193,22 @@ async fn the_requester_is_matched_within_this_pcs_customer() {
         }
     );
     assert!(
-        sandbox.tickets()[1].description.contains("of Contoso, this computer&#39;s customer"),
+        sandbox.tickets()[1]
+            .description
+            .contains("of Contoso, this computer&#39;s customer"),
         "{}",
         sandbox.tickets()[1].description
     );
     // A PC Atera does not know: the exact match anywhere is used, and the ticket says why.
     let unknown = util::inventory("PC-999", "11:22:33:44:55:66");
-    let outcome = submit_ticket(&client, &settings, util::submission(f, &[], Some(&unknown)), "0.1.0")
-        .await
-        .unwrap();
+    let outcome = submit_ticket(
+        &client,
+        &settings,
+        util::submission(f, &[], Some(&unknown)),
+        "0.1.0",
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(outcome.contact, ContactMatch::Existing { customer: None, end_user_id: id, .. } if id == namesake),
         "{:?}",

@@ -32,8 +32,8 @@ async fn filed(sandbox: &Sandbox, outbox: &Outbox, subject: &str) -> i64 {
         policy: RetryPolicy::default(),
     };
     match outbox::submit(outbox, &settings, submission, Ok(&delivery))
-    .await
-    .unwrap()
+        .await
+        .unwrap()
     {
         Submitted::Sent(o) => o.ticket_id,
         other => panic!("{other:?}"),
@@ -206,7 +206,10 @@ async fn a_busy_account_is_read_to_its_last_page_across_cycles_within_the_hourly
     let before = sandbox.requests().len();
     let first = outbox.poll_tickets(&client).await.unwrap();
     let spent = gets_since(&sandbox, before);
-    assert!((1..=POLL_BUDGET).contains(&spent), "a cycle stays within its budget: {spent}");
+    assert!(
+        (1..=POLL_BUDGET).contains(&spent),
+        "a cycle stays within its budget: {spent}"
+    );
     assert!(first.is_empty(), "page 13 is not read yet: {first:?}");
     let before = sandbox.requests().len();
     let second = outbox.poll_tickets(&client).await.unwrap();
@@ -229,7 +232,10 @@ async fn a_busy_account_is_read_to_its_last_page_across_cycles_within_the_hourly
         .iter()
         .filter(|r| r.method == "GET" && r.path == "/api/v3/tickets/lastmodified")
         .count();
-    assert!(polled <= HOURLY_POLL_BUDGET, "{polled} polling requests in an hour");
+    assert!(
+        polled <= HOURLY_POLL_BUDGET,
+        "{polled} polling requests in an hour"
+    );
 }
 
 /// More new replies than one cycle's budget can read: the ones not read this cycle are read in
@@ -254,10 +260,18 @@ async fn replies_beyond_one_cycles_budget_arrive_in_the_next_cycle() {
         let before = sandbox.requests().len();
         for change in outbox.poll_tickets(&client).await.unwrap() {
             if matches!(change.kind, ChangeKind::Reply { .. }) {
-                assert!(replied.insert(change.ticket_id), "reply to #{} reported twice", change.ticket_id);
+                assert!(
+                    replied.insert(change.ticket_id),
+                    "reply to #{} reported twice",
+                    change.ticket_id
+                );
             }
         }
         assert!(gets_since(&sandbox, before) <= POLL_BUDGET);
     }
-    assert_eq!(replied.len(), mine.len(), "every reply arrived: {replied:?}");
+    assert_eq!(
+        replied.len(),
+        mine.len(),
+        "every reply arrived: {replied:?}"
+    );
 }

@@ -97,9 +97,18 @@ async fn a_429_holds_every_entry_until_its_retry_after_whatever_the_probe_says()
     probe.online.store(true, Ordering::SeqCst);
     let worker = Worker::new(&outbox);
     let first = worker.cycle(Some(&d), &probe).await;
-    assert_eq!(first.results.len(), 1, "stopped at the 429: {:?}", first.results);
+    assert_eq!(
+        first.results.len(),
+        1,
+        "stopped at the 429: {:?}",
+        first.results
+    );
     assert!(matches!(first.results[0], DeliveryResult::Retrying { .. }));
-    assert!(first.wait >= Duration::from_secs(119), "waits for Retry-After: {:?}", first.wait);
+    assert!(
+        first.wait >= Duration::from_secs(119),
+        "waits for Retry-After: {:?}",
+        first.wait
+    );
     assert_eq!(posts(&sandbox), 1);
     // Half a minute later, with the network "back": still nothing is sent.
     clock.advance(30);
@@ -171,11 +180,19 @@ async fn only_connection_failures_wait_for_the_probe_and_it_never_revives_failed
     // An entry that cannot connect: it waits for the probe, at most PROBE_EVERY apart.
     let offline = save(&outbox, &settings, 2);
     let cycle = worker.cycle(Some(&delivery(&dead)), &probe).await;
-    assert!(matches!(cycle.results[0], DeliveryResult::Retrying { .. }), "{:?}", cycle.results);
+    assert!(
+        matches!(cycle.results[0], DeliveryResult::Retrying { .. }),
+        "{:?}",
+        cycle.results
+    );
     assert!(cycle.wait <= PROBE_EVERY);
     let cycle = worker.cycle(Some(&delivery(&dead)), &probe).await;
     assert_eq!(cycle.probed, Some(false));
-    assert!(cycle.results.is_empty(), "its backoff still runs: {:?}", cycle.results);
+    assert!(
+        cycle.results.is_empty(),
+        "its backoff still runs: {:?}",
+        cycle.results
+    );
     // The network is back: the waiting entry goes at once; the refused one stays failed.
     probe.online.store(true, Ordering::SeqCst);
     let cycle = worker.cycle(Some(&delivery(&live)), &probe).await;
@@ -189,6 +206,9 @@ async fn only_connection_failures_wait_for_the_probe_and_it_never_revives_failed
         .into_iter()
         .map(|e| (e.reference, e.state))
         .collect();
-    assert!(states.contains(&(refused, EntryState::Failed)), "{states:?}");
+    assert!(
+        states.contains(&(refused, EntryState::Failed)),
+        "{states:?}"
+    );
     assert_eq!(posts(&sandbox), 2, "the refused entry was not sent again");
 }

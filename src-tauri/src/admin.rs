@@ -112,7 +112,10 @@ fn policy(state: &AppState) -> Policy {
 
 /// Refuses every change while the policy file is broken, saying which file and line.
 fn refuse_if_broken(policy: &Policy) -> Result<(), AdminError> {
-    match policy.refusal("settings").filter(|_| policy.broken.is_some()) {
+    match policy
+        .refusal("settings")
+        .filter(|_| policy.broken.is_some())
+    {
         Some(why) => Err(AdminError::new("locked", capitalised(&why))),
         None => Ok(()),
     }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use helpdesk_core::capture::{self, XcapSource};
+use helpdesk_core::clock::SystemClock;
 use helpdesk_core::form::TicketForm;
 use helpdesk_core::outbox::{self, DeliveryResult, Outbox, Submitted};
 use helpdesk_core::paths::AppPaths;
-use helpdesk_core::clock::SystemClock;
 use helpdesk_core::sandbox::{Behaviour, ContactSearch, Sandbox, SandboxConfig};
 use helpdesk_core::secrets::{ApiKey, KeyVault, OsKeychain};
 use helpdesk_core::settings::{ScreenshotMode, Settings};
@@ -266,11 +266,19 @@ fn admin_password() -> Option<String> {
 #[cfg(unix)]
 fn ask_on_terminal(prompt: &str) -> Option<String> {
     use std::io::{BufRead as _, Write as _};
-    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
     let stty = |arg: &str| {
         std::process::Command::new("stty")
             .arg(arg)
-            .stdin(tty.try_clone().ok().map_or_else(std::process::Stdio::null, Into::into))
+            .stdin(
+                tty.try_clone()
+                    .ok()
+                    .map_or_else(std::process::Stdio::null, Into::into),
+            )
             .status()
     };
     let _ = stty("-echo");
@@ -818,7 +826,12 @@ fn add_other_customers_tickets(sandbox: &Sandbox, count: usize) {
     let mut requesters = Vec::new();
     for n in 0..10 {
         let customer = sandbox.add_customer(&format!("Other Customer {n}"));
-        requesters.push(sandbox.add_contact(customer, "Sam", &format!("Other{n}"), &format!("sam{n}@other-{n}.example")));
+        requesters.push(sandbox.add_contact(
+            customer,
+            "Sam",
+            &format!("Other{n}"),
+            &format!("sam{n}@other-{n}.example"),
+        ));
     }
     for n in 0..count {
         let requester = requesters[n % requesters.len()];

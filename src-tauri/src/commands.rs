@@ -239,10 +239,14 @@ async fn submit_ticket(
     let outbox = match state.outbox.clone() {
         Some(o) => o,
         None => std::sync::Arc::new(outbox::Outbox::in_memory().map_err(|e| {
-            CommandError::internal(format!("Your ticket could not be sent or saved ({e}). Please call your IT support."))
+            CommandError::internal(format!(
+                "Your ticket could not be sent or saved ({e}). Please call your IT support."
+            ))
         })?),
     };
-    state.sending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    state
+        .sending
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let result = outbox::submit(
         &outbox,
         &settings,
@@ -250,7 +254,9 @@ async fn submit_ticket(
         delivery.as_ref().map_err(|e| *e),
     )
     .await;
-    state.sending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    state
+        .sending
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     let result = result?;
     if let (false, Submitted::Queued { reason, .. }) = (durable, &result) {
         return Err(CommandError::internal(format!(

@@ -93,8 +93,9 @@ impl AteraClient {
         if base.scheme() != "https" && !loopback {
             return Err(AteraError::Tls {
                 host: base.host_str().unwrap_or_default().to_string(),
-                reason: "the key is only sent over https (plain http is allowed for this computer only)"
-                    .into(),
+                reason:
+                    "the key is only sent over https (plain http is allowed for this computer only)"
+                        .into(),
             });
         }
         let mut headers = HeaderMap::new();
@@ -347,7 +348,10 @@ impl AteraClient {
                     .is_some_and(|e| crate::atera::models::fold_email(e) == wanted)
             }));
             if unfiltered {
-                tracing::warn!(page, "Atera ignored the contact search filter; not reading further pages");
+                tracing::warn!(
+                    page,
+                    "Atera ignored the contact search filter; not reading further pages"
+                );
                 break;
             }
             if page_len < MAX_PAGE_SIZE as usize
@@ -364,7 +368,10 @@ impl AteraClient {
     /// # Errors
     /// Any [`AteraError`].
     pub async fn create_contact(&self, contact: &CreateContact) -> Result<i64, AteraError> {
-        accepted_id(self.send(Method::POST, "contacts", &[], Some(contact)).await)
+        accepted_id(
+            self.send(Method::POST, "contacts", &[], Some(contact))
+                .await,
+        )
     }
 
     /// `GET /agents/machine/{name}`: the Atera agents installed on a machine of this name.
@@ -466,17 +473,28 @@ impl AteraClient {
             }
             // Some creates answer 201 with no body: to a caller that takes an optional answer
             // that is success, not an unreadable answer.
-            let body: &[u8] = if bytes.trim_ascii().is_empty() { b"null" } else { &bytes };
+            let body: &[u8] = if bytes.trim_ascii().is_empty() {
+                b"null"
+            } else {
+                &bytes
+            };
             let de = &mut serde_json::Deserializer::from_slice(body);
             return serde_path_to_error::deserialize(de).map_err(|e| {
                 let (path, message) = (e.path().to_string(), e.inner().to_string());
                 // A list whose items all failed names the first bad item below `items`.
                 match message.strip_prefix('[').and_then(|m| m.split_once("]")) {
-                    Some((index, rest)) if (path == "items" || path == ".") && index.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some((index, rest))
+                        if (path == "items" || path == ".")
+                            && index.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
                         let (field, message) = rest.split_once(": ").unwrap_or(("", rest));
                         AteraError::Decode {
                             path: format!("items[{index}]{field}"),
-                            message: message.split(" at line ").next().unwrap_or(message).to_string(),
+                            message: message
+                                .split(" at line ")
+                                .next()
+                                .unwrap_or(message)
+                                .to_string(),
                         }
                     }
                     _ => AteraError::Decode { path, message },
@@ -509,7 +527,10 @@ impl AteraClient {
             },
             StatusCode::NOT_FOUND => AteraError::NotFound {
                 what: match detail.as_deref().or_else(|| {
-                    std::str::from_utf8(&bytes).ok().map(str::trim).filter(|t| !t.is_empty() && t.len() < 200)
+                    std::str::from_utf8(&bytes)
+                        .ok()
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty() && t.len() < 200)
                 }) {
                     Some(d) => format!("{path} ({})", d.trim_matches('"')),
                     None => path.to_string(),
@@ -539,7 +560,9 @@ impl AteraClient {
         // Only while connecting: a TLS error after the request went out (a reset mid-answer) is
         // a lost connection, and a create may have taken effect.
         if error.is_connect()
-            && (is_tls_failure(error) || lower.contains("certificate") || lower.contains("handshake"))
+            && (is_tls_failure(error)
+                || lower.contains("certificate")
+                || lower.contains("handshake"))
         {
             return AteraError::Tls {
                 host: host.into(),
@@ -655,10 +678,7 @@ enum Capped {
 /// The body, chunk by chunk, stopping as soon as it passes `limit` (a declared
 /// `Content-Length` over the limit stops before reading anything).
 async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, Capped> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > limit as u64)
-    {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(Capped::TooLarge);
     }
     let mut body = Vec::new();
@@ -675,7 +695,13 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Ve
 fn bounded_text(value: &[u8], max: usize) -> String {
     let mut text: String = value
         .iter()
-        .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '?' })
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .take(max)
         .collect();
     if value.len() > max {
@@ -692,10 +718,12 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
         return None;
     }
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
-    let when = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
-        .ok()?;
+    let when =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
     let wait = when - time::OffsetDateTime::now_utc();
     Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
@@ -734,7 +762,10 @@ mod tests {
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap();
         let wait = parse_retry_after(&header).unwrap();
-        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
         // Absurd values saturate instead of failing or panicking.
         assert_eq!(
             parse_retry_after("99999999999999999999999"),
@@ -746,7 +777,10 @@ mod tests {
 
     #[test]
     fn header_text_in_messages_is_bounded_and_printable() {
-        assert_eq!(bounded_text(b"https://x.example/\n\x01", 100), "https://x.example/??");
+        assert_eq!(
+            bounded_text(b"https://x.example/\n\x01", 100),
+            "https://x.example/??"
+        );
         let long = vec![b'a'; 500];
         assert_eq!(bounded_text(&long, 10).chars().count(), 11);
     }
@@ -757,9 +791,18 @@ mod tests {
         let plain = Url::parse("http://app.atera.com/api/v3/").unwrap();
         let e = AteraClient::new(plain, &key, AuthMode::Auto, Timeouts::default()).unwrap_err();
         assert!(e.to_string().contains("only sent over https"), "{e}");
-        for ok in ["http://127.0.0.1:9/api/v3/", "http://localhost:9/", "https://api.atera.com/api/v3/"] {
-            AteraClient::new(Url::parse(ok).unwrap(), &key, AuthMode::Auto, Timeouts::default())
-                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        for ok in [
+            "http://127.0.0.1:9/api/v3/",
+            "http://localhost:9/",
+            "https://api.atera.com/api/v3/",
+        ] {
+            AteraClient::new(
+                Url::parse(ok).unwrap(),
+                &key,
+                AuthMode::Auto,
+                Timeouts::default(),
+            )
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
     }
 }

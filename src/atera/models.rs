@@ -102,7 +102,11 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Paged<T> {
                 Ok(item) => items.push(item),
                 Err(e) => {
                     let at = e.path().to_string();
-                    let at = if at == "." { String::new() } else { format!(".{at}") };
+                    let at = if at == "." {
+                        String::new()
+                    } else {
+                        format!(".{at}")
+                    };
                     tracing::warn!(item = i, field = %at, error = %e.inner(), "skipping a list item that could not be read");
                     first_error.get_or_insert_with(|| format!("[{i}]{at}: {}", e.inner()));
                 }
@@ -124,11 +128,15 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Paged<T> {
 
 /// A count that may be `null` or missing (read as 0).
 fn null_as_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(deserializer)? {
-        Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0),
-        Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    })
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::Number(n)) => {
+                n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0)
+            }
+            Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(0),
+            _ => 0,
+        },
+    )
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -193,7 +201,11 @@ pub struct Ticket {
     pub ticket_number: Option<String>,
     #[serde(rename = "TicketTitle")]
     pub title: Option<String>,
-    #[serde(rename = "TicketStatus", default, deserialize_with = "opt_string_or_number")]
+    #[serde(
+        rename = "TicketStatus",
+        default,
+        deserialize_with = "opt_string_or_number"
+    )]
     pub status: Option<String>,
     #[serde(rename = "EndUserEmail")]
     pub end_user_email: Option<String>,
@@ -219,7 +231,9 @@ fn positive_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>
         })?),
         Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
         Some(serde_json::Value::String(s)) => Some(s.trim().parse::<i64>().map_err(|_| {
-            serde::de::Error::custom(format!("invalid type: string {s:?}, expected an id (a number)"))
+            serde::de::Error::custom(format!(
+                "invalid type: string {s:?}, expected an id (a number)"
+            ))
         })?),
         Some(other) => {
             return Err(serde::de::Error::custom(format!(
@@ -267,7 +281,11 @@ pub struct Comment {
     pub html: Option<String>,
     #[serde(rename = "EndUserID", default, deserialize_with = "positive_id")]
     pub end_user_id: Option<i64>,
-    #[serde(rename = "TechnicianContactID", default, deserialize_with = "positive_id")]
+    #[serde(
+        rename = "TechnicianContactID",
+        default,
+        deserialize_with = "positive_id"
+    )]
     pub technician_contact_id: Option<i64>,
     #[serde(rename = "FirstName")]
     pub first_name: Option<String>,
@@ -336,11 +354,18 @@ mod tests {
             r#"{"Date":"2026-07-13T22:36:33.5766667","Comment":"hi","EndUserID":0,"TechnicianContactID":"12","IsInternal":null}"#,
         )
         .unwrap();
-        assert_eq!((c.end_user_id, c.technician_contact_id, c.is_internal), (None, Some(12), false));
+        assert_eq!(
+            (c.end_user_id, c.technician_contact_id, c.is_internal),
+            (None, Some(12), false)
+        );
         // Null-valued fields left out entirely; numeric enums (older generation).
-        let t: Ticket = serde_json::from_str(r#"{"TicketID":7,"TicketStatus":3,"CustomerID":0}"#).unwrap();
+        let t: Ticket =
+            serde_json::from_str(r#"{"TicketID":7,"TicketStatus":3,"CustomerID":0}"#).unwrap();
         assert_eq!((t.ticket_id, t.status.as_deref()), (Some(7), Some("3")));
-        let p: Paged<Contact> = serde_json::from_str(r#"{"items":[],"page":null,"totalPages":"2","nextLink":"","prevLink":"x?page=0"}"#).unwrap();
+        let p: Paged<Contact> = serde_json::from_str(
+            r#"{"items":[],"page":null,"totalPages":"2","nextLink":"","prevLink":"x?page=0"}"#,
+        )
+        .unwrap();
         assert_eq!((p.page, p.total_pages), (0, 2));
     }
 
@@ -372,6 +397,9 @@ pub fn fold_email(email: &str) -> String {
 mod email_tests {
     #[test]
     fn emails_compare_without_case_spaces_or_bidi_marks() {
-        assert_eq!(super::fold_email(" \u{200f}Bob@Contoso.COM\u{200e} "), "bob@contoso.com");
+        assert_eq!(
+            super::fold_email(" \u{200f}Bob@Contoso.COM\u{200e} "),
+            "bob@contoso.com"
+        );
     }
 }

@@ -66,7 +66,10 @@ fn matches(item: &Value, reference: &str, title: &str) -> Result<Option<i64>, Lo
         .and_then(Value::as_str);
     let Some(body) = body else {
         // No readable body: if the title is the one sent, it may be this ticket.
-        let their_title = item.get("TicketTitle").and_then(Value::as_str).unwrap_or("");
+        let their_title = item
+            .get("TicketTitle")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !their_title.is_empty() && same_title(their_title, title) {
             return Err(LookupError::UnreadableMatch(
                 "a ticket with this title has no readable first comment".into(),
@@ -77,7 +80,10 @@ fn matches(item: &Value, reference: &str, title: &str) -> Result<Option<i64>, Lo
     if !starts_with_marker(body, reference) {
         return Ok(None);
     }
-    let their_title = item.get("TicketTitle").and_then(Value::as_str).unwrap_or("");
+    let their_title = item
+        .get("TicketTitle")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !same_title(their_title, title) {
         tracing::info!(
             reference,
@@ -93,7 +99,8 @@ fn matches(item: &Value, reference: &str, title: &str) -> Result<Option<i64>, Lo
     .ok_or_else(|| {
         LookupError::UnreadableMatch(format!(
             "TicketID is {}",
-            item.get("TicketID").map_or("missing".into(), Value::to_string)
+            item.get("TicketID")
+                .map_or("missing".into(), Value::to_string)
         ))
     })
 }
@@ -126,10 +133,16 @@ fn leading_text(body: &str, max: usize) -> String {
             }
             _ if in_tag => {}
             '&' => {
-                let (decoded, used) = [("&nbsp;", ' '), ("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>'), ("&#160;", ' ')]
-                    .iter()
-                    .find(|(entity, _)| body_starts_with_entity(rest, entity))
-                    .map_or(('&', 0), |(entity, ch)| (*ch, entity.len() - 1));
+                let (decoded, used) = [
+                    ("&nbsp;", ' '),
+                    ("&amp;", '&'),
+                    ("&lt;", '<'),
+                    ("&gt;", '>'),
+                    ("&#160;", ' '),
+                ]
+                .iter()
+                .find(|(entity, _)| body_starts_with_entity(rest, entity))
+                .map_or(('&', 0), |(entity, ch)| (*ch, entity.len() - 1));
                 rest = &rest[used..];
                 if decoded == ' ' {
                     push_space(&mut out);
@@ -221,7 +234,8 @@ fn since_parameter(since_unix: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(start)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    t.format(&format).unwrap_or_else(|_| "1970-01-01T00:00:00".into())
+    t.format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00".into())
 }
 
 #[cfg(test)]
@@ -232,14 +246,26 @@ mod tests {
 
     #[test]
     fn the_marker_counts_only_at_the_start_of_the_body() {
-        let ours = format!("<div style=\"x\">\n<p style=\"y\">{}</p>\n<p>Printer jammed</p>", marker(REF));
+        let ours = format!(
+            "<div style=\"x\">\n<p style=\"y\">{}</p>\n<p>Printer jammed</p>",
+            marker(REF)
+        );
         assert!(starts_with_marker(&ours, REF));
         // Atera's plain-text FirstComment, with a direction mark and a non-breaking space.
-        assert!(starts_with_marker(&format!("\u{200f} Helpdesk&nbsp;Button ref {REF} Printer"), REF));
+        assert!(starts_with_marker(
+            &format!("\u{200f} Helpdesk&nbsp;Button ref {REF} Printer"),
+            REF
+        ));
         let quoting = format!("<p>Same as last week, see Helpdesk Button ref {REF}</p>");
         assert!(!starts_with_marker(&quoting, REF));
-        assert!(!starts_with_marker(&format!("Helpdesk Button ref {REF}X"), REF));
-        assert!(!starts_with_marker(&format!("Helpdesk Button ref {}", &REF[..10]), REF));
+        assert!(!starts_with_marker(
+            &format!("Helpdesk Button ref {REF}X"),
+            REF
+        ));
+        assert!(!starts_with_marker(
+            &format!("Helpdesk Button ref {}", &REF[..10]),
+            REF
+        ));
     }
 
     #[test]
@@ -252,7 +278,8 @@ mod tests {
 
     #[test]
     fn a_matching_ticket_without_a_readable_id_is_inconclusive() {
-        let item = serde_json::json!({"TicketID": "abc", "TicketTitle": "T", "FirstComment": marker(REF)});
+        let item =
+            serde_json::json!({"TicketID": "abc", "TicketTitle": "T", "FirstComment": marker(REF)});
         assert!(matches(&item, REF, "T").is_err());
         let item = serde_json::json!({"TicketTitle": "T", "FirstComment": marker(REF)});
         assert!(matches(&item, REF, "T").is_err());
@@ -264,7 +291,10 @@ mod tests {
     #[test]
     fn a_ticket_with_the_title_but_no_readable_body_is_inconclusive() {
         let item = serde_json::json!({"TicketID": 7, "TicketTitle": "Printer jammed"});
-        assert!(matches(&item, REF, "Printer jammed").is_err(), "it may be ours: look again");
+        assert!(
+            matches(&item, REF, "Printer jammed").is_err(),
+            "it may be ours: look again"
+        );
         let other = serde_json::json!({"TicketID": 8, "TicketTitle": "VPN down"});
         assert_eq!(matches(&other, REF, "Printer jammed").unwrap(), None);
     }

@@ -8,8 +8,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::pipeline::{self, Composed, Delivery};
 use super::{
-    keeps_retrying, lookup, next_wait, DeliveryResult, Outbox, OutboxError, Stage,
-    RETRY_HORIZON,
+    keeps_retrying, lookup, next_wait, DeliveryResult, Outbox, OutboxError, Stage, RETRY_HORIZON,
 };
 use crate::atera::AteraError;
 use crate::submit::{SubmitError, SubmitOutcome};
@@ -94,7 +93,11 @@ impl Outbox {
                 }
                 Stage::Failed => {
                     // A manual flush: try again from where it stopped.
-                    stage = if composed.is_some() { Stage::Ready } else { Stage::New };
+                    stage = if composed.is_some() {
+                        Stage::Ready
+                    } else {
+                        Stage::New
+                    };
                 }
                 Stage::Posting => {
                     // Found mid-POST: the app stopped during the request, or its deadline
@@ -103,7 +106,9 @@ impl Outbox {
                 }
                 Stage::Unconfirmed => {
                     let now = self.now();
-                    if row.next_attempt_at > now && row.next_attempt_at <= now + super::MAX_SCHEDULED_WAIT.as_secs() as i64 {
+                    if row.next_attempt_at > now
+                        && row.next_attempt_at <= now + super::MAX_SCHEDULED_WAIT.as_secs() as i64
+                    {
                         return Ok(DeliveryResult::Confirming {
                             reference: reference.into(),
                             check_at: row.next_attempt_at,
@@ -117,7 +122,9 @@ impl Outbox {
                         let saved = match self.submission(reference) {
                             Ok(s) => s,
                             Err(OutboxError::Corrupt(e)) => {
-                                let error = SubmitError::Storage(format!("the saved ticket cannot be read ({e})"));
+                                let error = SubmitError::Storage(format!(
+                                    "the saved ticket cannot be read ({e})"
+                                ));
                                 return self.check_again(reference, super::FIRST_BACKOFF, error);
                             }
                             Err(e) => return Err(e),
@@ -143,10 +150,18 @@ impl Outbox {
                         &mut requests,
                     )
                     .await;
-                    tracing::info!(reference, requests, "looked for the ticket by its reference");
+                    tracing::info!(
+                        reference,
+                        requests,
+                        "looked for the ticket by its reference"
+                    );
                     match found {
                         Ok(Some(ticket_id)) => {
-                            tracing::info!(ticket_id, reference, "found the ticket an earlier attempt created");
+                            tracing::info!(
+                                ticket_id,
+                                reference,
+                                "found the ticket an earlier attempt created"
+                            );
                             return self.sent(reference, d, ticket_id, c, true).await;
                         }
                         Ok(None) => {
@@ -163,7 +178,10 @@ impl Outbox {
                                     error: None,
                                 });
                             }
-                            tracing::info!(reference, "the ticket is not in Atera; sending it again");
+                            tracing::info!(
+                                reference,
+                                "the ticket is not in Atera; sending it again"
+                            );
                             self.conn().execute(
                                 "UPDATE outbox SET stage = 'ready', state = 'pending', clean_scans = 0 WHERE reference = ?1",
                                 [reference],
@@ -172,7 +190,10 @@ impl Outbox {
                         }
                         Err(e) => {
                             // Unknown whether it exists: wait and look again; never resend on it.
-                            let wait = if matches!(e, lookup::LookupError::Atera(AteraError::RateLimited { .. })) {
+                            let wait = if matches!(
+                                e,
+                                lookup::LookupError::Atera(AteraError::RateLimited { .. })
+                            ) {
                                 let until = self.pause_deliveries(e.retry_after())?;
                                 Duration::from_secs((until - self.now()).max(1) as u64)
                             } else {
@@ -190,9 +211,14 @@ impl Outbox {
                     let saved = match self.submission(reference) {
                         Ok(s) => s,
                         Err(OutboxError::Corrupt(e)) => {
-                            let error = SubmitError::Storage(format!("the saved ticket cannot be read ({e})"));
+                            let error = SubmitError::Storage(format!(
+                                "the saved ticket cannot be read ({e})"
+                            ));
                             self.set_aside(reference, &error)?;
-                            return Ok(DeliveryResult::Failed { reference: reference.into(), error });
+                            return Ok(DeliveryResult::Failed {
+                                reference: reference.into(),
+                                error,
+                            });
                         }
                         Err(e) => return Err(e),
                     };
@@ -210,7 +236,10 @@ impl Outbox {
                                 "UPDATE outbox SET stage = 'blocked', state = 'failed', last_error = ?2 WHERE reference = ?1",
                                 params![reference, reason],
                             )?;
-                            return Ok(DeliveryResult::Blocked { reference: reference.into(), reason });
+                            return Ok(DeliveryResult::Blocked {
+                                reference: reference.into(),
+                                reason,
+                            });
                         }
                         Err(e) => return self.schedule_retry(reference, e),
                     }
@@ -264,7 +293,13 @@ impl Outbox {
         ) {
             tracing::error!(reference, ticket_id, error = %e, "the ticket was filed but the outbox could not record it; it will be confirmed by its reference");
         }
-        tracing::info!(ticket_id, reference, adopted, bytes = c.request.description.len(), "ticket filed");
+        tracing::info!(
+            ticket_id,
+            reference,
+            adopted,
+            bytes = c.request.description.len(),
+            "ticket filed"
+        );
         Ok(DeliveryResult::Sent {
             reference: reference.into(),
             outcome: outcome(reference, ticket_id, ticket_number, Some(c), adopted),
@@ -334,9 +369,12 @@ impl Outbox {
         if let SubmitError::Atera(AteraError::RateLimited { retry_after }) = &error {
             self.pause_deliveries(*retry_after)?;
         }
-        let age = time::OffsetDateTime::parse(&created_at, &time::format_description::well_known::Rfc3339)
-            .map(|t| self.now() - t.unix_timestamp())
-            .unwrap_or(0);
+        let age = time::OffsetDateTime::parse(
+            &created_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map(|t| self.now() - t.unix_timestamp())
+        .unwrap_or(0);
         let gives_up = !keeps_retrying(&error) || age > RETRY_HORIZON.as_secs() as i64;
         let next = self.now() + secs(next_wait(attempts.max(1), &error));
         self.conn().execute(
@@ -352,17 +390,36 @@ impl Outbox {
             ],
         )?;
         Ok(if gives_up {
-            tracing::warn!(reference, kind = error.kind(), "outbox entry failed; it stays until retried");
-            DeliveryResult::Failed { reference: reference.into(), error }
+            tracing::warn!(
+                reference,
+                kind = error.kind(),
+                "outbox entry failed; it stays until retried"
+            );
+            DeliveryResult::Failed {
+                reference: reference.into(),
+                error,
+            }
         } else {
-            tracing::info!(reference, kind = error.kind(), "outbox entry will be retried");
-            DeliveryResult::Retrying { reference: reference.into(), error, next_attempt_at: next }
+            tracing::info!(
+                reference,
+                kind = error.kind(),
+                "outbox entry will be retried"
+            );
+            DeliveryResult::Retrying {
+                reference: reference.into(),
+                error,
+                next_attempt_at: next,
+            }
         })
     }
 
     /// Sets an entry that cannot be delivered aside, with its reason, so the others go on. An
     /// entry that may have been posted is never set aside: it keeps being confirmed.
-    pub(super) fn set_aside(&self, reference: &str, error: &SubmitError) -> Result<(), OutboxError> {
+    pub(super) fn set_aside(
+        &self,
+        reference: &str,
+        error: &SubmitError,
+    ) -> Result<(), OutboxError> {
         self.conn().execute(
             "UPDATE outbox SET stage = 'failed', state = 'failed', last_error = ?2, last_error_kind = 'unreadable'
              WHERE reference = ?1 AND stage IN ('new', 'ready', 'failed')",

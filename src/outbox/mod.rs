@@ -212,7 +212,10 @@ impl DeliveryResult {
             Self::Confirming { error, .. } => error.as_ref(),
             _ => None,
         };
-        matches!(error, Some(SubmitError::Atera(AteraError::RateLimited { .. })))
+        matches!(
+            error,
+            Some(SubmitError::Atera(AteraError::RateLimited { .. }))
+        )
     }
 }
 
@@ -412,7 +415,9 @@ impl Outbox {
                 ))?;
             }
         }
-        conn.execute_batch("CREATE INDEX IF NOT EXISTS outbox_stage ON outbox(stage, next_attempt_at);")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS outbox_stage ON outbox(stage, next_attempt_at);",
+        )?;
         Ok(Self {
             conn: Mutex::new(conn),
             lock_file,
@@ -658,7 +663,9 @@ impl Outbox {
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))
         .and_then(|r| r);
-        locked.map(Some).map_err(|e| OutboxError::Lock(e.to_string()))
+        locked
+            .map(Some)
+            .map_err(|e| OutboxError::Lock(e.to_string()))
     }
 
     /// Delivers one entry now, whatever its backoff (never before an unconfirmed entry's check
@@ -893,7 +900,9 @@ pub async fn submit(
         Ok(DeliveryResult::Sent { outcome, .. }) => Ok(Submitted::Sent(outcome)),
         Ok(DeliveryResult::Retrying { error, .. }) => Ok(queued(error, false, false)),
         Ok(DeliveryResult::Confirming { error, .. }) => Ok(queued(
-            error.unwrap_or_else(|| SubmitError::Atera(AteraError::ConnectionLost("no answer".into()))),
+            error.unwrap_or_else(|| {
+                SubmitError::Atera(AteraError::ConnectionLost("no answer".into()))
+            }),
             false,
             true,
         )),

@@ -136,15 +136,14 @@ async fn apply_rules(
         rules.script.clone(),
         rules.limits.clone(),
     );
-    let evaluated = tokio::task::spawn_blocking(move || {
-        crate::rules::evaluate(&exe, &script, &input, &limits)
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(crate::rules::RulesError::Pipe(std::io::Error::other(
-            e.to_string(),
-        )))
-    });
+    let evaluated =
+        tokio::task::spawn_blocking(move || crate::rules::evaluate(&exe, &script, &input, &limits))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::rules::RulesError::Pipe(std::io::Error::other(
+                    e.to_string(),
+                )))
+            });
     let failure = match evaluated {
         // An error also fills `exception` with its text; only a clean run's exception blocks.
         Ok(outcome) if outcome.error.is_none() => {

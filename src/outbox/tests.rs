@@ -101,9 +101,15 @@ fn a_clock_that_went_backwards_does_not_strand_entries() {
     outbox.enqueue(&saved("HB-20261203-BBBBBB")).unwrap();
     outbox
         .conn()
-        .execute("UPDATE outbox SET next_attempt_at = next_attempt_at + 600", [])
+        .execute(
+            "UPDATE outbox SET next_attempt_at = next_attempt_at + 600",
+            [],
+        )
         .unwrap();
-    assert!(outbox.due(clock.now(), false).unwrap().is_empty(), "waits its 10 minutes");
+    assert!(
+        outbox.due(clock.now(), false).unwrap().is_empty(),
+        "waits its 10 minutes"
+    );
     // The wall clock is set back a day: the entry's time is now "a day and 10 minutes" away,
     // more than any wait the outbox schedules, so it is due.
     clock.advance(-86_400);
@@ -118,7 +124,10 @@ fn an_unreadable_entry_is_set_aside_and_a_posted_one_never_is() {
     outbox.enqueue(&saved("HB-20261203-DDDDDD")).unwrap();
     outbox
         .conn()
-        .execute("UPDATE outbox SET stage = 'posting' WHERE reference = 'HB-20261203-DDDDDD'", [])
+        .execute(
+            "UPDATE outbox SET stage = 'posting' WHERE reference = 'HB-20261203-DDDDDD'",
+            [],
+        )
         .unwrap();
     let error = SubmitError::Storage("x".into());
     outbox.set_aside("HB-20261203-CCCCCC", &error).unwrap();

@@ -97,7 +97,9 @@ impl<'o> Worker<'o> {
             probed = Some(back);
             if back {
                 match outbox.network_is_back() {
-                    Ok(n) if n > 0 => tracing::info!(entries = n, "the network is back; sending saved tickets"),
+                    Ok(n) if n > 0 => {
+                        tracing::info!(entries = n, "the network is back; sending saved tickets")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "the outbox could not be updated"),
                 }
@@ -112,7 +114,9 @@ impl<'o> Worker<'o> {
         };
         let now = outbox.now();
         let mut wait = match outbox.next_due_at() {
-            Ok(Some(due)) => Duration::from_secs(due.saturating_sub(now).max(1) as u64).min(MAX_IDLE),
+            Ok(Some(due)) => {
+                Duration::from_secs(due.saturating_sub(now).max(1) as u64).min(MAX_IDLE)
+            }
             _ => MAX_IDLE,
         };
         if outbox.waits_for_network().unwrap_or(false) {

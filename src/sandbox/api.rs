@@ -340,7 +340,11 @@ fn dispatch(
     let ok = |v: Value| {
         Ok(json_reply(
             StatusCode::OK,
-            &if live { live_shape(v, origin, &path) } else { v },
+            &if live {
+                live_shape(v, origin, &path)
+            } else {
+                v
+            },
         ))
     };
     let mut store = shared.store();
@@ -391,10 +395,12 @@ fn dispatch(
         }
         (Route::Contacts, true) => {
             let body = json_body(headers, body, "/api/v3/contacts")?;
-            let taken = body
-                .get("Email")
-                .and_then(Value::as_str)
-                .is_some_and(|e| store.contacts.iter().any(|c| c.contact.email.eq_ignore_ascii_case(e.trim())));
+            let taken = body.get("Email").and_then(Value::as_str).is_some_and(|e| {
+                store
+                    .contacts
+                    .iter()
+                    .any(|c| c.contact.email.eq_ignore_ascii_case(e.trim()))
+            });
             if live && taken {
                 return Err(Problem::new(StatusCode::CONFLICT, "Email already exists"));
             }

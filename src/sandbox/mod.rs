@@ -546,10 +546,20 @@ impl Sandbox {
 
     /// Adds an archived contact: searches leave it out, but its e-mail stays taken (in live
     /// tenant mode, creating a contact with it answers 409). Returns its EndUserID.
-    pub fn add_archived_contact(&self, customer_id: i64, first: &str, last: &str, email: &str) -> i64 {
+    pub fn add_archived_contact(
+        &self,
+        customer_id: i64,
+        first: &str,
+        last: &str,
+        email: &str,
+    ) -> i64 {
         let mut store = self.shared.store();
         let id = store.add_contact(customer_id, first, last, email, None);
-        if let Some(c) = store.contacts.iter_mut().find(|c| c.contact.end_user_id == id) {
+        if let Some(c) = store
+            .contacts
+            .iter_mut()
+            .find(|c| c.contact.end_user_id == id)
+        {
             c.archived = true;
         }
         id

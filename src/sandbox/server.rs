@@ -123,7 +123,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 if drop_after {
                     match &conn {
                         Some(conn) => conn.kill(),
-                        None => tracing::warn!("sandbox cannot drop a connection it has no handle for"),
+                        None => {
+                            tracing::warn!("sandbox cannot drop a connection it has no handle for")
+                        }
                     }
                 }
                 response

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Behaviour, Fault, ListOrder, RecordedRequest, StoredComment, StoredContact, StoredTicket};
+use super::{
+    Behaviour, Fault, ListOrder, RecordedRequest, StoredComment, StoredContact, StoredTicket,
+};
 
 /// Name of the customer that contacts created through `POST /tickets` belong to.
 pub(crate) const UNASSIGNED_CUSTOMER: &str = "Unassigned";

@@ -609,7 +609,9 @@ async fn live_tenant_mode_answers_in_live_shapes() {
         behaviour: Behaviour::live_tenant(ContactSearch::SearchOptions),
         ..SandboxConfig::default()
     };
-    let sb = Sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sb = Sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let customer = sb.add_customer("Contoso");
     let bob = sb.add_contact(customer, "Bob", "Builder", "bob@contoso.com");
     sb.add_archived_contact(customer, "Old", "Gone", "old@contoso.com");
@@ -625,14 +627,31 @@ async fn live_tenant_mode_answers_in_live_shapes() {
         }
     }
     let (_, comments) = get(&sb, &format!("/tickets/{ticket}/comments")).await;
-    assert!(!has_null(&comments), "null fields are left out: {comments:#}");
-    assert_eq!(comments["items"][1]["EndUserID"], 0, "a technician's comment: EndUserID 0");
-    assert!(comments["prevLink"].as_str().unwrap().ends_with("page=0"), "{comments:#}");
+    assert!(
+        !has_null(&comments),
+        "null fields are left out: {comments:#}"
+    );
+    assert_eq!(
+        comments["items"][1]["EndUserID"], 0,
+        "a technician's comment: EndUserID 0"
+    );
+    assert!(
+        comments["prevLink"].as_str().unwrap().ends_with("page=0"),
+        "{comments:#}"
+    );
     // Only `searchOptions.email` filters; archived contacts are not listed.
     let (_, by_email) = get(&sb, "/contacts?Email=bob@contoso.com").await;
-    assert_eq!(by_email["items"].as_array().unwrap().len(), 1, "`Email` is ignored: all listed contacts");
+    assert_eq!(
+        by_email["items"].as_array().unwrap().len(),
+        1,
+        "`Email` is ignored: all listed contacts"
+    );
     let (_, by_option) = get(&sb, "/contacts?searchOptions.email=old@contoso.com").await;
-    assert_eq!(by_option["items"].as_array().unwrap().len(), 0, "the archived contact is not listed");
+    assert_eq!(
+        by_option["items"].as_array().unwrap().len(),
+        0,
+        "the archived contact is not listed"
+    );
     // Its e-mail is taken all the same.
     let (status, _) = post(
         &sb,
