@@ -57,13 +57,12 @@ pub fn default_policy_file() -> PathBuf {
 
 /// The machine-wide policy path of this OS, whatever the environment says.
 pub fn machine_policy_file() -> PathBuf {
-    if cfg!(windows) {
-        program_data().join("HelpdeskButton").join("policy.toml")
-    } else if cfg!(target_os = "macos") {
-        PathBuf::from("/Library/Application Support/HelpdeskButton/policy.toml")
-    } else {
-        PathBuf::from("/etc/helpdesk-button/policy.toml")
-    }
+    #[cfg(windows)]
+    return program_data().join("HelpdeskButton").join("policy.toml");
+    #[cfg(target_os = "macos")]
+    return PathBuf::from("/Library/Application Support/HelpdeskButton/policy.toml");
+    #[cfg(not(any(windows, target_os = "macos")))]
+    PathBuf::from("/etc/helpdesk-button/policy.toml")
 }
 
 /// The machine-wide ProgramData folder, from the shell's known-folder API: the `%ProgramData%`
@@ -95,11 +94,6 @@ fn program_data() -> PathBuf {
         path
     };
     found.map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
-}
-
-#[cfg(not(windows))]
-fn program_data() -> PathBuf {
-    PathBuf::from(r"C:\ProgramData")
 }
 
 impl AppPaths {

@@ -44,6 +44,19 @@ fn run(config: &Path, args: &[&str]) -> Output {
     cli(config, args).output().expect("binary runs")
 }
 
+/// Runs `cmd` with `stdin` as its standard input; a child that exits without reading it all is
+/// fine (a refused command does not read the key).
+fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let _ = child.stdin.take().expect("piped stdin").write_all(stdin);
+    child.wait_with_output().expect("binary ends")
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -168,19 +181,10 @@ fn endpoint_setting_is_cleaned_and_typos_are_refused() {
 fn api_key_from_stdin_is_shown_masked_and_never_written_to_settings() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "k3y-that-must-never-leak-7f3a";
-    let mut child = cli(dir.path(), &["settings", "set-api-key"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("  {secret}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        cli(dir.path(), &["settings", "set-api-key"]),
+        format!("  {secret}\n").as_bytes(),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("••••7f3a"));
     let show = run(dir.path(), &["settings", "show"]);
@@ -711,21 +715,10 @@ fn a_broken_policy_refuses_every_change_and_tickets_still_go_out() {
     let exported = dir.path().join("exported.toml");
     std::fs::write(&exported, "[branding]\ncompany_name = \"Mine\"\n").unwrap();
     let with_policy = |args: &[&str], stdin: &str| {
-        let mut child = cli(config.path(), args)
-            .env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy)
-            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        let mut cmd = cli(config.path(), args);
+        cmd.env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy)
+            .env("HELPDESK_BUTTON_ATERA_API_KEY", KEY);
+        run_with_stdin(cmd, stdin.as_bytes())
     };
     for args in [
         &["settings", "set", "branding.company_name", "Mine"][..],
@@ -772,19 +765,11 @@ fn the_admin_password_guards_every_way_in_from_the_command_line() {
     let config = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let hash = text(
-        &cli(config.path(), &["settings", "hash-password"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin
-                    .take()
-                    .unwrap()
-                    .write_all(b"correct horse battery\n")?;
-                c.wait_with_output()
-            })
-            .unwrap()
-            .stdout,
+        &run_with_stdin(
+            cli(config.path(), &["settings", "hash-password"]),
+            b"correct horse battery\n",
+        )
+        .stdout,
     );
     let policy = dir.path().join("policy.toml");
     std::fs::write(
@@ -798,20 +783,11 @@ fn the_admin_password_guards_every_way_in_from_the_command_line() {
     std::fs::write(&exported, "[branding]\ncompany_name = \"Mine\"\n").unwrap();
     let attempt = |args: &[&str], password: Option<&str>| {
         let mut cmd = cli(config.path(), args);
-        cmd.env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy);
         if let Some(p) = password {
             cmd.env("HELPDESK_BUTTON_ADMIN_PASSWORD", p);
         }
-        let mut child = cmd.spawn().unwrap();
-        let _ = child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"0123456789abcdef0123456789abcdef\n");
-        child.wait_with_output().unwrap()
+        run_with_stdin(cmd, b"0123456789abcdef0123456789abcdef\n")
     };
     let changes = [
         &["settings", "set", "branding.company_name", "Mine"][..],
@@ -1027,19 +1003,10 @@ fn dispatcher_rules_rewrite_the_ticket_and_an_exception_blocks_it() {
 fn the_key_is_in_no_file_the_app_writes_and_no_log_line() {
     let sb = TestSandbox::start();
     let config = sb.config();
-    let mut child = cli(config.path(), &["settings", "set-api-key"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(KEY.as_bytes())
-        .unwrap();
-    let mut output = child.wait_with_output().unwrap();
+    let mut output = run_with_stdin(
+        cli(config.path(), &["settings", "set-api-key"]),
+        KEY.as_bytes(),
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     for args in [
         vec![

@@ -17,7 +17,7 @@ use helpdesk_core::form::TicketForm;
 use helpdesk_core::outbox::{self, lookup, Delivery, DeliveryResult, DeliveryTiming, Outbox};
 use helpdesk_core::sandbox::{Behaviour, Fault, Sandbox, SandboxConfig};
 use helpdesk_core::secrets::ApiKey;
-use helpdesk_core::settings::AuthMode;
+use helpdesk_core::settings::{AuthMode, Settings};
 use helpdesk_core::submit::{new_reference, RetryPolicy, Submission};
 
 use crate::util;
@@ -87,6 +87,27 @@ fn client(sandbox: &Sandbox) -> AteraClient {
     .unwrap()
 }
 
+/// An outbox on the account's clock, in `dir`.
+fn outbox_on(account: &Account, dir: &std::path::Path, timing: DeliveryTiming) -> Outbox {
+    Outbox::open_with(
+        &outbox::outbox_file(dir),
+        Arc::clone(&account.clock) as Arc<dyn Clock>,
+        timing,
+    )
+    .unwrap()
+}
+
+/// How the tests deliver: no rules, fast retries.
+fn delivery<'a>(client: &'a AteraClient, settings: &'a Settings) -> Delivery<'a> {
+    Delivery {
+        client,
+        settings,
+        rules: None,
+        app_version: "0.1.0",
+        policy: FAST,
+    }
+}
+
 fn form(n: usize) -> TicketForm {
     TicketForm {
         name: "Ada Lovelace".into(),
@@ -145,21 +166,10 @@ async fn file_all(
 ) -> BTreeMap<String, i64> {
     let sandbox = &account.sandbox;
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open_with(
-        &outbox::outbox_file(dir.path()),
-        Arc::clone(&account.clock) as Arc<dyn Clock>,
-        timing,
-    )
-    .unwrap();
+    let outbox = outbox_on(account, dir.path(), timing);
     let settings = util::settings_for(sandbox);
     let client = client(sandbox);
-    let delivery = Delivery {
-        client: &client,
-        settings: &settings,
-        rules: None,
-        app_version: "0.1.0",
-        policy: FAST,
-    };
+    let delivery = delivery(&client, &settings);
     let mut filed = BTreeMap::new();
     for n in 0..count {
         let reference = new_reference();
@@ -312,21 +322,10 @@ async fn without_waiting_for_the_list_lag_the_unfriendly_account_gets_a_duplicat
     });
     let sandbox = &account.sandbox;
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open_with(
-        &outbox::outbox_file(dir.path()),
-        Arc::clone(&account.clock) as Arc<dyn Clock>,
-        hasty,
-    )
-    .unwrap();
+    let outbox = outbox_on(&account, dir.path(), hasty);
     let settings = util::settings_for(sandbox);
     let client = client(sandbox);
-    let delivery = Delivery {
-        client: &client,
-        settings: &settings,
-        rules: None,
-        app_version: "0.1.0",
-        policy: FAST,
-    };
+    let delivery = delivery(&client, &settings);
     let submission = Submission {
         form: form(0),
         reference: new_reference(),

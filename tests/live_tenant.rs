@@ -57,6 +57,23 @@ fn form(email: &str) -> TicketForm {
     }
 }
 
+/// Files a ticket for `email` from this PC (`HOST`), as the form does without an outbox.
+async fn submit_from_this_pc(
+    sandbox: &Sandbox,
+    email: &str,
+) -> helpdesk_core::submit::SubmitOutcome {
+    let client = util::client_for(sandbox, util::KEY);
+    let inv = util::inventory(HOST, MAC);
+    submit_ticket(
+        &client,
+        &util::settings_for(sandbox),
+        util::submission(form(email), &[], Some(&inv)),
+        "0.1.0",
+    )
+    .await
+    .unwrap()
+}
+
 fn contact_searches(sandbox: &Sandbox, before: usize) -> usize {
     sandbox.requests()[before..]
         .iter()
@@ -68,17 +85,8 @@ fn contact_searches(sandbox: &Sandbox, before: usize) -> usize {
 async fn an_existing_contact_is_found_whichever_filter_name_the_tenant_honours() {
     for search in [ContactSearch::Email, ContactSearch::SearchOptions] {
         let (sandbox, bob) = tenant(search).await;
-        let client = util::client_for(&sandbox, util::KEY);
-        let inv = util::inventory(HOST, MAC);
         let before = sandbox.requests().len();
-        let outcome = submit_ticket(
-            &client,
-            &util::settings_for(&sandbox),
-            util::submission(form("Bob@Contoso.com"), &[], Some(&inv)),
-            "0.1.0",
-        )
-        .await
-        .unwrap();
+        let outcome = submit_from_this_pc(&sandbox, "Bob@Contoso.com").await;
         assert!(
             matches!(outcome.contact, ContactMatch::Existing { end_user_id, .. } if end_user_id == bob),
             "{search:?}: {:?}",
@@ -97,17 +105,8 @@ async fn an_existing_contact_is_found_whichever_filter_name_the_tenant_honours()
 #[tokio::test]
 async fn a_tenant_that_ignores_the_filter_is_not_paged_through() {
     let (sandbox, _) = tenant(ContactSearch::Ignored).await;
-    let client = util::client_for(&sandbox, util::KEY);
-    let inv = util::inventory(HOST, MAC);
     let before = sandbox.requests().len();
-    let outcome = submit_ticket(
-        &client,
-        &util::settings_for(&sandbox),
-        util::submission(form("new.person@contoso.com"), &[], Some(&inv)),
-        "0.1.0",
-    )
-    .await
-    .unwrap();
+    let outcome = submit_from_this_pc(&sandbox, "new.person@contoso.com").await;
     assert!(
         contact_searches(&sandbox, before) <= 1,
         "{} searches",
@@ -125,16 +124,7 @@ async fn a_tenant_that_ignores_the_filter_is_not_paged_through() {
 #[tokio::test]
 async fn an_email_taken_by_an_archived_contact_never_fails_the_ticket() {
     let (sandbox, _) = tenant(ContactSearch::Email).await;
-    let client = util::client_for(&sandbox, util::KEY);
-    let inv = util::inventory(HOST, MAC);
-    let outcome = submit_ticket(
-        &client,
-        &util::settings_for(&sandbox),
-        util::submission(form("grace@contoso.com"), &[], Some(&inv)),
-        "0.1.0",
-    )
-    .await
-    .unwrap();
+    let outcome = submit_from_this_pc(&sandbox, "grace@contoso.com").await;
     assert!(
         matches!(
             outcome.contact,

@@ -61,6 +61,18 @@ fn save(outbox: &Outbox, settings: &Settings, i: usize) -> String {
     saved.reference
 }
 
+/// An outbox in `dir` on a manual clock set to now.
+fn outbox_with_clock(dir: &std::path::Path) -> (Arc<ManualClock>, Outbox) {
+    let clock = Arc::new(ManualClock::at(SystemClock.now()));
+    let outbox = Outbox::open_with(
+        &outbox::outbox_file(dir),
+        clock.clone(),
+        DeliveryTiming::default(),
+    )
+    .unwrap();
+    (clock, outbox)
+}
+
 fn posts(sandbox: &helpdesk_core::sandbox::Sandbox) -> usize {
     util::posts(sandbox, "/api/v3/tickets").len()
 }
@@ -71,13 +83,7 @@ async fn a_429_holds_every_entry_until_its_retry_after_whatever_the_probe_says()
     let settings = util::settings_for(&sandbox);
     let client = util::client_for(&sandbox, util::KEY);
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::at(SystemClock.now()));
-    let outbox = Outbox::open_with(
-        &outbox::outbox_file(dir.path()),
-        clock.clone(),
-        DeliveryTiming::default(),
-    )
-    .unwrap();
+    let (clock, outbox) = outbox_with_clock(dir.path());
     save(&outbox, &settings, 1);
     save(&outbox, &settings, 2);
     sandbox.inject_fault(Fault::Status {
@@ -150,13 +156,7 @@ async fn only_connection_failures_wait_for_the_probe_and_it_never_revives_failed
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::at(SystemClock.now()));
-    let outbox = Outbox::open_with(
-        &outbox::outbox_file(dir.path()),
-        clock.clone(),
-        DeliveryTiming::default(),
-    )
-    .unwrap();
+    let (_clock, outbox) = outbox_with_clock(dir.path());
     let delivery = |client| Delivery {
         client,
         settings: &settings,
