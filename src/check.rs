@@ -139,8 +139,11 @@ pub async fn run_integration_test(
         match resolve_contact(
             client,
             settings,
-            &form,
-            Some(inventory),
+            crate::submit::Requester {
+                form: &form,
+                inventory: Some(inventory),
+                customer: None,
+            },
             true,
             &policy,
             deadline,

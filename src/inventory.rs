@@ -425,6 +425,18 @@ fn now_rfc3339() -> String {
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
+/// This machine's name and the MAC of its primary interface, without the rest of the inventory:
+/// what a relay binds an enrolled device to.
+pub fn machine_identity() -> (String, Option<String>) {
+    let network = collect_network();
+    let mac = network
+        .iter()
+        .find(|i| i.is_primary)
+        .or_else(|| network.first())
+        .and_then(|i| i.mac.clone());
+    (hostname(), mac)
+}
+
 fn hostname() -> String {
     System::host_name()
         .ok()

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod paths;
 pub mod policy;
 pub mod profile;
+pub mod relay;
 pub mod rules;
 pub mod sandbox;
 pub mod secrets;

@@ -17,6 +17,7 @@ pub const API_KEY_ENV: &str = "HELPDESK_BUTTON_ATERA_API_KEY";
 pub const KEYCHAIN_SERVICE: &str = "com.helpdeskbutton.app";
 const KEYCHAIN_USER: &str = "atera-api-key";
 const FALLBACK_FILE: &str = "atera-api-key.secret";
+const DEVICE_FALLBACK_FILE: &str = "relay-device.secret";
 
 /// Errors reading or storing the key. None of them contains the key.
 #[derive(Debug, thiserror::Error)]
@@ -201,18 +202,44 @@ pub trait Keychain: Send + Sync {
 }
 
 /// The OS keychain through the `keyring` crate: Secret Service (persisted) with a keyutils cache
-/// on Linux, Credential Manager on Windows, Keychain on macOS.
+/// on Linux, Credential Manager on Windows, Keychain on macOS. The app's Atera key.
 pub struct OsKeychain;
-
-impl OsKeychain {
-    fn entry() -> Result<keyring::Entry, String> {
-        keyring::Entry::new(KEYCHAIN_SERVICE, KEYCHAIN_USER).map_err(|e| e.to_string())
-    }
-}
 
 impl Keychain for OsKeychain {
     fn get(&self) -> Result<Option<String>, String> {
-        match Self::entry()?.get_password() {
+        OsKeychainEntry(KEYCHAIN_USER.into()).get()
+    }
+
+    fn set(&self, key: &str) -> Result<(), String> {
+        OsKeychainEntry(KEYCHAIN_USER.into()).set(key)
+    }
+
+    fn delete(&self) -> Result<(), String> {
+        OsKeychainEntry(KEYCHAIN_USER.into()).delete()
+    }
+}
+
+/// One named secret of this product's in the OS keychain.
+pub struct OsKeychainEntry(pub String);
+
+impl OsKeychainEntry {
+    fn entry(&self) -> Result<keyring::Entry, String> {
+        keyring::Entry::new(KEYCHAIN_SERVICE, &self.0).map_err(|e| e.to_string())
+    }
+
+    /// The relay device credential of the installation whose settings live in `paths`: one
+    /// entry per config directory, so two installations (or test runs) never share one.
+    pub fn device_credential(paths: &AppPaths) -> Self {
+        Self(format!(
+            "relay-device-credential:{}",
+            paths.config_dir.display()
+        ))
+    }
+}
+
+impl Keychain for OsKeychainEntry {
+    fn get(&self) -> Result<Option<String>, String> {
+        match self.entry()?.get_password() {
             Ok(key) => Ok(Some(key)),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(e.to_string()),
@@ -220,11 +247,11 @@ impl Keychain for OsKeychain {
     }
 
     fn set(&self, key: &str) -> Result<(), String> {
-        Self::entry()?.set_password(key).map_err(|e| e.to_string())
+        self.entry()?.set_password(key).map_err(|e| e.to_string())
     }
 
     fn delete(&self) -> Result<(), String> {
-        match Self::entry()?.delete_credential() {
+        match self.entry()?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(e.to_string()),
         }
@@ -235,6 +262,8 @@ impl Keychain for OsKeychain {
 pub struct KeyVault<'a> {
     keychain: &'a dyn Keychain,
     fallback_file: PathBuf,
+    /// The environment variable read first, if any.
+    env: Option<&'static str>,
 }
 
 impl<'a> KeyVault<'a> {
@@ -243,6 +272,18 @@ impl<'a> KeyVault<'a> {
         Self {
             keychain,
             fallback_file: paths.config_dir.join(FALLBACK_FILE),
+            env: Some(API_KEY_ENV),
+        }
+    }
+
+    /// The vault of this PC's relay device credential: `keychain` (see
+    /// [`OsKeychainEntry::device_credential`]), then a user-only sealed file; never the
+    /// environment.
+    pub fn device_credential(keychain: &'a dyn Keychain, paths: &AppPaths) -> Self {
+        Self {
+            keychain,
+            fallback_file: paths.config_dir.join(DEVICE_FALLBACK_FILE),
+            env: None,
         }
     }
 
@@ -251,8 +292,9 @@ impl<'a> KeyVault<'a> {
     /// # Errors
     /// When the fallback file exists but cannot be read, or holds a malformed key.
     pub fn load(&self) -> Result<Option<(ApiKey, KeySource)>, SecretsError> {
-        if let Some(raw) = std::env::var(API_KEY_ENV)
-            .ok()
+        if let Some(raw) = self
+            .env
+            .and_then(|name| std::env::var(name).ok())
             .filter(|v| !v.trim().is_empty())
         {
             return Ok(Some((ApiKey::new(&raw)?, KeySource::Environment)));

@@ -241,6 +241,25 @@ impl Default for UpdateSettings {
     }
 }
 
+/// The MSP's relay, set by the machine policy alone: when `url` is set, this PC files through
+/// the relay and holds no Atera key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RelaySettings {
+    /// `https://relay.example-msp.com/`, or a loopback `http://127.0.0.1:PORT/`.
+    pub url: String,
+    /// The enrollment token from `helpdesk-relay enroll create`; needed only until this PC has
+    /// enrolled.
+    pub enrollment_token: String,
+}
+
+impl RelaySettings {
+    /// Whether this PC files through a relay.
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+}
+
 /// All settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -252,6 +271,8 @@ pub struct Settings {
     pub branding: Branding,
     pub support: SupportLinks,
     pub updates: UpdateSettings,
+    /// Policy only (see [`RelaySettings`]).
+    pub relay: RelaySettings,
     /// The global hotkey, e.g. `Ctrl+Shift+F1` or a single `F9`.
     pub hotkey: String,
 }
@@ -270,6 +291,7 @@ impl Default for Settings {
             branding: Branding::default(),
             support: SupportLinks::default(),
             updates: UpdateSettings::default(),
+            relay: RelaySettings::default(),
             hotkey: DEFAULT_HOTKEY.into(),
         }
     }
@@ -314,6 +336,10 @@ impl Settings {
             if pinned.is_some_and(|k| k.as_str().is_none_or(|k| !k.trim().is_empty())) {
                 tracing::warn!(file = %path.display(), "ignoring updates.pubkey in the user's settings: only the policy file can pin the update key");
             }
+        }
+        // Where tickets go is the policy's alone: a user's file cannot send them elsewhere.
+        if user.remove("relay").is_some() {
+            tracing::warn!(file = %path.display(), "ignoring [relay] in the user's settings: only the policy file sets the relay");
         }
         let defaults =
             toml::Table::try_from(Self::default()).map_err(|e| parse_err(e.to_string()))?;
@@ -386,6 +412,7 @@ impl Settings {
         let baseline = policy.apply(defaults, toml::Table::new());
         let mut changed =
             crate::policy::difference(&mine, &baseline, "", &|key| policy.forces(key));
+        changed.remove("relay");
         changed.insert(
             "schema_version".into(),
             toml::Value::Integer(i64::from(SCHEMA_VERSION)),
@@ -474,6 +501,11 @@ impl Settings {
                 return Err(invalid("updates.pubkey", "(key)", &e));
             }
         }
+        if self.relay.enabled() {
+            if let Err(e) = crate::relay::RelayClient::new(&self.relay.url, None) {
+                return Err(invalid("relay.url", &self.relay.url, &e.to_string()));
+            }
+        }
         if self.screenshots.max_total_bytes < 50_000 {
             return Err(invalid(
                 "screenshots.max_total_bytes",
@@ -482,6 +514,14 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Where deliveries go: the relay when the policy names one, else the Atera endpoint.
+    pub fn delivery_url(&self) -> Option<Url> {
+        if self.relay.enabled() {
+            return Url::parse(self.relay.url.trim()).ok();
+        }
+        self.endpoint().ok().map(|e| e.base_url())
     }
 
     /// The Atera endpoint, parsed.
@@ -499,6 +539,13 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::UnknownKey`] or [`SettingsError::InvalidValue`] saying what to type.
     pub fn set(&mut self, key: &str, raw: &str) -> Result<Vec<String>, SettingsError> {
+        if key.starts_with("relay.") {
+            return Err(invalid(
+                key,
+                raw,
+                "only the machine-wide policy file sets the relay ([settings.relay] url and enrollment_token in the policy file); see README, Running the relay",
+            ));
+        }
         if key == "updates.pubkey" {
             return Err(invalid(
                 key,

@@ -27,6 +27,9 @@ pub enum SubmitError {
     NotConfigured(String),
     #[error(transparent)]
     Atera(#[from] AteraError),
+    /// Delivery to the MSP's relay failed or was refused.
+    #[error(transparent)]
+    Relay(#[from] crate::relay::RelayError),
     #[error("the ticket could not be saved on this PC: {0}")]
     Storage(String),
     /// The dispatcher rules refused the submission; the text is the rule's `exception`.
@@ -41,6 +44,7 @@ impl SubmitError {
             Self::Invalid(_) => "invalid",
             Self::NotConfigured(_) => "config",
             Self::Atera(_) => "atera",
+            Self::Relay(_) => "relay",
             Self::Storage(_) => "internal",
             Self::Blocked(_) => "blocked",
         }
@@ -52,8 +56,20 @@ impl SubmitError {
             Self::Invalid(_) => "Some fields need your attention before the ticket can be sent.".into(),
             Self::NotConfigured(_) => "The helpdesk connection on this PC is not set up yet, so the ticket could not be sent. Please call your IT support.".into(),
             Self::Atera(e) => e.user_message(),
+            Self::Relay(e) => e.user_message(),
             Self::Storage(e) => format!("Your ticket could not be saved on this PC ({e}). Please call your IT support."),
             Self::Blocked(text) => text.clone(),
+        }
+    }
+
+    /// A rate limit's answer: `Some(retry_after)` when Atera or the relay asked to wait.
+    pub fn rate_limit(&self) -> Option<Option<Duration>> {
+        match self {
+            Self::Atera(AteraError::RateLimited { retry_after })
+            | Self::Relay(crate::relay::RelayError::RateLimited { retry_after }) => {
+                Some(*retry_after)
+            }
+            _ => None,
         }
     }
 
@@ -169,6 +185,9 @@ pub struct SubmitOutcome {
     pub contact: ContactMatch,
     pub screenshot_bytes: usize,
     pub omitted_screenshots: usize,
+    /// The MSP's relay holds the ticket durably and is filing it: `ticket_id` is 0 and the
+    /// number follows in My tickets.
+    pub held_by_relay: bool,
 }
 
 /// What is submitted: the form and what was captured at trigger time.
@@ -214,6 +233,66 @@ pub fn connect(
     )?)
 }
 
+/// Where this PC's tickets go, connected: Atera with the key on this PC, or the MSP's relay
+/// (which holds the key) as this PC's enrolled device.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Atera(AteraClient),
+    Relay(crate::relay::RelayClient),
+}
+
+impl Target {
+    /// The outbox's delivery to this target.
+    pub fn delivery<'a>(
+        &'a self,
+        settings: &'a Settings,
+        rules: Option<&'a RulesConfig>,
+        app_version: &'a str,
+        policy: RetryPolicy,
+    ) -> crate::outbox::Delivery<'a> {
+        crate::outbox::Delivery {
+            destination: match self {
+                Self::Atera(client) => crate::outbox::Destination::Atera(client),
+                Self::Relay(relay) => crate::outbox::Destination::Relay(relay),
+            },
+            settings,
+            // The relay runs the rules (its own), so an MSP edits them in one place.
+            rules: rules.filter(|_| matches!(self, Self::Atera(_))),
+            app_version,
+            policy,
+            customer: None,
+        }
+    }
+
+    /// The address the network probe watches.
+    pub fn url(&self) -> &url::Url {
+        match self {
+            Self::Atera(client) => client.base_url(),
+            Self::Relay(relay) => relay.base_url(),
+        }
+    }
+}
+
+/// Connects to where this PC's tickets go: the relay when the machine policy names one
+/// (enrolling first if needed; the Atera key is never read then), else Atera with the stored key.
+///
+/// # Errors
+/// [`SubmitError::NotConfigured`] or [`SubmitError::Relay`].
+pub async fn connect_target(
+    paths: &AppPaths,
+    settings: &Settings,
+    keychain: &dyn Keychain,
+    device_credentials: &dyn Keychain,
+) -> Result<Target, SubmitError> {
+    if settings.relay.enabled() {
+        return crate::relay::device::connect(paths, settings, device_credentials)
+            .await
+            .map(Target::Relay)
+            .map_err(SubmitError::Relay);
+    }
+    connect(paths, settings, keychain).map(Target::Atera)
+}
+
 /// Files one submission directly, through the same pipeline as the outbox (an in-memory one):
 /// for the Integration Test and tests. The app and the CLI save to the durable outbox instead
 /// ([`crate::outbox::submit`]).
@@ -252,11 +331,12 @@ pub async fn submit_ticket_with(
     let outbox =
         crate::outbox::Outbox::in_memory().map_err(|e| SubmitError::Storage(e.to_string()))?;
     let delivery = crate::outbox::Delivery {
-        client,
+        destination: crate::outbox::Destination::Atera(client),
         settings,
         rules: None,
         app_version,
         policy: *policy,
+        customer: None,
     };
     match crate::outbox::submit(&outbox, settings, submission, Ok(&delivery)).await? {
         crate::outbox::Submitted::Sent(outcome) => Ok(outcome),
@@ -364,10 +444,21 @@ pub fn rule_input(
     }
 }
 
+/// Who is asking: the form, the PC's facts, and its customer when the caller knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    pub form: &'a TicketForm,
+    pub inventory: Option<&'a Inventory>,
+    /// The customer the PC belongs to for certain (the relay's enrollment), or `None` to find it
+    /// from the PC's Atera agent.
+    pub customer: Option<(i64, &'a str)>,
+}
+
 /// Finds the Atera contact for the requester. This machine's customer comes first (from its
 /// Atera agent): an exact email match within it, else a new contact created under it. Only when
 /// that customer is unknown does an exact match in any customer count. Else the admin's
-/// fallback contact; else name and email.
+/// fallback contact; else name and email. A `known_customer` (the relay's, from the device's
+/// enrollment) stands in for the agent lookup: the PC cannot name another customer.
 /// With `dry_run` nothing is created: the integration test uses it to show what would happen.
 ///
 /// # Errors
@@ -376,8 +467,11 @@ pub fn rule_input(
 pub async fn resolve_contact(
     client: &AteraClient,
     settings: &Settings,
-    form: &TicketForm,
-    inventory: Option<&Inventory>,
+    Requester {
+        form,
+        inventory,
+        customer: known_customer,
+    }: Requester<'_>,
     dry_run: bool,
     policy: &RetryPolicy,
     deadline: Instant,
@@ -389,8 +483,9 @@ pub async fn resolve_contact(
         })
     };
     // This computer's customer, from its Atera agent: the requester belongs to it.
-    let mut pc_customer: Option<(i64, String)> = None;
-    if let Some(inv) = inventory {
+    let mut pc_customer: Option<(i64, String)> =
+        known_customer.map(|(id, name)| (id, name.to_string()));
+    if let (None, Some(inv)) = (&pc_customer, inventory) {
         match retrying(policy, deadline, "find agent", || {
             client.agents_by_machine(&inv.hostname)
         })
@@ -531,7 +626,7 @@ fn is_fatal(e: &AteraError) -> bool {
 }
 
 /// The agent most likely to be this machine: one whose MAC matches, then the newest `LastSeen`.
-fn best_agent<'a>(agents: &'a [Agent], mac: Option<&str>) -> Option<&'a Agent> {
+pub(crate) fn best_agent<'a>(agents: &'a [Agent], mac: Option<&str>) -> Option<&'a Agent> {
     let norm = |m: &str| {
         m.chars()
             .filter(char::is_ascii_hexdigit)

@@ -100,11 +100,12 @@ fn outbox_on(account: &Account, dir: &std::path::Path, timing: DeliveryTiming) -
 /// How the tests deliver: no rules, fast retries.
 fn delivery<'a>(client: &'a AteraClient, settings: &'a Settings) -> Delivery<'a> {
     Delivery {
-        client,
+        destination: helpdesk_core::outbox::Destination::Atera(client),
         settings,
         rules: None,
         app_version: "0.1.0",
         policy: FAST,
+        customer: None,
     }
 }
 

@@ -164,11 +164,12 @@ async fn replies_reach_the_user_and_a_reply_answered_without_a_body_succeeds() {
     let client = util::client_for(&sandbox, util::KEY);
     let settings = util::settings_for(&sandbox);
     let delivery = outbox::Delivery {
-        client: &client,
+        destination: helpdesk_core::outbox::Destination::Atera(&client),
         settings: &settings,
         rules: None,
         app_version: "0.1.0",
         policy: RetryPolicy::default(),
+        customer: None,
     };
     let submission = Submission {
         form: form("bob@contoso.com"),

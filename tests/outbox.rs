@@ -53,11 +53,12 @@ fn delivery<'a>(
     settings: &'a helpdesk_core::settings::Settings,
 ) -> Delivery<'a> {
     Delivery {
-        client,
+        destination: helpdesk_core::outbox::Destination::Atera(client),
         settings,
         rules: None,
         app_version: "0.1.0",
         policy: FAST,
+        customer: None,
     }
 }
 

@@ -76,11 +76,12 @@ async fn submit_on(
 ) -> Result<SubmitOutcome, SubmitError> {
     let settings = util::settings_for(sandbox);
     let delivery = Delivery {
-        client,
+        destination: helpdesk_core::outbox::Destination::Atera(client),
         settings: &settings,
         rules: None,
         app_version: "0.1.0",
         policy: FAST,
+        customer: None,
     };
     let submission = Submission {
         form: form(),

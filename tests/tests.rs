@@ -17,6 +17,9 @@
 //! - `live_tenant`: the sandbox's live-tenant shapes (nulls left out, mixed timestamps, 409 for
 //!   an archived contact's e-mail, one filter name honoured): contacts, My tickets, the
 //!   Integration Test.
+//! - `relay`: the relay in process in front of the sandbox, devices enrolling and delivering
+//!   through the outbox: one ticket per reference through lost answers, device isolation,
+//!   revocation, tokens, limits, and no trace of the Atera key on the PC or its wire.
 //! - `worker`: the delivery worker's schedule with a manual clock and a scripted probe.
 //! - `rules`: dispatcher rules evaluated in a real child process (this binary re-run as the
 //!   child), abuse scripts stopped by the limits, and the vendor-style fixtures (`fixtures/rules/`).
@@ -29,6 +32,7 @@ mod errors;
 mod exactly_once;
 mod live_tenant;
 mod outbox;
+mod relay;
 mod resilience;
 mod rules;
 mod submit;

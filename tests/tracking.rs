@@ -25,11 +25,12 @@ async fn filed(sandbox: &Sandbox, outbox: &Outbox, subject: &str) -> i64 {
     };
     let settings = util::settings_for(sandbox);
     let delivery = outbox::Delivery {
-        client: &client,
+        destination: helpdesk_core::outbox::Destination::Atera(&client),
         settings: &settings,
         rules: None,
         app_version: "0.1.0",
         policy: RetryPolicy::default(),
+        customer: None,
     };
     match outbox::submit(outbox, &settings, submission, Ok(&delivery))
         .await

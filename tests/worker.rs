@@ -93,11 +93,12 @@ async fn a_429_holds_every_entry_until_its_retry_after_whatever_the_probe_says()
         retry_after: Some(120),
     });
     let d = Delivery {
-        client: &client,
+        destination: helpdesk_core::outbox::Destination::Atera(&client),
         settings: &settings,
         rules: None,
         app_version: "0.1.0",
         policy: ONCE,
+        customer: None,
     };
     let probe = Scripted::default();
     probe.online.store(true, Ordering::SeqCst);
@@ -158,11 +159,12 @@ async fn only_connection_failures_wait_for_the_probe_and_it_never_revives_failed
     let dir = tempfile::tempdir().unwrap();
     let (_clock, outbox) = outbox_with_clock(dir.path());
     let delivery = |client| Delivery {
-        client,
+        destination: helpdesk_core::outbox::Destination::Atera(client),
         settings: &settings,
         rules: None,
         app_version: "0.1.0",
         policy: ONCE,
+        customer: None,
     };
     // An entry Atera refuses for good.
     let refused = save(&outbox, &settings, 1);

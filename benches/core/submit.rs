@@ -75,11 +75,12 @@ pub fn bench(c: &mut Criterion) {
     };
     let via_outbox = || {
         let delivery = Delivery {
-            client: &client,
+            destination: helpdesk_core::outbox::Destination::Atera(&client),
             settings: &settings,
             rules: None,
             app_version: "0.1.0",
             policy: INTERACTIVE_POLICY,
+            customer: None,
         };
         let sent = runtime.block_on(outbox::submit(
             &outbox,

@@ -604,7 +604,7 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let client = submit::connect(paths, &settings, &OsKeychain);
+    let target = runtime().block_on(crate::target(paths, &settings));
     let rules = crate::rules_config(paths);
     let submission = Submission {
         form,
@@ -612,12 +612,13 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
         screenshots: &capture.screenshots,
         inventory: inventory.as_ref(),
     };
-    let delivery = client.as_ref().map(|client| outbox::Delivery {
-        client,
-        settings: &settings,
-        rules: rules.as_ref(),
-        app_version: crate::APP_VERSION,
-        policy: outbox::INTERACTIVE_POLICY,
+    let delivery = target.as_ref().map(|t| {
+        t.delivery(
+            &settings,
+            rules.as_ref(),
+            crate::APP_VERSION,
+            outbox::INTERACTIVE_POLICY,
+        )
     });
     let result = runtime().block_on(outbox::submit(
         &outbox,
@@ -632,12 +633,18 @@ fn submit_command(args: SubmitArgs, paths: &AppPaths) -> ExitCode {
                     "{}",
                     serde_json::json!({
                         "outcome": "sent",
-                        "ticket_id": outcome.ticket_id,
-                        "ticket_number": outcome.ticket_number,
+                        "ticket_id": Some(outcome.ticket_id).filter(|_| !outcome.held_by_relay),
+                        "ticket_number": Some(&outcome.ticket_number).filter(|_| !outcome.held_by_relay),
+                        "held_by_relay": outcome.held_by_relay,
                         "reference": outcome.reference,
-                        "contact": outcome.contact,
+                        "contact": Some(&outcome.contact).filter(|_| !outcome.held_by_relay),
                         "screenshots_attached": capture.screenshots.len() - outcome.omitted_screenshots,
                     })
+                );
+            } else if outcome.held_by_relay {
+                println!(
+                    "Ticket {} handed to the relay, which is filing it in Atera",
+                    outcome.reference
                 );
             } else {
                 println!(
@@ -750,18 +757,17 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let client = match submit::connect(paths, &settings, &OsKeychain) {
-                Ok(c) => c,
+            let target = match runtime().block_on(crate::target(paths, &settings)) {
+                Ok(t) => t,
                 Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
             };
             let rules = crate::rules_config(paths);
-            let delivery = outbox::Delivery {
-                client: &client,
-                settings: &settings,
-                rules: rules.as_ref(),
-                app_version: crate::APP_VERSION,
-                policy: outbox::INTERACTIVE_POLICY,
-            };
+            let delivery = target.delivery(
+                &settings,
+                rules.as_ref(),
+                crate::APP_VERSION,
+                outbox::INTERACTIVE_POLICY,
+            );
             if let Ok(Some(until)) = outbox.paused_until() {
                 println!(
                     "Atera asked us to wait: nothing is sent for another {} s.",
@@ -776,6 +782,9 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
             let mut unsent = 0;
             for r in &results {
                 match r {
+                    DeliveryResult::Sent { reference, outcome } if outcome.held_by_relay => {
+                        println!("sent {reference} to the relay")
+                    }
                     DeliveryResult::Sent { reference, outcome } => {
                         println!("sent {reference} as ticket #{}", outcome.ticket_number)
                     }

@@ -9,7 +9,6 @@ use helpdesk_core::form::TicketForm;
 use helpdesk_core::inventory::Inventory;
 use helpdesk_core::outbox::{self, Submitted};
 use helpdesk_core::profile::{self, RequesterProfile};
-use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, Submission, SubmitError};
 use helpdesk_core::values::{self, Impact, Priority, TicketType};
 use serde::Serialize;
@@ -218,7 +217,7 @@ async fn submit_ticket(
             session.inventory.clone(),
         )
     };
-    let client = submit::connect(&state.paths, &settings, &OsKeychain);
+    let target = crate::target(&state.paths, &settings).await;
     let rules = crate::rules_config(&state.paths);
     let submission = Submission {
         form: form.clone(),
@@ -226,12 +225,13 @@ async fn submit_ticket(
         screenshots: &screenshots,
         inventory: inventory.as_ref(),
     };
-    let delivery = client.as_ref().map(|client| outbox::Delivery {
-        client,
-        settings: &settings,
-        rules: rules.as_ref(),
-        app_version: crate::APP_VERSION,
-        policy: outbox::INTERACTIVE_POLICY,
+    let delivery = target.as_ref().map(|t| {
+        t.delivery(
+            &settings,
+            rules.as_ref(),
+            crate::APP_VERSION,
+            outbox::INTERACTIVE_POLICY,
+        )
     });
     // Without a durable outbox (its file cannot be opened) the same pipeline runs in memory:
     // the ticket can still be filed now, but it cannot wait on this PC.
@@ -274,6 +274,12 @@ async fn submit_ticket(
     }
     crate::worker::refresh_pending(&app);
     Ok(match result {
+        Submitted::Sent(outcome) if outcome.held_by_relay => json!({
+            "outcome": "sent",
+            "ticket_number": null,
+            "reference": outcome.reference,
+            "message": format!("Your IT provider's helpdesk has your ticket (reference {}) and is filing it. A technician will get back to you. You can close this window.", outcome.reference),
+        }),
         Submitted::Sent(outcome) => json!({
             "outcome": "sent",
             "ticket_id": outcome.ticket_id,

@@ -237,6 +237,24 @@ pub fn rules_config(paths: &AppPaths) -> Option<helpdesk_core::submit::RulesConf
     })
 }
 
+/// Where this PC's tickets go (the relay when the machine policy names one, else Atera), with
+/// the OS keychain for the Atera key and the relay device credential.
+///
+/// # Errors
+/// As [`helpdesk_core::submit::connect_target`].
+pub async fn target(
+    paths: &helpdesk_core::paths::AppPaths,
+    settings: &helpdesk_core::settings::Settings,
+) -> Result<helpdesk_core::submit::Target, helpdesk_core::submit::SubmitError> {
+    helpdesk_core::submit::connect_target(
+        paths,
+        settings,
+        &helpdesk_core::secrets::OsKeychain,
+        &helpdesk_core::secrets::OsKeychainEntry::device_credential(paths),
+    )
+    .await
+}
+
 /// The program that checks and evaluates rules: `helpdesk-button-rules`, installed next to the
 /// app. It starts without loading GTK and WebKit, and the app itself does not contain the
 /// interpreter (README, Performance).

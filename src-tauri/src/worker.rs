@@ -7,7 +7,7 @@ use std::time::Duration;
 use std::sync::atomic::Ordering;
 
 use helpdesk_core::outbox::worker::{Probe, ProbeFuture, TcpProbe, Worker};
-use helpdesk_core::outbox::{Delivery, DeliveryResult};
+use helpdesk_core::outbox::DeliveryResult;
 use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, RetryPolicy};
 use tauri::AppHandle;
@@ -67,20 +67,19 @@ pub fn spawn(app: AppHandle) {
         loop {
             let settings = state.reload_settings();
             let rules = crate::rules_config(&state.paths);
-            let client = submit::connect(&state.paths, &settings, &OsKeychain)
-                .inspect_err(|e| tracing::debug!(error = %e, "not configured; saved tickets wait"))
+            let target = crate::target(&state.paths, &settings)
+                .await
+                .inspect_err(|e| tracing::debug!(error = %e, "not connected; saved tickets wait"))
                 .ok();
-            let delivery = client.as_ref().map(|client| Delivery {
-                client,
-                settings: &settings,
-                rules: rules.as_ref(),
-                app_version: crate::APP_VERSION,
-                policy: RetryPolicy::default(),
+            let delivery = target.as_ref().map(|t| {
+                t.delivery(
+                    &settings,
+                    rules.as_ref(),
+                    crate::APP_VERSION,
+                    RetryPolicy::default(),
+                )
             });
-            let probe = settings
-                .endpoint()
-                .ok()
-                .and_then(|e| TcpProbe::for_url(&e.base_url()));
+            let probe = settings.delivery_url().and_then(|u| TcpProbe::for_url(&u));
             let probe: &dyn Probe = match &probe {
                 Some(p) => p,
                 None => &Unreachable,
@@ -92,6 +91,14 @@ pub fn spawn(app: AppHandle) {
             crate::idle::poke(&app);
             for result in &cycle.results {
                 match result {
+                    DeliveryResult::Sent { outcome, .. } if outcome.held_by_relay => {
+                        crate::tickets::show_notification(
+                            &app,
+                            "Your ticket was sent",
+                            "Your IT provider's helpdesk has your ticket. They will get back to you.",
+                            None,
+                        )
+                    }
                     DeliveryResult::Sent { outcome, .. } => {
                         notify_sent(&app, outcome.ticket_id, &outcome.ticket_number)
                     }

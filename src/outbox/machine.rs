@@ -14,19 +14,19 @@ use crate::atera::AteraError;
 use crate::submit::{SubmitError, SubmitOutcome};
 
 /// One entry's row, as the state machine needs it.
-struct Row {
-    stage: Stage,
-    composed: Option<String>,
-    first_posted_at: Option<i64>,
-    clean_scans: u32,
-    next_attempt_at: i64,
-    ticket_id: Option<i64>,
-    ticket_number: Option<String>,
-    last_error: Option<String>,
+pub(super) struct Row {
+    pub(super) stage: Stage,
+    pub(super) composed: Option<String>,
+    pub(super) first_posted_at: Option<i64>,
+    pub(super) clean_scans: u32,
+    pub(super) next_attempt_at: i64,
+    pub(super) ticket_id: Option<i64>,
+    pub(super) ticket_number: Option<String>,
+    pub(super) last_error: Option<String>,
 }
 
 impl Outbox {
-    fn row(&self, reference: &str) -> Result<Row, OutboxError> {
+    pub(super) fn row(&self, reference: &str) -> Result<Row, OutboxError> {
         self.conn()
             .query_row(
                 "SELECT stage, composed, first_posted_at, clean_scans, next_attempt_at, ticket_id, ticket_number, last_error
@@ -49,7 +49,7 @@ impl Outbox {
             .ok_or_else(|| OutboxError::NotFound(reference.to_string()))
     }
 
-    fn set_stage(&self, reference: &str, stage: Stage) -> Result<(), OutboxError> {
+    pub(super) fn set_stage(&self, reference: &str, stage: Stage) -> Result<(), OutboxError> {
         self.conn().execute(
             "UPDATE outbox SET stage = ?2, state = ?3 WHERE reference = ?1",
             params![reference, stage.as_str(), state_column(stage)],
@@ -63,6 +63,10 @@ impl Outbox {
         reference: &str,
         d: &Delivery<'_>,
     ) -> Result<DeliveryResult, OutboxError> {
+        let client = match d.destination {
+            super::Destination::Atera(client) => client,
+            super::Destination::Relay(relay) => return self.forward(reference, relay).await,
+        };
         let row = self.row(reference)?;
         let mut stage = row.stage;
         let mut clean_scans = row.clean_scans;
@@ -143,7 +147,7 @@ impl Outbox {
                     };
                     let mut requests = 0;
                     let found = lookup::find_ticket_by_reference(
-                        d.client,
+                        client,
                         reference,
                         &c.request.title,
                         row.first_posted_at.unwrap_or(now),
@@ -366,8 +370,8 @@ impl Outbox {
             [reference],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if let SubmitError::Atera(AteraError::RateLimited { retry_after }) = &error {
-            self.pause_deliveries(*retry_after)?;
+        if let Some(retry_after) = error.rate_limit() {
+            self.pause_deliveries(retry_after)?;
         }
         let age = time::OffsetDateTime::parse(
             &created_at,
@@ -429,7 +433,7 @@ impl Outbox {
     }
 }
 
-fn outcome(
+pub(super) fn outcome(
     reference: &str,
     ticket_id: i64,
     ticket_number: String,
@@ -451,6 +455,7 @@ fn outcome(
         ),
         screenshot_bytes: composed.map_or(0, |c| c.screenshot_bytes),
         omitted_screenshots: composed.map_or(0, |c| c.omitted_screenshots),
+        held_by_relay: false,
     }
 }
 
@@ -463,7 +468,7 @@ fn state_column(stage: Stage) -> &'static str {
     }
 }
 
-fn error_kind(error: &SubmitError) -> &'static str {
+pub(super) fn error_kind(error: &SubmitError) -> &'static str {
     match error {
         SubmitError::Atera(e) => e.kind(),
         other => other.kind(),

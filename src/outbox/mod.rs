@@ -46,7 +46,7 @@ use serde::Serialize;
 use crate::atera::AteraError;
 use crate::settings::Settings;
 use crate::submit::{SavedSubmission, Submission, SubmitError, SubmitOutcome};
-pub use pipeline::{Composed, Delivery};
+pub use pipeline::{Composed, Delivery, Destination};
 pub use worker::{Clock, ManualClock, SystemClock};
 
 /// How long an entry keeps being retried automatically.
@@ -162,6 +162,9 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     pub ticket_id: Option<i64>,
     pub ticket_number: Option<String>,
+    /// Stopped by the dispatcher rules (a kind of failed).
+    #[serde(skip)]
+    pub blocked: bool,
 }
 
 /// The result of delivering one entry.
@@ -206,16 +209,14 @@ impl DeliveryResult {
         }
     }
 
-    fn rate_limited(&self) -> bool {
+    /// Whether Atera (or the relay) asked to wait.
+    pub fn rate_limited(&self) -> bool {
         let error = match self {
             Self::Retrying { error, .. } => Some(error),
             Self::Confirming { error, .. } => error.as_ref(),
             _ => None,
         };
-        matches!(
-            error,
-            Some(SubmitError::Atera(AteraError::RateLimited { .. }))
-        )
+        error.is_some_and(|e| e.rate_limit().is_some())
     }
 }
 
@@ -276,6 +277,24 @@ impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Outbox")
     }
+}
+
+const ENTRY_COLUMNS: &str = "reference, created_at, subject, requester_email, stage, attempts, next_attempt_at, last_error, ticket_id, ticket_number";
+
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        reference: r.get(0)?,
+        created_at: r.get(1)?,
+        subject: r.get(2)?,
+        requester_email: r.get(3)?,
+        state: Stage::parse(&r.get::<_, String>(4)?).state(),
+        attempts: r.get(5)?,
+        next_attempt_at: r.get(6)?,
+        last_error: r.get(7)?,
+        ticket_id: r.get(8)?,
+        ticket_number: r.get(9)?,
+        blocked: r.get::<_, String>(4)? == "blocked",
+    })
 }
 
 /// The outbox file in the data directory.
@@ -341,6 +360,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("first_posted_at", "INTEGER", "NULL"),
     ("clean_scans", "INTEGER NOT NULL DEFAULT 0", "0"),
     ("last_error_kind", "TEXT", "NULL"),
+    // `relay` once the entry was handed to the MSP's relay (outbox::forward).
+    ("via", "TEXT", "NULL"),
 ];
 
 impl Outbox {
@@ -487,25 +508,26 @@ impl Outbox {
     /// When the database cannot be read.
     pub fn list(&self) -> Result<Vec<OutboxEntry>, OutboxError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT reference, created_at, subject, requester_email, stage, attempts, next_attempt_at, last_error, ticket_id, ticket_number
-             FROM outbox ORDER BY created_at DESC, reference",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(OutboxEntry {
-                reference: r.get(0)?,
-                created_at: r.get(1)?,
-                subject: r.get(2)?,
-                requester_email: r.get(3)?,
-                state: Stage::parse(&r.get::<_, String>(4)?).state(),
-                attempts: r.get(5)?,
-                next_attempt_at: r.get(6)?,
-                last_error: r.get(7)?,
-                ticket_id: r.get(8)?,
-                ticket_number: r.get(9)?,
-            })
-        })?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY created_at DESC, reference"
+        ))?;
+        let rows = stmt.query_map([], entry_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One entry as [`Outbox::list`] shows it.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn entry(&self, reference: &str) -> Result<Option<OutboxEntry>, OutboxError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE reference = ?1"),
+                [reference],
+                entry_row,
+            )
+            .optional()?)
     }
 
     /// An entry's stage in the state machine.
@@ -756,6 +778,7 @@ impl Outbox {
     }
 }
 
+mod forward;
 mod machine;
 
 /// Creates the database file readable and writable by its owner only, before SQLite writes a
@@ -790,6 +813,7 @@ fn keeps_retrying(error: &SubmitError) -> bool {
     match error {
         SubmitError::Atera(AteraError::Validation { .. } | AteraError::Decode { .. }) => false,
         SubmitError::Atera(_) | SubmitError::NotConfigured(_) => true,
+        SubmitError::Relay(e) => e.is_retryable(),
         _ => false,
     }
 }
@@ -805,8 +829,8 @@ fn rate_limit_wait(retry_after: Option<Duration>) -> Duration {
 /// The wait before the next automatic attempt: a 429's (capped) `Retry-After`, otherwise 30 s
 /// doubling per attempt up to 30 min.
 fn next_wait(attempts: u32, error: &SubmitError) -> Duration {
-    if let SubmitError::Atera(AteraError::RateLimited { retry_after }) = error {
-        return rate_limit_wait(*retry_after);
+    if let Some(retry_after) = error.rate_limit() {
+        return rate_limit_wait(retry_after);
     }
     FIRST_BACKOFF
         .saturating_mul(1 << attempts.saturating_sub(1).min(10))

@@ -21,17 +21,55 @@ use crate::submit::{
 use crate::ticket::{render_ticket, TicketInput, TicketValues};
 use crate::values::{AteraChoice, Replacement};
 
-/// Where and how entries are delivered: the destination (today Atera, directly) and what
-/// composing a ticket needs.
+/// Where entries go: Atera itself (with the key on this machine), or the MSP's relay, which holds
+/// the key and files the ticket with this same pipeline on its side.
+#[derive(Clone, Copy)]
+pub enum Destination<'a> {
+    Atera(&'a AteraClient),
+    Relay(&'a crate::relay::RelayClient),
+}
+
+/// Where and how entries are delivered: the destination and what composing a ticket needs.
 #[derive(Clone, Copy)]
 pub struct Delivery<'a> {
-    pub client: &'a AteraClient,
+    pub destination: Destination<'a>,
     pub settings: &'a Settings,
     /// The admin's dispatcher rules, when there are any.
     pub rules: Option<&'a RulesConfig>,
     pub app_version: &'a str,
     /// Retries of one request within one attempt.
     pub policy: RetryPolicy,
+    /// The customer the requester belongs to when the caller knows it for certain (the relay:
+    /// the customer the device was enrolled under), instead of finding it from the PC's agent.
+    pub customer: Option<(i64, &'a str)>,
+}
+
+impl<'a> Delivery<'a> {
+    /// Atera directly, with the defaults of a background delivery: no rules, no known customer.
+    pub fn direct(client: &'a AteraClient, settings: &'a Settings, app_version: &'a str) -> Self {
+        Self {
+            destination: Destination::Atera(client),
+            settings,
+            rules: None,
+            app_version,
+            policy: RetryPolicy::default(),
+            customer: None,
+        }
+    }
+
+    /// The Atera client, when this delivery files in Atera itself.
+    pub fn atera(&self) -> Option<&'a AteraClient> {
+        match self.destination {
+            Destination::Atera(client) => Some(client),
+            Destination::Relay(_) => None,
+        }
+    }
+
+    fn client(&self) -> Result<&'a AteraClient, SubmitError> {
+        self.atera().ok_or_else(|| {
+            SubmitError::NotConfigured("a relay delivery has no Atera client".into())
+        })
+    }
 }
 
 /// A ticket ready to be sent, decided once: later attempts send exactly this, so the rules (which
@@ -58,14 +96,18 @@ pub async fn compose(d: &Delivery<'_>, saved: &SavedSubmission) -> Result<Compos
         .checked_add(d.policy.max_total)
         .unwrap_or_else(Instant::now);
     let mut form = saved.form.clone();
+    let client = d.client()?;
     let contact = match &saved.contact {
         Some(c) => c.clone(),
         None => {
             resolve_contact(
-                d.client,
+                client,
                 d.settings,
-                &form,
-                saved.inventory.as_ref(),
+                crate::submit::Requester {
+                    form: &form,
+                    inventory: saved.inventory.as_ref(),
+                    customer: d.customer,
+                },
                 false,
                 &d.policy,
                 deadline,
@@ -189,9 +231,14 @@ pub async fn post(
     request: &CreateTicket,
     deadline: Instant,
 ) -> Result<i64, AteraError> {
+    let Some(client) = d.atera() else {
+        return Err(AteraError::NotFound {
+            what: "an Atera client (this delivery goes to the relay)".into(),
+        });
+    };
     let mut retry = 0;
     loop {
-        match d.client.create_ticket(request).await {
+        match client.create_ticket(request).await {
             Ok(id) => return Ok(id),
             Err(e) if e.may_have_created() || !e.is_retryable() => return Err(e),
             Err(e) => {
@@ -208,8 +255,11 @@ pub async fn ticket_number(d: &Delivery<'_>, ticket_id: i64) -> String {
     let deadline = Instant::now()
         .checked_add(d.policy.max_total)
         .unwrap_or_else(Instant::now);
+    let Some(client) = d.atera() else {
+        return ticket_id.to_string();
+    };
     match retrying(&d.policy, deadline, "read ticket number", || {
-        d.client.ticket(ticket_id)
+        client.ticket(ticket_id)
     })
     .await
     {

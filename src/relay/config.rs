@@ -1,0 +1,256 @@
+//! `relay.toml`: where the relay listens, keeps its data and finds the Atera key, and the limits
+//! it holds each device to. Unknown keys are refused, so a typo never silently loosens a limit.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secrets::ApiKey;
+use crate::settings::{AuthMode, Settings};
+
+/// The environment variable the relay reads its Atera key from, before `key_file` and the
+/// keychain.
+pub const RELAY_KEY_ENV: &str = "HELPDESK_RELAY_ATERA_KEY";
+/// The relay's keychain entry (`helpdesk-relay key set` writes it).
+pub const RELAY_KEYCHAIN_USER: &str = "relay-atera-api-key";
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the relay configuration {path} cannot be read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the relay configuration {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("no Atera key: set {RELAY_KEY_ENV}, point atera.key_file at a file only the relay's user can read, or run `helpdesk-relay key set`")]
+    NoKey,
+    #[error(
+        "the key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`"
+    )]
+    KeyFileOpen { path: PathBuf, mode: u32 },
+    #[error("the key in {path} is not a valid key: {reason}")]
+    BadKey { path: String, reason: String },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// `127.0.0.1:8787` behind a reverse proxy, or any address with `[tls]`.
+    pub listen: SocketAddr,
+    /// The database and the lock file.
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub atera: AteraSection,
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+    /// A Helpdesk Button settings file (the app's format) for the form, defaults and branding
+    /// pushed to the devices, and the fallback contact.
+    #[serde(default)]
+    pub settings_file: Option<PathBuf>,
+    /// The dispatcher rules, run here for every device.
+    #[serde(default)]
+    pub rules_file: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AteraSection {
+    /// `app.atera.com`, or a loopback `127.0.0.1:PORT` for the sandbox.
+    pub endpoint: String,
+    pub auth_mode: AuthMode,
+    /// A file holding only the key, readable by the relay's user alone.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for AteraSection {
+    fn default() -> Self {
+        Self {
+            endpoint: "app.atera.com".into(),
+            auth_mode: AuthMode::Auto,
+            key_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// What one device may do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Tickets a device may submit per hour (retries of one reference count once).
+    pub submissions_per_hour: u32,
+    /// Requests of any kind a device may make per minute.
+    pub requests_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            submissions_per_hour: 30,
+            requests_per_minute: 120,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// Reads and checks `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] saying what is wrong and how to fix it.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut config: Self = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        // Relative paths are relative to the configuration file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.data_dir);
+        for p in [
+            config.settings_file.as_mut(),
+            config.rules_file.as_mut(),
+            config.atera.key_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(p);
+        }
+        if let Some(tls) = config.tls.as_mut() {
+            resolve(&mut tls.cert);
+            resolve(&mut tls.key);
+        }
+        if config.tls.is_none() && !config.listen.ip().is_loopback() {
+            return Err(invalid(format!(
+                "listen = \"{}\" without [tls] would send device credentials in the clear; \
+                 listen on 127.0.0.1 behind a reverse proxy that terminates TLS, or add [tls] cert and key",
+                config.listen
+            )));
+        }
+        if config.limits.submissions_per_hour == 0 || config.limits.requests_per_minute == 0 {
+            return Err(invalid("limits must be at least 1".into()));
+        }
+        Ok(config)
+    }
+
+    /// The relay's database.
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("relay.sqlite3")
+    }
+
+    /// The settings the relay files tickets with and pushes to devices.
+    ///
+    /// # Errors
+    /// When the settings file exists but is not valid.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let mut settings = match &self.settings_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let mut table: toml::Table =
+                    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                crate::settings::migrate(&mut table);
+                let settings: Settings =
+                    table
+                        .try_into()
+                        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })?;
+                settings.validate().map_err(|e| ConfigError::Invalid {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                settings
+            }
+            None => Settings::default(),
+        };
+        settings.atera.endpoint = self.atera.endpoint.clone();
+        settings.atera.auth_mode = self.atera.auth_mode;
+        Ok(settings)
+    }
+
+    /// The dispatcher rules' text, when there are any.
+    ///
+    /// # Errors
+    /// When the rules file cannot be read.
+    pub fn rules(&self) -> Result<Option<String>, ConfigError> {
+        match &self.rules_file {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| Some(s).filter(|s| !s.trim().is_empty()))
+                .map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+        }
+    }
+
+    /// The Atera key: the environment, then `key_file` (refused when others can read it), then
+    /// the relay's keychain entry.
+    ///
+    /// # Errors
+    /// [`ConfigError::NoKey`] when none is configured, or why the one configured is refused.
+    pub fn key(&self) -> Result<ApiKey, ConfigError> {
+        let bad = |path: &str, e: crate::secrets::SecretsError| ConfigError::BadKey {
+            path: path.into(),
+            reason: e.to_string(),
+        };
+        if let Some(raw) = std::env::var(RELAY_KEY_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            return ApiKey::new(&raw).map_err(|e| bad(RELAY_KEY_ENV, e));
+        }
+        if let Some(path) = &self.atera.key_file {
+            let read = |source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            };
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_err(read)?.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(ConfigError::KeyFileOpen {
+                        path: path.clone(),
+                        mode,
+                    });
+                }
+            }
+            let raw = std::fs::read_to_string(path).map_err(read)?;
+            return ApiKey::new(&raw).map_err(|e| bad(&path.display().to_string(), e));
+        }
+        use crate::secrets::Keychain as _;
+        match crate::secrets::OsKeychainEntry(RELAY_KEYCHAIN_USER.into()).get() {
+            Ok(Some(raw)) => ApiKey::new(&raw).map_err(|e| bad("the keychain", e)),
+            _ => Err(ConfigError::NoKey),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! This PC as a relay device: it enrolls once with the policy's token and keeps the credential it
+//! gets in the OS keychain (a user-only sealed file where there is none). The token is not needed
+//! again, and the PC never holds the Atera key.
+
+use crate::paths::AppPaths;
+use crate::secrets::{ApiKey, KeyVault, Keychain};
+use crate::settings::Settings;
+
+use super::protocol::{EnrollRequest, Refusal};
+use super::{RelayClient, RelayError};
+
+/// One enrollment at a time in this process (the worker and the form may both need one).
+static ENROLLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The relay client of this PC, authenticated as its device; enrolls first when the PC has no
+/// credential yet. `credentials` is where the credential lives
+/// ([`crate::secrets::OsKeychainEntry::device_credential`] in the app).
+///
+/// # Errors
+/// [`RelayError::NotEnrolled`] without a credential or token; the relay's refusal of the token;
+/// any failure to reach it.
+pub async fn connect(
+    paths: &AppPaths,
+    settings: &Settings,
+    credentials: &dyn Keychain,
+) -> Result<RelayClient, RelayError> {
+    let url = settings.relay.url.trim();
+    let vault = KeyVault::device_credential(credentials, paths);
+    let stored = |vault: &KeyVault<'_>| {
+        vault
+            .load()
+            .map_err(|e| {
+                RelayError::NotEnrolled(format!("the stored credential cannot be read ({e})"))
+            })
+            .map(|found| found.map(|(key, _)| key))
+    };
+    if let Some(credential) = stored(&vault)? {
+        return RelayClient::new(url, Some(&credential));
+    }
+    let _one = ENROLLING.lock().await;
+    // Enrolled by another caller while this one waited.
+    if let Some(credential) = stored(&vault)? {
+        return RelayClient::new(url, Some(&credential));
+    }
+    let token = settings.relay.enrollment_token.trim();
+    if token.is_empty() {
+        return Err(RelayError::NotEnrolled(
+            "the machine policy names a relay but no enrollment_token; add one from `helpdesk-relay enroll create`".into(),
+        ));
+    }
+    let anonymous = RelayClient::new(url, None)?;
+    let (hostname, mac) = tokio::task::spawn_blocking(crate::inventory::machine_identity)
+        .await
+        .unwrap_or_else(|_| ("unknown".into(), None));
+    let enrolled = anonymous
+        .enroll(&EnrollRequest {
+            token: token.to_string(),
+            hostname,
+            mac,
+            app_version: env!("CARGO_PKG_VERSION").into(),
+        })
+        .await?;
+    let credential = ApiKey::new(&enrolled.credential)
+        .map_err(|_| RelayError::Unreadable("the relay sent an unusable credential".into()))?;
+    vault.store(&credential).map_err(|e| {
+        RelayError::NotEnrolled(format!(
+            "the credential could not be stored on this PC ({e})"
+        ))
+    })?;
+    tracing::info!(
+        device = enrolled.identity.device_id,
+        customer = enrolled.identity.customer_id,
+        "enrolled with the relay"
+    );
+    RelayClient::new(url, Some(&credential))
+}
+
+/// Forgets this PC's credential (after the relay refused it for good, an admin can enroll the PC
+/// again with a new token).
+///
+/// # Errors
+/// When the keychain refuses.
+pub fn forget(paths: &AppPaths, credentials: &dyn Keychain) -> Result<(), String> {
+    KeyVault::device_credential(credentials, paths)
+        .delete()
+        .map_err(|e| e.to_string())
+}
+
+/// Whether a refusal means this PC's credential is not (or no longer) good.
+pub fn credential_refused(error: &RelayError) -> bool {
+    matches!(
+        error,
+        RelayError::Refused {
+            code: Refusal::Unauthenticated | Refusal::DeviceRevoked,
+            ..
+        }
+    )
+}
