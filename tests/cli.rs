@@ -19,6 +19,8 @@ const FORM_TITLE: &str = "Report a problem";
 /// Apps launched by different tests would meet through single instance and the hotkey grab.
 static GUI: Mutex<()> = Mutex::new(());
 
+#[path = "app/relay.rs"]
+mod relay;
 #[path = "app/updates.rs"]
 mod updates;
 

@@ -3,8 +3,6 @@
 //! answer is simply sent again; the entry is done once the relay has stored it durably. The relay
 //! matches the requester, runs the rules and files the ticket with this crate's pipeline.
 
-use std::time::Duration;
-
 use rusqlite::{params, OptionalExtension};
 
 use super::machine::outcome;
@@ -12,10 +10,6 @@ use super::{DeliveryResult, Outbox, OutboxError, Stage};
 use crate::relay::protocol::{Refusal, RelayedState};
 use crate::relay::{RelayClient, RelayError};
 use crate::submit::SubmitError;
-
-/// How long a submit waits on the relay for the ticket to be filed (so the user usually sees its
-/// number); past it the relay answers "stored" and the number follows in My tickets.
-pub const RELAY_FILING_WAIT: Duration = Duration::from_secs(8);
 
 impl Outbox {
     pub(super) async fn forward(
@@ -83,7 +77,7 @@ impl Outbox {
                 first_posted_at = COALESCE(first_posted_at, ?2) WHERE reference = ?1",
             params![reference, self.now()],
         )?;
-        match relay.submit(&saved, RELAY_FILING_WAIT).await {
+        match relay.submit(&saved, self.timing.relay_wait).await {
             Ok(status) => match status.state {
                 RelayedState::Filed | RelayedState::Queued => {
                     let ticket_id = status.ticket_id.filter(|id| *id > 0);

@@ -233,6 +233,9 @@ pub struct DeliveryTiming {
     /// The whole delivery of one entry (all its requests) ends after its retry policy's
     /// `max_total` plus this.
     pub deadline_allowance: Duration,
+    /// How long a delivery to the relay waits for the ticket to be filed before it takes "stored
+    /// on the relay" as done (so the user usually sees the number).
+    pub relay_wait: Duration,
 }
 
 impl Default for DeliveryTiming {
@@ -242,6 +245,7 @@ impl Default for DeliveryTiming {
             scan_gap: Duration::from_secs(30),
             clean_scans: 2,
             deadline_allowance: Duration::from_secs(120),
+            relay_wait: Duration::from_secs(8),
         };
         // Debug builds only (the test suites): a shorter lag, so tests of the real app and CLI
         // against the sandbox need not wait 45 s per lost answer. A shipped binary ignores it.

@@ -1,0 +1,394 @@
+//! The app and the relay as real processes: `helpdesk-button` (CLI) → `helpdesk-relay serve` →
+//! the sandbox. The relay is configured, enrolled and revoked with its own CLI, and killed with
+//! SIGKILL at random points while it files tickets.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{cli, run, text, TestSandbox, BIN, KEY};
+
+/// `helpdesk-relay`, built next to the app by `cargo test --workspace`.
+fn relay_bin() -> PathBuf {
+    let bin =
+        Path::new(BIN).with_file_name(format!("helpdesk-relay{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build -p helpdesk-core --bin helpdesk-relay` first)",
+        bin.display()
+    );
+    bin
+}
+
+/// A relay process on a fixed loopback port (so the app's policy URL survives restarts), with
+/// its data in a temporary directory.
+struct RelayProcess {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RelayProcess {
+    fn start(sandbox: &TestSandbox) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            dir.path().join("relay.toml"),
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[atera]\nendpoint = \"{}\"\n",
+                sandbox.get().endpoint()
+            ),
+        )
+        .unwrap();
+        let mut relay = Self {
+            dir,
+            port,
+            child: None,
+        };
+        relay.spawn();
+        relay
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(relay_bin());
+        cmd.arg("--config")
+            .arg(self.dir.path().join("relay.toml"))
+            .args(args)
+            .env("HELPDESK_RELAY_ATERA_KEY", KEY)
+            // Debug builds only: no list lag before a lost answer is looked up.
+            .env("HELPDESK_BUTTON_TEST_LIST_LAG_MS", "0")
+            .env("HELPDESK_RELAY_LOG", "warn");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "helpdesk-relay {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Starts `serve` and waits for its "listening" line.
+    fn spawn(&mut self) {
+        let mut child = self
+            .command(&["serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the relay never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the relay says it is listening");
+        assert!(line.contains(&format!("127.0.0.1:{}", self.port)), "{line}");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap(); // SIGKILL
+            let _ = child.wait();
+        }
+    }
+
+    fn token(&self, customer: i64, uses: u32) -> String {
+        self.run(&[
+            "enroll",
+            "create",
+            "--customer",
+            &customer.to_string(),
+            "--customer-name",
+            "Acme Dental",
+            "--uses",
+            &uses.to_string(),
+        ])
+        .trim()
+        .to_string()
+    }
+
+    fn devices(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str::<serde_json::Value>(&self.run(&["devices", "list", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A PC whose machine policy names the relay and carries `token`.
+fn relay_pc(relay: &RelayProcess, token: &str) -> (tempfile::TempDir, PathBuf) {
+    let config = tempfile::tempdir().unwrap();
+    let policy = config.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[settings.relay]\nurl = \"{}\"\nenrollment_token = \"{token}\"\n",
+            relay.url()
+        ),
+    )
+    .unwrap();
+    (config, policy)
+}
+
+fn submit(config: &Path, policy: &Path, n: usize) -> Command {
+    let mut cmd = cli(
+        config,
+        &[
+            "submit",
+            "--json",
+            "--name",
+            "Dana Front",
+            "--email",
+            &format!("dana{n}@acme-dental.example"),
+            "--message",
+            &format!("The front desk printer jams ({n})"),
+            "--no-screenshots",
+        ],
+    );
+    cmd.env("HELPDESK_BUTTON_TEST_POLICY_FILE", policy);
+    cmd
+}
+
+fn references_in(sandbox: &TestSandbox) -> Vec<String> {
+    sandbox
+        .get()
+        .tickets()
+        .iter()
+        .filter_map(|t| {
+            t.description
+                .split("Helpdesk Button ref ")
+                .nth(1)
+                .map(|rest| rest[..18].to_string())
+        })
+        .collect()
+}
+
+/// Every byte under `dir`, as text.
+fn files_contain(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_app_files_through_the_relay_enrolls_once_holds_no_key_and_is_refused_once_revoked() {
+    let sandbox = TestSandbox::start();
+    let customer = sandbox.get().add_customer("Acme Dental");
+    let relay = RelayProcess::start(&sandbox);
+    let (config, policy) = relay_pc(&relay, &relay.token(customer, 1));
+
+    let out = submit(config.path(), &policy, 1).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "sent", "{answer}");
+    let tickets = sandbox.get().tickets();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(answer["ticket_id"], tickets[0].ticket_id);
+    let requester = sandbox
+        .get()
+        .contacts()
+        .into_iter()
+        .find(|c| c.email == "dana1@acme-dental.example")
+        .expect("the relay created the requester");
+    assert_eq!(
+        requester.customer_id, customer,
+        "under the token's customer"
+    );
+
+    // The second ticket uses the stored credential: the (one-use) token is spent.
+    let out = submit(config.path(), &policy, 2).output().unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "sent", "{answer}");
+    let devices = relay.devices();
+    assert_eq!(devices.len(), 1, "enrolled once: {devices:?}");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(devices[0]["hostname"], hostname.trim());
+    assert_eq!(devices[0]["customer_id"], customer);
+
+    // Nothing the app wrote holds the key.
+    assert_eq!(files_contain(config.path(), KEY), Vec::<PathBuf>::new());
+    // The relay's audit log names references, not ticket text.
+    let audit = relay.run(&["audit", "--json"]);
+    assert!(audit.contains("\"filed\""), "{audit}");
+    assert!(!audit.contains("printer"), "{audit}");
+
+    // Revoked: refused at once, kept on the PC, and the user is told to contact IT.
+    let device = devices[0]["device_id"].as_str().unwrap();
+    relay.run(&["devices", "revoke", device]);
+    let out = submit(config.path(), &policy, 3).output().unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "queued", "{answer}");
+    assert_eq!(answer["waits_for_admin"], true);
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("contact your IT provider"),
+        "{answer}"
+    );
+    assert_eq!(sandbox.get().tickets().len(), 2);
+}
+
+#[test]
+fn an_expired_token_cannot_enroll_and_the_app_says_so() {
+    let sandbox = TestSandbox::start();
+    let customer = sandbox.get().add_customer("Acme Dental");
+    let relay = RelayProcess::start(&sandbox);
+    let token = relay.run(&[
+        "enroll",
+        "create",
+        "--customer",
+        &customer.to_string(),
+        "--customer-name",
+        "Acme Dental",
+        "--expires",
+        "1s",
+    ]);
+    // Wait out the token's second on the clock (no test state to synchronise with).
+    let until = Instant::now() + Duration::from_millis(2100);
+    while Instant::now() < until {
+        std::thread::park_timeout(until - Instant::now());
+    }
+    let (config, policy) = relay_pc(&relay, token.trim());
+    let out = submit(config.path(), &policy, 1).output().unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "queued", "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains("expired"),
+        "{answer}"
+    );
+    assert!(relay.devices().is_empty());
+    assert!(sandbox.get().tickets().is_empty());
+}
+
+/// Six tickets from the app while the relay is SIGKILLed after a random number of Atera requests
+/// (through slow answers and dropped connections), restarted each time; then settled. Every
+/// reference is filed exactly once.
+#[test]
+fn the_relay_killed_at_random_points_loses_nothing_and_doubles_nothing() {
+    use helpdesk_core::sandbox::Fault;
+    let sandbox = TestSandbox::start();
+    let customer = sandbox.get().add_customer("Acme Dental");
+    let mut relay = RelayProcess::start(&sandbox);
+    let (config, policy) = relay_pc(&relay, &relay.token(customer, 1));
+    for i in 0..12 {
+        sandbox.get().inject_fault(match i % 3 {
+            0 => Fault::DoThenHang {
+                method: "POST",
+                path_prefix: "/tickets",
+                hang: Duration::from_millis(1500),
+            },
+            1 => Fault::DoThenDrop {
+                method: "POST",
+                path_prefix: "/tickets",
+            },
+            _ => Fault::DropConnection {
+                method: "POST",
+                path_prefix: "/tickets",
+            },
+        });
+    }
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut kills = 0;
+    for n in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let after = sandbox.get().requests().len() + 1 + (seed % 5) as usize;
+        let mut app = submit(config.path(), &policy, n)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while app.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            if sandbox.get().requests().len() >= after {
+                relay.kill();
+                kills += 1;
+                relay.spawn();
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let _ = app.wait();
+    }
+    assert!(kills >= 3, "the relay was killed only {kills} times");
+    // Whatever the PC still holds goes to the relay (idempotent by reference).
+    let settle_by = Instant::now() + Duration::from_secs(90);
+    loop {
+        let flushed = cli(config.path(), &["outbox", "flush"])
+            .env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy)
+            .output()
+            .unwrap();
+        if flushed.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < settle_by,
+            "the PC did not settle: {}",
+            text(&flushed.stdout)
+        );
+        std::thread::park_timeout(Duration::from_millis(300));
+    }
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
+    let expected: std::collections::BTreeSet<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reference"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(expected.len(), 6);
+    // The relay files what it holds: wait until every reference is in Atera.
+    loop {
+        let found = references_in(&sandbox);
+        let distinct: std::collections::BTreeSet<String> = found.iter().cloned().collect();
+        assert_eq!(
+            found.len(),
+            distinct.len(),
+            "a ticket was filed twice: {found:?}"
+        );
+        if distinct == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < settle_by,
+            "the relay did not file everything: {distinct:?} of {expected:?}"
+        );
+        std::thread::park_timeout(Duration::from_millis(300));
+    }
+}
