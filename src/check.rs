@@ -195,6 +195,85 @@ pub async fn run_integration_test(
     steps
 }
 
+/// The Integration Test of a PC in relay mode: it holds no Atera key, so it checks what it
+/// depends on instead: the relay answers, this PC is enrolled (enrolling now if it is not), the
+/// relay knows it as the expected device and customer, and the relay's own Atera connection works.
+pub async fn run_relay_check(
+    paths: &crate::paths::AppPaths,
+    settings: &Settings,
+    credentials: &dyn crate::secrets::Keychain,
+    mut on_step: impl FnMut(&CheckStep),
+) -> Vec<CheckStep> {
+    let mut steps = Vec::new();
+    let mut report = |step: CheckStep, steps: &mut Vec<CheckStep>| {
+        on_step(&step);
+        let failed = step.status == StepStatus::Failed;
+        steps.push(step);
+        failed
+    };
+    let url = settings.relay.url.trim();
+    let step = match crate::relay::RelayClient::new(url, None) {
+        Ok(anonymous) => match anonymous.health().await {
+            Ok(depth) => ok(
+                "Reach the relay",
+                format!("the relay at {url} answers ({depth} ticket(s) waiting there)"),
+            ),
+            Err(e) => failed("Reach the relay", e.to_string()),
+        },
+        Err(e) => failed("Reach the relay", e.to_string()),
+    };
+    if report(step, &mut steps) {
+        return steps;
+    }
+    let client = match crate::relay::device::connect(paths, settings, credentials).await {
+        Ok(client) => {
+            report(
+                ok(
+                    "Enroll this PC",
+                    "this PC holds its device credential; no Atera key is stored here".into(),
+                ),
+                &mut steps,
+            );
+            client
+        }
+        Err(e) => {
+            let message = match &e {
+                crate::relay::RelayError::Refused { code, message, .. } => {
+                    format!("{} ({message})", code.user_message())
+                }
+                other => other.to_string(),
+            };
+            report(failed("Enroll this PC", message), &mut steps);
+            return steps;
+        }
+    };
+    let step = match client.device().await {
+        Ok(id) => ok(
+            "Device identity",
+            format!(
+                "device {} for {} (customer {}), host {}{}",
+                id.device_id,
+                id.customer_name,
+                id.customer_id,
+                id.hostname,
+                id.agent_id
+                    .map(|a| format!(", Atera agent {a}"))
+                    .unwrap_or_else(|| ", no Atera agent found for this hostname".into())
+            ),
+        ),
+        Err(e) => failed("Device identity", e.to_string()),
+    };
+    if report(step, &mut steps) {
+        return steps;
+    }
+    let step = match client.atera_check().await {
+        Ok(message) => ok("The relay's Atera connection", message),
+        Err(e) => failed("The relay's Atera connection", e.to_string()),
+    };
+    report(step, &mut steps);
+    steps
+}
+
 fn ok(name: &'static str, message: String) -> CheckStep {
     CheckStep {
         name,

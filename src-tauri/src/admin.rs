@@ -397,6 +397,13 @@ pub async fn admin_test_connection(
     require_unlocked(&gate)?;
     let state = state.inner().clone();
     let settings = state.reload_settings();
+    if settings.relay.enabled() {
+        let credentials = helpdesk_core::secrets::OsKeychainEntry::device_credential(&state.paths);
+        let steps =
+            helpdesk_core::check::run_relay_check(&state.paths, &settings, &credentials, |_| {})
+                .await;
+        return Ok(serde_json::to_value(steps).unwrap_or_default());
+    }
     let client = match submit::connect(&state.paths, &settings, &OsKeychain) {
         Ok(c) => c,
         Err(e) => {

@@ -454,7 +454,25 @@ fn settings_test(
     email: Option<String>,
     send: bool,
 ) -> ExitCode {
-    use helpdesk_core::check::{run_integration_test, CheckOptions, StepStatus};
+    use helpdesk_core::check::{run_integration_test, run_relay_check, CheckOptions, StepStatus};
+    let print = |step: &helpdesk_core::check::CheckStep| {
+        let tag = match step.status {
+            StepStatus::Ok => "OK  ",
+            StepStatus::Warning => "WARN",
+            StepStatus::Failed => "FAIL",
+            StepStatus::Skipped => "SKIP",
+        };
+        println!("{tag}  {}: {}", step.name, step.message);
+    };
+    if settings.relay.enabled() {
+        let credentials = helpdesk_core::secrets::OsKeychainEntry::device_credential(paths);
+        let steps = runtime().block_on(run_relay_check(paths, settings, &credentials, print));
+        return if steps.iter().any(|s| s.status == StepStatus::Failed) {
+            ExitCode::from(EXIT_FAILURE)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     let client = match submit::connect(paths, settings, &OsKeychain) {
         Ok(c) => c,
         Err(e) => {
@@ -479,15 +497,7 @@ fn settings_test(
         &inventory,
         &options,
         crate::APP_VERSION,
-        |step| {
-            let tag = match step.status {
-                StepStatus::Ok => "OK  ",
-                StepStatus::Warning => "WARN",
-                StepStatus::Failed => "FAIL",
-                StepStatus::Skipped => "SKIP",
-            };
-            println!("{tag}  {}: {}", step.name, step.message);
-        },
+        print,
     ));
     if steps.iter().any(|s| s.status == StepStatus::Failed) {
         ExitCode::from(EXIT_FAILURE)

@@ -212,6 +212,26 @@ impl RelayClient {
         self.send_url(Method::GET, url, None::<&()>, None).await
     }
 
+    /// The relay's health: the tickets waiting in its queue.
+    ///
+    /// # Errors
+    /// A [`RelayError`].
+    pub async fn health(&self) -> Result<u64, RelayError> {
+        let body: serde_json::Value = self.send(Method::GET, "healthz", None::<&()>, None).await?;
+        Ok(body["queue_depth"].as_u64().unwrap_or_default())
+    }
+
+    /// The relay's own Atera check, in words.
+    ///
+    /// # Errors
+    /// A [`RelayError`]; a failing Atera connection is [`Refusal::Unavailable`] with its reason.
+    pub async fn atera_check(&self) -> Result<String, RelayError> {
+        let body: super::protocol::AteraCheck = self
+            .send(Method::GET, "v1/check", None::<&()>, None)
+            .await?;
+        Ok(body.message)
+    }
+
     /// What the relay knows this device as.
     ///
     /// # Errors

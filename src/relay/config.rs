@@ -254,3 +254,56 @@ impl RelayConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<RelayConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, text).unwrap();
+        RelayConfig::load(&path)
+    }
+
+    #[test]
+    fn the_shipped_example_configuration_loads() {
+        let config = load(include_str!("deploy/relay.example.toml")).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8787");
+        assert_eq!(config.limits.submissions_per_hour, 30);
+    }
+
+    #[test]
+    fn a_network_address_without_tls_and_unknown_keys_are_refused() {
+        let open = load("listen = \"0.0.0.0:8443\"\ndata_dir = \"d\"\n").unwrap_err();
+        assert!(open.to_string().contains("[tls]"), "{open}");
+        let typo =
+            load("listen = \"127.0.0.1:1\"\ndata_dir = \"d\"\n[limits]\nsubmisions_per_hour = 5\n")
+                .unwrap_err();
+        assert!(typo.to_string().contains("submisions_per_hour"), "{typo}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused_and_a_private_one_is_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("atera.key");
+        std::fs::write(&key, "k3y-from-the-file\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:1\"\ndata_dir = \"d\"\n[atera]\nkey_file = \"atera.key\"\n",
+        )
+        .unwrap();
+        let config = RelayConfig::load(&path).unwrap();
+        if std::env::var(RELAY_KEY_ENV).is_ok() {
+            return; // The environment would take precedence.
+        }
+        let refused = config.key().unwrap_err();
+        assert!(refused.to_string().contains("chmod 600"), "{refused}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(config.key().unwrap().expose(), "k3y-from-the-file");
+    }
+}

@@ -98,6 +98,12 @@ pub struct PushedSettings {
     pub branding: Branding,
 }
 
+/// `GET /v1/check`: the relay's own connection to Atera.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AteraCheck {
+    pub message: String,
+}
+
 /// Why the relay refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -669,6 +669,39 @@ async fn pushed_settings(
     }))
 }
 
+async fn atera_check(
+    State(state): State<Arc<RelayState>>,
+    headers: HeaderMap,
+) -> Result<Json<super::protocol::AteraCheck>, ApiError> {
+    device(&state, &headers, false)?;
+    match tokio::time::timeout(Duration::from_secs(30), state.atera.account()).await {
+        Ok(Ok(account)) => Ok(Json(super::protocol::AteraCheck {
+            message: format!(
+                "the relay reaches Atera at {} (account {})",
+                state.atera.base_url().host_str().unwrap_or_default(),
+                account.company_name.as_deref().unwrap_or("without a name")
+            ),
+        })),
+        // The relay's admin reads the reason in its log; the device learns only that it failed.
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the relay's Atera check failed");
+            Err(refused(
+                &state,
+                Refusal::Unavailable,
+                &format!(
+                    "the relay cannot use Atera ({}); its admin can see why in the relay's log",
+                    e.kind()
+                ),
+            ))
+        }
+        Err(_) => Err(refused(
+            &state,
+            Refusal::Unavailable,
+            "the relay's Atera check took longer than 30 s",
+        )),
+    }
+}
+
 async fn healthz(State(state): State<Arc<RelayState>>) -> Response {
     match state.queue.unsent_count() {
         Ok(depth) => {
@@ -709,6 +742,7 @@ pub fn router(state: Arc<RelayState>) -> Router {
         .route("/v1/tickets/{reference}", get(one_ticket))
         .route("/v1/device", get(whoami))
         .route("/v1/settings", get(pushed_settings))
+        .route("/v1/check", get(atera_check))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(fallback)

@@ -239,6 +239,20 @@ fn the_app_files_through_the_relay_enrolls_once_holds_no_key_and_is_refused_once
     assert_eq!(devices[0]["hostname"], hostname.trim());
     assert_eq!(devices[0]["customer_id"], customer);
 
+    // The Integration Test checks what a relay PC depends on, with no key on the PC.
+    let mut check = cli(config.path(), &["settings", "test"]);
+    check.env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy);
+    let out = check.output().unwrap();
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}{}", text(&out.stderr));
+    for step in [
+        "OK    Reach the relay",
+        "OK    Enroll this PC",
+        "OK    Device identity: device ",
+        "OK    The relay's Atera connection: the relay reaches Atera",
+    ] {
+        assert!(report.contains(step), "{step:?} in:\n{report}");
+    }
     // Nothing the app wrote holds the key.
     assert_eq!(files_contain(config.path(), KEY), Vec::<PathBuf>::new());
     // The relay's audit log names references, not ticket text.
@@ -261,6 +275,10 @@ fn the_app_files_through_the_relay_enrolls_once_holds_no_key_and_is_refused_once
         "{answer}"
     );
     assert_eq!(sandbox.get().tickets().len(), 2);
+    let mut check = cli(config.path(), &["settings", "test"]);
+    check.env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy);
+    let report = text(&check.output().unwrap().stdout);
+    assert!(report.contains("FAIL  Device identity"), "{report}");
 }
 
 #[test]
