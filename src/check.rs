@@ -270,6 +270,22 @@ pub async fn run_relay_check(
         Ok(message) => ok("The relay's Atera connection", message),
         Err(e) => failed("The relay's Atera connection", e.to_string()),
     };
+    if report(step, &mut steps) {
+        return steps;
+    }
+    let step = match crate::relay::device::refresh_pushed_settings(
+        paths,
+        &client,
+        std::time::Duration::ZERO,
+    )
+    .await
+    {
+        Ok(_) => ok(
+            "The relay's form settings",
+            "fetched; they apply to this PC's form from the next ticket on".into(),
+        ),
+        Err(e) => failed("The relay's form settings", e.to_string()),
+    };
     report(step, &mut steps);
     steps
 }

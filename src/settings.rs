@@ -344,11 +344,48 @@ impl Settings {
         let defaults =
             toml::Table::try_from(Self::default()).map_err(|e| parse_err(e.to_string()))?;
         let merged = policy.apply(defaults, user);
-        let settings: Self = merged
+        let mut settings: Self = merged
             .try_into()
             .map_err(|e: toml::de::Error| parse_err(e.message().to_string()))?;
+        settings.apply_pushed(paths, policy);
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// On a relay PC, the form, ticket defaults and branding the relay pushes (its cached copy)
+    /// override the local ones, as a policy's would; values the machine policy locks stay the
+    /// policy's. A cache that cannot be read, or pushed values that are not valid, change nothing.
+    fn apply_pushed(&mut self, paths: &AppPaths, policy: &crate::policy::Policy) {
+        if !self.relay.enabled() {
+            return;
+        }
+        let file = crate::relay::device::pushed_settings_file(paths);
+        let Ok(Some(bytes)) = read_optional(&file) else {
+            return;
+        };
+        let pushed: crate::relay::protocol::PushedSettings = match serde_json::from_slice(&bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "the relay's cached settings cannot be read; using the local ones");
+                return;
+            }
+        };
+        let mut next = self.clone();
+        if !policy.is_locked("atera.defaults") {
+            next.atera.defaults = pushed.defaults;
+        }
+        if !policy.is_locked("form") {
+            next.form = pushed.form;
+        }
+        if !policy.is_locked("branding") {
+            next.branding = pushed.branding;
+        }
+        match next.validate() {
+            Ok(()) => *self = next,
+            Err(e) => {
+                tracing::warn!(error = %e, "the relay's settings are not valid here; using the local ones")
+            }
+        }
     }
 
     /// The settings to run on when the user's file cannot be read: the defaults under the

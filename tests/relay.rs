@@ -135,11 +135,13 @@ async fn relay_with(limits: Limits) -> Relay {
         scan_gap: Duration::from_millis(50),
         ..DeliveryTiming::default()
     };
+    let mut settings = util::settings_for(&sandbox);
+    settings.branding.company_name = "Northwind IT (from the relay)".into();
     let state = RelayState::new(
         Store::open(&db).unwrap(),
         Outbox::open_with(&db, Arc::new(SystemClock), timing).unwrap(),
         util::client_for(&sandbox, util::KEY),
-        util::settings_for(&sandbox),
+        settings,
         None,
         limits,
         Arc::new(SystemClock),
@@ -512,4 +514,58 @@ async fn health_and_metrics_report_the_queue_and_the_devices() {
     assert!(audit.iter().any(|e| e.event == "filed"));
     let text = serde_json::to_string(&audit).unwrap();
     assert!(!text.contains("printer"), "ticket text in the audit log");
+}
+
+#[tokio::test]
+async fn the_relays_form_settings_override_the_local_ones_and_the_policy_locks_still_win() {
+    let relay = relay().await;
+    let pc = Pc::new(&relay, &relay.token(1));
+    std::fs::write(
+        pc.paths.settings_file(),
+        "[branding]\ncompany_name = \"Set on this PC\"\n[form]\nrequire_phone = true\n",
+    )
+    .unwrap();
+    let policy_file = pc._dir.path().join("policy.toml");
+    let write_policy = |extra: &str| {
+        std::fs::write(
+            &policy_file,
+            format!(
+                "{extra}[settings.relay]\nurl = \"{}\"\nenrollment_token = \"x\"\n",
+                relay.proxy.url()
+            ),
+        )
+        .unwrap();
+        helpdesk_core::policy::Policy::load(&policy_file).unwrap()
+    };
+    let policy = write_policy("");
+    let local = Settings::load_with(&pc.paths, &policy).unwrap();
+    assert_eq!(local.branding.company_name, "Set on this PC");
+    assert!(local.form.require_phone);
+    let client = pc.client().await.unwrap();
+    assert!(
+        device::refresh_pushed_settings(&pc.paths, &client, Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    let pushed = Settings::load_with(&pc.paths, &policy).unwrap();
+    assert_eq!(
+        pushed.branding.company_name,
+        "Northwind IT (from the relay)"
+    );
+    assert!(
+        !pushed.form.require_phone,
+        "the relay's form replaces the PC's"
+    );
+    // A fresh cache is not fetched again.
+    assert!(
+        !device::refresh_pushed_settings(&pc.paths, &client, Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    // What the machine policy locks stays the policy's.
+    let locked = write_policy(
+        "locked = [\"branding.company_name\"]\n[settings.branding]\ncompany_name = \"Policy MSP\"\n",
+    );
+    let settled = Settings::load_with(&pc.paths, &locked).unwrap();
+    assert_eq!(settled.branding.company_name, "Policy MSP");
 }

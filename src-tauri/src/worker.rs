@@ -12,6 +12,9 @@ use helpdesk_core::secrets::OsKeychain;
 use helpdesk_core::submit::{self, RetryPolicy};
 use tauri::AppHandle;
 
+/// How old the relay's cached form settings may get before they are fetched again.
+const PUSHED_SETTINGS_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+
 /// How often the tickets' status is checked, before jitter.
 const POLL_EVERY: Duration = Duration::from_secs(600);
 
@@ -71,6 +74,18 @@ pub fn spawn(app: AppHandle) {
                 .await
                 .inspect_err(|e| tracing::debug!(error = %e, "not connected; saved tickets wait"))
                 .ok();
+            // A relay PC's form follows the relay's settings (cached, so they hold offline too).
+            if let Some(helpdesk_core::submit::Target::Relay(relay)) = &target {
+                if let Err(e) = helpdesk_core::relay::device::refresh_pushed_settings(
+                    &state.paths,
+                    relay,
+                    PUSHED_SETTINGS_MAX_AGE,
+                )
+                .await
+                {
+                    tracing::info!(error = %e, "the relay's form settings could not be fetched; keeping the cached ones");
+                }
+            }
             let delivery = target.as_ref().map(|t| {
                 t.delivery(
                     &settings,

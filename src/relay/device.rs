@@ -75,6 +75,39 @@ pub async fn connect(
     RelayClient::new(url, Some(&credential))
 }
 
+/// The relay's pushed form settings, cached on this PC (they apply offline too).
+pub fn pushed_settings_file(paths: &AppPaths) -> std::path::PathBuf {
+    paths.config_dir.join("relay-settings.json")
+}
+
+/// Fetches the form settings the relay pushes and caches them, when the cache is older than
+/// `max_age` (or missing). Returns whether they were fetched.
+///
+/// # Errors
+/// A [`RelayError`], or a cache that cannot be written.
+pub async fn refresh_pushed_settings(
+    paths: &AppPaths,
+    client: &RelayClient,
+    max_age: std::time::Duration,
+) -> Result<bool, RelayError> {
+    let file = pushed_settings_file(paths);
+    let fresh = std::fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < max_age);
+    if fresh {
+        return Ok(false);
+    }
+    let pushed = client.settings().await?;
+    let json =
+        serde_json::to_vec_pretty(&pushed).map_err(|e| RelayError::Unreadable(e.to_string()))?;
+    crate::paths::write_atomic(&file, &json, Some(0o644)).map_err(|e| {
+        RelayError::NotEnrolled(format!("the relay's settings could not be cached ({e})"))
+    })?;
+    Ok(true)
+}
+
 /// Forgets this PC's credential (after the relay refused it for good, an admin can enroll the PC
 /// again with a new token).
 ///

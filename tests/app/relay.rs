@@ -250,6 +250,7 @@ fn the_app_files_through_the_relay_enrolls_once_holds_no_key_and_is_refused_once
         "OK    Enroll this PC",
         "OK    Device identity: device ",
         "OK    The relay's Atera connection: the relay reaches Atera",
+        "OK    The relay's form settings",
     ] {
         assert!(report.contains(step), "{step:?} in:\n{report}");
     }
@@ -409,4 +410,51 @@ fn the_relay_killed_at_random_points_loses_nothing_and_doubles_nothing() {
         );
         std::thread::park_timeout(Duration::from_millis(300));
     }
+}
+
+/// The Debian install step, into a scratch root: the binary, the unit, a private config and key
+/// file and data directory; a second run keeps what the MSP edited.
+#[test]
+fn the_install_script_lays_out_the_relay_and_keeps_an_edited_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/relay/deploy/install.sh");
+    let install = || {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(relay_bin())
+            .env("DESTDIR", root.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    install();
+    let mode = |p: &str| {
+        std::fs::metadata(root.path().join(p))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("usr/bin/helpdesk-relay"), 0o755);
+    assert_eq!(mode("lib/systemd/system/helpdesk-relay.service"), 0o644);
+    assert_eq!(mode("etc/helpdesk-relay"), 0o750);
+    assert_eq!(mode("etc/helpdesk-relay/atera.key"), 0o600);
+    assert_eq!(mode("var/lib/helpdesk-relay"), 0o700);
+    let unit = std::fs::read_to_string(
+        root.path()
+            .join("lib/systemd/system/helpdesk-relay.service"),
+    )
+    .unwrap();
+    assert!(unit.contains(
+        "ExecStart=/usr/bin/helpdesk-relay serve --config /etc/helpdesk-relay/relay.toml"
+    ));
+    assert!(unit.contains("User=helpdesk-relay"));
+    let config = root.path().join("etc/helpdesk-relay/relay.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:9999\"\n").unwrap();
+    install();
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "listen = \"127.0.0.1:9999\"\n"
+    );
 }
