@@ -58,7 +58,7 @@ impl From<rusqlite::Error> for TrackingError {
 }
 
 /// A technician's latest reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Reply {
     pub text: String,
     pub at: String,
@@ -98,7 +98,7 @@ pub enum ChangeKind {
 }
 
 /// A comment in a ticket's thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ThreadComment {
     pub date: String,
     pub text: String,
@@ -145,27 +145,9 @@ impl Outbox {
     /// When the database cannot be read.
     pub fn my_tickets(&self) -> Result<Vec<MyTicket>, OutboxError> {
         let entries = self.list()?;
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT status, last_reply_text, last_reply_at, last_reply_by, unread FROM tracking WHERE reference = ?1")?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
-            let row = stmt
-                .query_row([&e.reference], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, bool>(4)?,
-                    ))
-                })
-                .optional()?;
-            let (status, text, at, by, unread) = row.unwrap_or_default();
-            let last_reply = text.filter(|t| !t.trim().is_empty()).map(|text| Reply {
-                text,
-                at: at.unwrap_or_default(),
-                by: by.unwrap_or_else(|| "Technician".into()),
-            });
+            let (status, last_reply, unread) = self.tracked(&e.reference)?;
             out.push(MyTicket {
                 reference: e.reference,
                 ticket_id: e.ticket_id,
@@ -180,6 +162,40 @@ impl Outbox {
             });
         }
         Ok(out)
+    }
+
+    /// What Atera last said about one ticket: its status, the latest technician reply, and
+    /// whether that reply is unread.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub(crate) fn tracked(
+        &self,
+        reference: &str,
+    ) -> Result<(Option<String>, Option<Reply>, bool), OutboxError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT status, last_reply_text, last_reply_at, last_reply_by, unread FROM tracking WHERE reference = ?1",
+                [reference],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, bool>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let (status, text, at, by, unread) = row.unwrap_or_default();
+        let last_reply = text.filter(|t| !t.trim().is_empty()).map(|text| Reply {
+            text,
+            at: at.unwrap_or_default(),
+            by: by.unwrap_or_else(|| "Technician".into()),
+        });
+        Ok((status, last_reply, unread))
     }
 
     fn tracked_open(&self) -> Result<Vec<TrackedRow>, OutboxError> {
@@ -540,7 +556,7 @@ impl Outbox {
         TrackingError::Atera(e)
     }
 
-    fn reference_of(&self, ticket_id: i64) -> Result<String, TrackingError> {
+    pub(crate) fn reference_of(&self, ticket_id: i64) -> Result<String, TrackingError> {
         self.conn()
             .query_row(
                 "SELECT reference FROM outbox WHERE ticket_id = ?1",

@@ -14,6 +14,7 @@ use helpdesk_core::outbox::{self, DeliveryResult, DeliveryTiming, Outbox, Submit
 use helpdesk_core::paths::AppPaths;
 use helpdesk_core::relay::config::Limits;
 use helpdesk_core::relay::protocol::{Refusal, RelayedState};
+use helpdesk_core::relay::server::RelayOptions;
 use helpdesk_core::relay::store::Store;
 use helpdesk_core::relay::{device, server, RelayClient, RelayError, RelayState};
 use helpdesk_core::sandbox::Sandbox;
@@ -23,6 +24,8 @@ use helpdesk_core::submit::{new_reference, RetryPolicy, SavedSubmission, Submiss
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::util;
+
+const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 
 const FAST: RetryPolicy = RetryPolicy {
     max_attempts: 2,
@@ -143,7 +146,12 @@ async fn relay_with(limits: Limits) -> Relay {
         util::client_for(&sandbox, util::KEY),
         settings,
         None,
-        limits,
+        RelayOptions {
+            limits,
+            // The tests poll by hand (`poll_once`) or by webhook.
+            poll_every: Duration::from_secs(3600),
+            webhook_secret: Some(WEBHOOK_SECRET.into()),
+        },
         Arc::new(SystemClock),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -568,4 +576,137 @@ async fn the_relays_form_settings_override_the_local_ones_and_the_policy_locks_s
     );
     let settled = Settings::load_with(&pc.paths, &locked).unwrap();
     assert_eq!(settled.branding.company_name, "Policy MSP");
+}
+
+#[tokio::test]
+async fn one_poll_by_the_relay_brings_every_devices_status_and_replies_and_wakes_its_events() {
+    let relay = relay().await;
+    let token = relay.token(10);
+    let pcs: Vec<Pc> = (0..10).map(|_| Pc::new(&relay, &token)).collect();
+    let mut filed = Vec::new();
+    for (n, pc) in pcs.iter().enumerate() {
+        filed.push(sent(pc.file(n).await.unwrap()));
+    }
+    let (a, a_ticket) = (&pcs[0], &filed[0]);
+    let a_client = a.client().await.unwrap();
+    let seq = a_client.events(0, Duration::ZERO).await.unwrap().seq;
+    // Nothing new: the long poll waits, then says so.
+    assert!(
+        !a_client
+            .events(seq, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .changed
+    );
+    let b_client = pcs[1].client().await.unwrap();
+    let b_seq = b_client.events(0, Duration::ZERO).await.unwrap().seq;
+
+    relay
+        .sandbox
+        .set_ticket_status(a_ticket.ticket_id, "Pending");
+    relay.sandbox.add_technician_comment(
+        a_ticket.ticket_id,
+        "Sam Tech",
+        "Try turning it off and on",
+        false,
+    );
+    let before = relay.sandbox.requests().len();
+    relay.state.poll_once().await;
+    let poll_requests = relay.sandbox.requests().len() - before;
+    // One pass for ten devices: a list page and the changed ticket's thread, not ten polls.
+    assert!(
+        poll_requests <= 4,
+        "{poll_requests} requests for one fleet poll"
+    );
+
+    let events = a_client.events(seq, Duration::from_secs(5)).await.unwrap();
+    assert!(events.changed);
+    let status = a_client.ticket(&a_ticket.reference).await.unwrap();
+    assert_eq!(status.status.as_deref(), Some("Pending"));
+    let reply = status.last_reply.clone().expect("the technician's reply");
+    assert_eq!(reply.text, "Try turning it off and on");
+    assert!(status.unread);
+    // The PC's My tickets merges it with its outbox, and its notification names the reply.
+    let before_list = vec![helpdesk_core::relay::protocol::TicketStatus {
+        status: Some("Open".into()),
+        last_reply: None,
+        ..status.clone()
+    }];
+    let changes = device::changes(&before_list, std::slice::from_ref(&status));
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let mine = device::my_tickets(&a.outbox, std::slice::from_ref(&status)).unwrap();
+    assert_eq!(mine[0].status.as_deref(), Some("Pending"));
+    // Another device's events did not fire.
+    assert!(
+        !b_client
+            .events(b_seq, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .changed
+    );
+
+    // The thread and a reply go through the relay, for the device that filed the ticket only.
+    let thread = a_client.thread(&a_ticket.reference).await.unwrap();
+    assert!(thread
+        .iter()
+        .any(|c| c.is_technician && c.text.contains("turning it off")));
+    assert_eq!(
+        refusal(&b_client.thread(&a_ticket.reference).await.unwrap_err()),
+        Refusal::NotFound
+    );
+    assert_eq!(
+        refusal(
+            &b_client
+                .reply(&a_ticket.reference, "mine now")
+                .await
+                .unwrap_err()
+        ),
+        Refusal::NotFound
+    );
+    a_client
+        .reply(&a_ticket.reference, "It works again, thanks")
+        .await
+        .unwrap();
+    let comments = util::posts(
+        &relay.sandbox,
+        &format!("/api/v3/tickets/{}/comments", a_ticket.ticket_id),
+    );
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains("It works again"));
+}
+
+#[tokio::test]
+async fn an_atera_webhook_at_the_secret_url_wakes_the_poller_and_a_wrong_secret_is_not_found() {
+    let relay = relay().await;
+    let pc = Pc::new(&relay, &relay.token(1));
+    let filed = sent(pc.file(1).await.unwrap());
+    // The relay's regular poll has seen the new ticket once (its first status is no news).
+    relay.state.poll_once().await;
+    let state = relay.state.clone();
+    tokio::spawn(state.run_polling());
+    let client = pc.client().await.unwrap();
+    let seq = client.events(0, Duration::ZERO).await.unwrap().seq;
+    let http = reqwest::Client::new();
+    let base = relay.proxy.url();
+    let wrong = http
+        .post(format!(
+            "{base}v1/atera-webhook/not-the-secret-at-all-0123456789"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    relay.sandbox.set_ticket_status(filed.ticket_id, "Closed");
+    let right = http
+        .post(format!("{base}v1/atera-webhook/{WEBHOOK_SECRET}"))
+        .body(r#"{"TicketID": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 204);
+    // The poller runs every hour here: only the webhook can have brought the change this fast.
+    let events = client.events(seq, Duration::from_secs(20)).await.unwrap();
+    assert!(events.changed, "the webhook did not wake the poller");
+    let status = client.ticket(&filed.reference).await.unwrap();
+    assert_eq!(status.status.as_deref(), Some("Closed"));
 }

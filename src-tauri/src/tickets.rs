@@ -57,6 +57,48 @@ fn client(state: &AppState) -> Result<helpdesk_core::atera::AteraClient, Tickets
         .map_err(|e| TicketsError::new("atera", e.user_message()))
 }
 
+fn relay_error(e: &helpdesk_core::relay::RelayError) -> TicketsError {
+    TicketsError::new(
+        if e.is_retryable() { "network" } else { "atera" },
+        e.user_message(),
+    )
+}
+
+/// On a relay PC, its relay client (the PC reads its tickets there, never from Atera).
+async fn relay_client(
+    state: &AppState,
+) -> Option<Result<helpdesk_core::relay::RelayClient, TicketsError>> {
+    let settings = state.settings();
+    if !settings.relay.enabled() {
+        return None;
+    }
+    Some(
+        helpdesk_core::relay::device::connect(
+            &state.paths,
+            &settings,
+            &helpdesk_core::secrets::OsKeychainEntry::device_credential(&state.paths),
+        )
+        .await
+        .map_err(|e| relay_error(&e)),
+    )
+}
+
+/// The reference of one of this PC's tickets on the relay, by its Atera id.
+async fn relay_reference(
+    relay: &helpdesk_core::relay::RelayClient,
+    ticket_id: i64,
+) -> Result<String, TicketsError> {
+    relay
+        .tickets()
+        .await
+        .map_err(|e| relay_error(&e))?
+        .tickets
+        .into_iter()
+        .find(|t| t.ticket_id == Some(ticket_id))
+        .map(|t| t.reference)
+        .ok_or_else(|| TicketsError::new("atera", "This ticket is not one of this PC's."))
+}
+
 /// Opens (or focuses) the window, optionally on one ticket.
 pub fn open_window(app: &AppHandle, ticket_id: Option<i64>) {
     if let Some(w) = app.get_webview_window(TICKETS_WINDOW) {
@@ -84,11 +126,20 @@ pub fn open_window(app: &AppHandle, ticket_id: Option<i64>) {
 }
 
 #[tauri::command]
-pub fn my_tickets_list(state: AppStateArc<'_>) -> Result<Value, TicketsError> {
+pub async fn my_tickets_list(state: AppStateArc<'_>) -> Result<Value, TicketsError> {
+    let state = state.inner().clone();
     let settings = state.settings();
-    let tickets = outbox(&state)?
-        .my_tickets()
-        .map_err(|e| TicketsError::new("internal", e.to_string()))?;
+    let outbox = outbox(&state)?;
+    let tickets = match relay_client(&state).await {
+        // A relay PC: its outbox with what the relay knows (numbers, status, replies); offline,
+        // the outbox alone.
+        Some(Ok(relay)) => {
+            let known = relay.tickets().await.map(|l| l.tickets).unwrap_or_default();
+            helpdesk_core::relay::device::my_tickets(&outbox, &known)
+        }
+        _ => outbox.my_tickets(),
+    }
+    .map_err(|e| TicketsError::new("internal", e.to_string()))?;
     let open_ticket = state.open_ticket.lock().ok().and_then(|mut p| p.take());
     Ok(json!({
         "company_name": settings.branding.company_name,
@@ -106,11 +157,35 @@ pub async fn my_tickets_thread(
 ) -> Result<Value, TicketsError> {
     let state = state.inner().clone();
     let outbox = outbox(&state)?;
-    let comments = outbox.thread(&client(&state)?, ticket_id).await?;
-    let ticket = outbox
-        .my_tickets()
-        .ok()
-        .and_then(|all| all.into_iter().find(|t| t.ticket_id == Some(ticket_id)));
+    let (comments, ticket) = match relay_client(&state).await {
+        Some(relay) => {
+            let relay = relay?;
+            let known = relay.tickets().await.map_err(|e| relay_error(&e))?.tickets;
+            let reference = known
+                .iter()
+                .find(|t| t.ticket_id == Some(ticket_id))
+                .map(|t| t.reference.clone())
+                .ok_or_else(|| {
+                    TicketsError::new("atera", "This ticket is not one of this PC's.")
+                })?;
+            let comments = relay
+                .thread(&reference)
+                .await
+                .map_err(|e| relay_error(&e))?;
+            let ticket = helpdesk_core::relay::device::my_tickets(&outbox, &known)
+                .ok()
+                .and_then(|all| all.into_iter().find(|t| t.reference == reference));
+            (comments, ticket)
+        }
+        None => {
+            let comments = outbox.thread(&client(&state)?, ticket_id).await?;
+            let ticket = outbox
+                .my_tickets()
+                .ok()
+                .and_then(|all| all.into_iter().find(|t| t.ticket_id == Some(ticket_id)));
+            (comments, ticket)
+        }
+    };
     crate::worker::refresh_pending(&app);
     Ok(json!({
         "ticket_id": ticket_id,
@@ -128,9 +203,24 @@ pub async fn my_tickets_reply(
     text: String,
 ) -> Result<Value, TicketsError> {
     let state = state.inner().clone();
-    outbox(&state)?
-        .reply(&client(&state)?, ticket_id, &text)
-        .await?;
+    match relay_client(&state).await {
+        Some(relay) => {
+            let relay = relay?;
+            if text.trim().is_empty() {
+                return Err(TicketsError::new("invalid", "Write a reply first."));
+            }
+            let reference = relay_reference(&relay, ticket_id).await?;
+            relay
+                .reply(&reference, text.trim())
+                .await
+                .map_err(|e| relay_error(&e))?;
+        }
+        None => {
+            outbox(&state)?
+                .reply(&client(&state)?, ticket_id, &text)
+                .await?
+        }
+    }
     Ok(json!({ "ok": true }))
 }
 

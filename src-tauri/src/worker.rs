@@ -26,8 +26,14 @@ pub fn spawn_poller(app: AppHandle) {
         let Some(outbox) = state.outbox.clone() else {
             return;
         };
+        // A relay PC follows its tickets on the relay (which polls Atera once for the fleet).
+        let mut relay_seen: Option<(u64, Vec<helpdesk_core::relay::protocol::TicketStatus>)> = None;
         loop {
             let settings = state.settings();
+            if settings.relay.enabled() {
+                relay_seen = follow_relay(&app, &state, relay_seen).await;
+                continue;
+            }
             if let Ok(client) = submit::connect(&state.paths, &settings, &OsKeychain) {
                 match outbox.poll_tickets(&client).await {
                     Ok(changes) => crate::tickets::notify_changes(&app, &changes),
@@ -55,6 +61,54 @@ pub fn spawn_poller(app: AppHandle) {
             );
         }
     });
+}
+
+/// One long poll of the relay's events for this PC; on a change, the new list, and a
+/// notification per new status or reply. Returns what was seen; waits a minute after a failure.
+async fn follow_relay(
+    app: &AppHandle,
+    state: &crate::AppState,
+    seen: Option<(u64, Vec<helpdesk_core::relay::protocol::TicketStatus>)>,
+) -> Option<(u64, Vec<helpdesk_core::relay::protocol::TicketStatus>)> {
+    let credentials = helpdesk_core::secrets::OsKeychainEntry::device_credential(&state.paths);
+    let settings = state.settings();
+    let relay =
+        match helpdesk_core::relay::device::connect(&state.paths, &settings, &credentials).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "not enrolled with the relay yet");
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                return seen;
+            }
+        };
+    let after = seen.as_ref().map_or(u64::MAX, |(seq, _)| *seq);
+    let events = match relay.events(after, Duration::from_secs(30)).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::info!(error = %e, "the relay's events failed; trying again in a minute");
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return seen;
+        }
+    };
+    if !events.changed {
+        return seen;
+    }
+    match relay.tickets().await {
+        Ok(list) => {
+            if let Some((_, before)) = &seen {
+                let changes = helpdesk_core::relay::device::changes(before, &list.tickets);
+                crate::tickets::notify_changes(app, &changes);
+            }
+            let _ =
+                tauri::Emitter::emit_to(app, crate::tickets::TICKETS_WINDOW, "tickets-changed", ());
+            Some((events.seq, list.tickets))
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "the relay's list failed; trying again in a minute");
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            seen
+        }
+    }
 }
 
 /// Starts the worker on the app's async runtime. The schedule itself is the core's

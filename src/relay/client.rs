@@ -204,11 +204,7 @@ impl RelayClient {
     /// # Errors
     /// A [`RelayError`]; another device's ticket is [`Refusal::NotFound`].
     pub async fn ticket(&self, reference: &str) -> Result<TicketStatus, RelayError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| RelayError::Unreadable("bad base URL".into()))?
-            .pop_if_empty()
-            .extend(["v1", "tickets", reference]);
+        let url = self.ticket_url(reference, None)?;
         self.send_url(Method::GET, url, None::<&()>, None).await
     }
 
@@ -230,6 +226,65 @@ impl RelayClient {
             .send(Method::GET, "v1/check", None::<&()>, None)
             .await?;
         Ok(body.message)
+    }
+
+    /// The conversation of one of this device's filed tickets.
+    ///
+    /// # Errors
+    /// A [`RelayError`]; another device's ticket is [`Refusal::NotFound`].
+    pub async fn thread(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<crate::tracking::ThreadComment>, RelayError> {
+        let url = self.ticket_url(reference, Some("thread"))?;
+        let thread: super::protocol::Thread =
+            self.send_url(Method::GET, url, None::<&()>, None).await?;
+        Ok(thread.comments)
+    }
+
+    /// Posts the user's reply to one of this device's tickets.
+    ///
+    /// # Errors
+    /// A [`RelayError`].
+    pub async fn reply(&self, reference: &str, text: &str) -> Result<(), RelayError> {
+        let url = self.ticket_url(reference, Some("replies"))?;
+        let body = super::protocol::ReplyRequest { text: text.into() };
+        self.send_url::<_, serde::de::IgnoredAny>(Method::POST, url, Some(&body), None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Waits (up to `wait`, at most 30 s) for this device's tickets to change after `after`.
+    ///
+    /// # Errors
+    /// A [`RelayError`].
+    pub async fn events(
+        &self,
+        after: u64,
+        wait: Duration,
+    ) -> Result<super::protocol::Events, RelayError> {
+        let wait_ms = (wait.as_millis() as u64).min(super::protocol::MAX_EVENTS_WAIT_MS);
+        self.send(
+            Method::GET,
+            &format!("v1/events?after={after}&wait_ms={wait_ms}"),
+            None::<&()>,
+            Some(Duration::from_millis(wait_ms + 15_000)),
+        )
+        .await
+    }
+
+    fn ticket_url(&self, reference: &str, tail: Option<&str>) -> Result<Url, RelayError> {
+        let mut url = self.base.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| RelayError::Unreadable("bad base URL".into()))?;
+            segments.pop_if_empty().extend(["v1", "tickets", reference]);
+            if let Some(tail) = tail {
+                segments.push(tail);
+            }
+        }
+        Ok(url)
     }
 
     /// What the relay knows this device as.
@@ -321,8 +376,12 @@ impl RelayClient {
             });
         }
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| RelayError::Unreadable(e.to_string()));
+            let body: &[u8] = if bytes.trim_ascii().is_empty() {
+                b"null"
+            } else {
+                &bytes
+            };
+            return serde_json::from_slice(body).map_err(|e| RelayError::Unreadable(e.to_string()));
         }
         if status.as_u16() == 429 {
             return Err(RelayError::RateLimited { retry_after });

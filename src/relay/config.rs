@@ -66,6 +66,11 @@ pub struct AteraSection {
     pub auth_mode: AuthMode,
     /// A file holding only the key, readable by the relay's user alone.
     pub key_file: Option<PathBuf>,
+    /// How often the relay reads Atera's changes for every device's tickets (at least 30).
+    pub poll_seconds: u64,
+    /// The secret part of the webhook URL `https://relay/v1/atera-webhook/<secret>` to give
+    /// Atera (at least 32 characters); without it the relay only polls.
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for AteraSection {
@@ -74,6 +79,8 @@ impl Default for AteraSection {
             endpoint: "app.atera.com".into(),
             auth_mode: AuthMode::Auto,
             key_file: None,
+            poll_seconds: 120,
+            webhook_secret: None,
         }
     }
 }
@@ -148,10 +155,33 @@ impl RelayConfig {
                 config.listen
             )));
         }
+        if config.atera.poll_seconds < 30 {
+            return Err(invalid(
+                "atera.poll_seconds must be at least 30, so the fleet stays polite to Atera".into(),
+            ));
+        }
+        if let Some(secret) = &config.atera.webhook_secret {
+            let ok = secret.len() >= 32
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(invalid("atera.webhook_secret must be at least 32 letters, digits, '-' or '_' (e.g. `openssl rand -hex 24`)".into()));
+            }
+        }
         if config.limits.submissions_per_hour == 0 || config.limits.requests_per_minute == 0 {
             return Err(invalid("limits must be at least 1".into()));
         }
         Ok(config)
+    }
+
+    /// The relay's behaviour beyond its store.
+    pub fn options(&self) -> super::server::RelayOptions {
+        super::server::RelayOptions {
+            limits: self.limits.clone(),
+            poll_every: std::time::Duration::from_secs(self.atera.poll_seconds),
+            webhook_secret: self.atera.webhook_secret.clone(),
+        }
     }
 
     /// The relay's database.

@@ -129,3 +129,87 @@ pub fn credential_refused(error: &RelayError) -> bool {
         }
     )
 }
+
+/// "My tickets" on a relay PC: this PC's outbox (what has not reached the relay yet, and what
+/// has), with what the relay knows of each (its ticket number, Atera's status, the latest
+/// reply). `relay` is the relay's list for this device.
+///
+/// # Errors
+/// When the outbox cannot be read.
+pub fn my_tickets(
+    outbox: &crate::outbox::Outbox,
+    relay: &[super::protocol::TicketStatus],
+) -> Result<Vec<crate::tracking::MyTicket>, crate::outbox::OutboxError> {
+    use super::protocol::RelayedState;
+    use crate::outbox::EntryState;
+    let mut mine = outbox.my_tickets()?;
+    for t in &mut mine {
+        let Some(r) = relay.iter().find(|r| r.reference == t.reference) else {
+            continue;
+        };
+        t.ticket_id = r.ticket_id.or(t.ticket_id);
+        t.ticket_number = r.ticket_number.clone().or(t.ticket_number.take());
+        t.status = r.status.clone();
+        t.last_reply = r.last_reply.clone();
+        t.unread = r.unread;
+        match r.state {
+            RelayedState::Filed => {}
+            // Handed over, not in Atera yet: being sent, as the user sees it.
+            RelayedState::Queued => t.state = EntryState::Sending,
+            RelayedState::Failed | RelayedState::Blocked => {
+                t.state = EntryState::Failed;
+                t.last_error = r.reason.clone();
+            }
+        }
+    }
+    Ok(mine)
+}
+
+/// What changed between two of the relay's lists for this device: new statuses and new replies,
+/// for notifications.
+pub fn changes(
+    before: &[super::protocol::TicketStatus],
+    after: &[super::protocol::TicketStatus],
+) -> Vec<crate::tracking::TicketChange> {
+    use crate::tracking::{ChangeKind, TicketChange};
+    let mut out = Vec::new();
+    for now in after {
+        let (Some(ticket_id), Some(was)) = (
+            now.ticket_id,
+            before.iter().find(|b| b.reference == now.reference),
+        ) else {
+            continue;
+        };
+        let number = now
+            .ticket_number
+            .clone()
+            .unwrap_or_else(|| ticket_id.to_string());
+        if let (Some(from), Some(to)) = (&was.status, &now.status) {
+            if from != to {
+                out.push(TicketChange {
+                    ticket_id,
+                    ticket_number: number.clone(),
+                    subject: now.subject.clone(),
+                    kind: ChangeKind::Status {
+                        from: from.clone(),
+                        to: to.clone(),
+                    },
+                });
+            }
+        }
+        if let Some(reply) = &now.last_reply {
+            if was.last_reply.as_ref() != Some(reply) {
+                out.push(TicketChange {
+                    ticket_id,
+                    ticket_number: number,
+                    subject: now.subject.clone(),
+                    kind: ChangeKind::Reply {
+                        by: reply.by.clone(),
+                        text: reply.text.clone(),
+                    },
+                });
+            }
+        }
+    }
+    out
+}

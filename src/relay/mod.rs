@@ -62,7 +62,7 @@ pub fn open(config: &RelayConfig, evaluator: PathBuf) -> Result<Arc<RelayState>,
         atera,
         settings,
         rules,
-        config.limits.clone(),
+        config.options(),
         Arc::new(crate::clock::SystemClock),
     ))
 }

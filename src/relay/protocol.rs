@@ -81,7 +81,40 @@ pub struct TicketStatus {
     /// Why it failed or was blocked, in words for the user.
     #[serde(default)]
     pub reason: Option<String>,
+    /// Atera's status, as the relay last read it (it polls once for every device).
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub last_reply: Option<crate::tracking::Reply>,
+    /// A technician replied since the device last read the thread.
+    #[serde(default)]
+    pub unread: bool,
 }
+
+/// `GET /v1/tickets/{reference}/thread`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Thread {
+    pub comments: Vec<crate::tracking::ThreadComment>,
+}
+
+/// `POST /v1/tickets/{reference}/replies`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    pub text: String,
+}
+
+/// `GET /v1/events?after=N&wait_ms=M`: answers when this device's tickets changed after `N` (or
+/// when the wait ends); the device then reads its list again.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Events {
+    pub seq: u64,
+    pub changed: bool,
+}
+
+/// The longest an events request waits.
+pub const MAX_EVENTS_WAIT_MS: u64 = 30_000;
+/// The longest reply a device may post.
+pub const MAX_REPLY_CHARS: usize = 20_000;
 
 /// `GET /v1/tickets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

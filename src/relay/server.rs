@@ -37,7 +37,7 @@ pub struct RelayState {
     pub atera: AteraClient,
     pub settings: Settings,
     pub rules: Option<RulesConfig>,
-    pub limits: super::config::Limits,
+    pub options: RelayOptions,
     pub clock: Arc<dyn crate::clock::Clock>,
     /// Bumped whenever an entry changes state; submits waiting for their filing watch it.
     changed: watch::Sender<u64>,
@@ -45,6 +45,30 @@ pub struct RelayState {
     wake: tokio::sync::Notify,
     counters: Mutex<Counters>,
     windows: Mutex<HashMap<String, DeviceWindow>>,
+    /// Per device, a counter bumped whenever one of its tickets changes (events).
+    device_seq: Mutex<HashMap<String, u64>>,
+    /// Wakes the Atera poller (a webhook came in).
+    poll_wake: tokio::sync::Notify,
+}
+
+/// How the relay behaves, beyond its store and Atera client.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    pub limits: super::config::Limits,
+    /// How often the relay reads Atera's changes for every device's tickets.
+    pub poll_every: Duration,
+    /// The secret path segment of `POST /v1/atera-webhook/{secret}`; no webhook without it.
+    pub webhook_secret: Option<String>,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            limits: super::config::Limits::default(),
+            poll_every: Duration::from_secs(120),
+            webhook_secret: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for RelayState {
@@ -60,6 +84,9 @@ struct Counters {
     deliveries: HashMap<&'static str, u64>,
     delivery_seconds_sum: f64,
     delivery_count: u64,
+    polls: u64,
+    poll_errors: u64,
+    webhooks: u64,
 }
 
 /// A device's use of its limits in the current minute and hour.
@@ -78,7 +105,7 @@ impl RelayState {
         atera: AteraClient,
         settings: Settings,
         rules: Option<RulesConfig>,
-        limits: super::config::Limits,
+        options: RelayOptions,
         clock: Arc<dyn crate::clock::Clock>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -87,13 +114,68 @@ impl RelayState {
             atera,
             settings,
             rules,
-            limits,
+            options,
             clock,
             changed: watch::channel(0).0,
             wake: tokio::sync::Notify::new(),
             counters: Mutex::default(),
             windows: Mutex::default(),
+            device_seq: Mutex::default(),
+            poll_wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Marks a ticket changed: its device's events answer, and waiting submits look again.
+    fn bump(&self, reference: &str) {
+        if let Ok(Some(device)) = self.store.owner(reference) {
+            *self
+                .device_seq
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(device)
+                .or_default() += 1;
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    fn seq_of(&self, device: &str) -> u64 {
+        self.device_seq
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(device)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// One read of Atera's changes for every device's tickets at once (the core's polite
+    /// `lastmodified` pass, with its hourly budget): the load on Atera does not grow with the
+    /// number of PCs.
+    pub async fn poll_once(&self) {
+        match self.queue.poll_tickets(&self.atera).await {
+            Ok(changes) => {
+                self.counters().polls += 1;
+                for change in changes {
+                    if let Ok(reference) = self.queue.reference_of(change.ticket_id) {
+                        self.bump(&reference);
+                    }
+                }
+            }
+            Err(e) => {
+                self.counters().poll_errors += 1;
+                tracing::info!(error = %e, "reading Atera's changes failed; next cycle");
+            }
+        }
+    }
+
+    /// The poller: every `poll_every`, or at once after a webhook.
+    pub async fn run_polling(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.options.poll_every) => {}
+                () = self.poll_wake.notified() => {}
+            }
+            self.poll_once().await;
+        }
     }
 
     fn now(&self) -> i64 {
@@ -168,7 +250,7 @@ impl RelayState {
                 c.delivery_seconds_sum += started.elapsed().as_secs_f64();
                 c.delivery_count += 1;
             }
-            self.changed.send_modify(|n| *n += 1);
+            self.bump(&reference);
             if let Err(e) = &result {
                 tracing::error!(reference, error = %e, "the relay's queue failed; delivery stops until the next cycle");
                 return Duration::from_secs(5);
@@ -199,6 +281,7 @@ impl RelayState {
         let Some(entry) = self.queue.entry(reference)? else {
             return Ok(None);
         };
+        let (status, last_reply, unread) = self.queue.tracked(reference)?;
         let state = match entry.state {
             EntryState::Sent => RelayedState::Filed,
             EntryState::Failed if entry.blocked => RelayedState::Blocked,
@@ -220,6 +303,9 @@ impl RelayState {
                 ),
                 _ => None,
             },
+            status,
+            last_reply,
+            unread,
         }))
     }
 
@@ -276,6 +362,21 @@ impl RelayState {
                 .collect(),
         );
         metric(
+            "helpdesk_relay_atera_polls_total",
+            "counter",
+            "Reads of Atera's changes for all devices at once, by result.",
+            vec![
+                ("{result=\"ok\"}".into(), c.polls.to_string()),
+                ("{result=\"error\"}".into(), c.poll_errors.to_string()),
+            ],
+        );
+        metric(
+            "helpdesk_relay_webhooks_total",
+            "counter",
+            "Atera webhooks received at the secret URL.",
+            vec![(String::new(), c.webhooks.to_string())],
+        );
+        metric(
             "helpdesk_relay_atera_delivery_seconds",
             "summary",
             "Time spent filing tickets in Atera (all requests of one delivery).",
@@ -309,12 +410,12 @@ impl RelayState {
             w.submissions = 0;
         }
         if ticket {
-            if w.submissions >= self.limits.submissions_per_hour {
+            if w.submissions >= self.options.limits.submissions_per_hour {
                 return Err(Refusal::RateLimited);
             }
             w.submissions += 1;
         } else {
-            if w.requests >= self.limits.requests_per_minute {
+            if w.requests >= self.options.limits.requests_per_minute {
                 return Err(Refusal::RateLimited);
             }
             w.requests += 1;
@@ -650,6 +751,166 @@ async fn one_ticket(
         })
 }
 
+/// The ticket id of one of `device`'s filed tickets.
+fn owned_ticket(
+    state: &RelayState,
+    device: &DeviceIdentity,
+    reference: &str,
+) -> Result<i64, ApiError> {
+    let owner = state
+        .store
+        .owner(reference)
+        .map_err(|e| from_store(state, e))?;
+    let not_found = || refused(state, Refusal::NotFound, refusal_message(Refusal::NotFound));
+    if owner.as_deref() != Some(device.device_id.as_str()) {
+        return Err(not_found());
+    }
+    state
+        .status(reference)
+        .map_err(|e| store_failed(state, e))?
+        .and_then(|s| s.ticket_id)
+        .ok_or_else(|| {
+            refused(
+                state,
+                Refusal::NotFound,
+                "the ticket is not filed in Atera yet; its thread follows once it is",
+            )
+        })
+}
+
+fn from_tracking(state: &RelayState, e: crate::tracking::TrackingError) -> ApiError {
+    use crate::tracking::TrackingError;
+    match e {
+        TrackingError::EmptyReply => refused(state, Refusal::Invalid, "write a reply first"),
+        TrackingError::NotMine(_) => {
+            refused(state, Refusal::NotFound, refusal_message(Refusal::NotFound))
+        }
+        TrackingError::Atera(a) => {
+            tracing::warn!(error = %a, "Atera failed for a device's thread or reply");
+            let mut e = refused(
+                state,
+                if matches!(a, crate::atera::AteraError::RateLimited { .. }) {
+                    Refusal::RateLimited
+                } else {
+                    Refusal::Unavailable
+                },
+                "the relay could not reach Atera for this; try again shortly",
+            );
+            if let crate::atera::AteraError::RateLimited { retry_after } = a {
+                e.retry_after = Some(retry_after.map_or(60, |d| d.as_secs().clamp(1, 3600)));
+            }
+            e
+        }
+        other => store_failed(state, other),
+    }
+}
+
+async fn thread(
+    State(state): State<Arc<RelayState>>,
+    UrlPath(reference): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Json<super::protocol::Thread>, ApiError> {
+    let device = device(&state, &headers, false)?;
+    let ticket_id = owned_ticket(&state, &device, &reference)?;
+    let comments = state
+        .queue
+        .thread(&state.atera, ticket_id)
+        .await
+        .map_err(|e| from_tracking(&state, e))?;
+    Ok(Json(super::protocol::Thread { comments }))
+}
+
+async fn reply(
+    State(state): State<Arc<RelayState>>,
+    UrlPath(reference): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let device = device(&state, &headers, false)?;
+    let request: super::protocol::ReplyRequest = parse_json(&state, body).await?;
+    if request.text.chars().count() > super::protocol::MAX_REPLY_CHARS {
+        return Err(refused(
+            &state,
+            Refusal::Invalid,
+            &format!(
+                "a reply is limited to {} characters",
+                super::protocol::MAX_REPLY_CHARS
+            ),
+        ));
+    }
+    let ticket_id = owned_ticket(&state, &device, &reference)?;
+    state
+        .queue
+        .reply(&state.atera, ticket_id, &request.text)
+        .await
+        .map_err(|e| from_tracking(&state, e))?;
+    let _ = state.store.audit(
+        state.now(),
+        Some(&device.device_id),
+        "replied",
+        Some(&reference),
+        None,
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn events(
+    State(state): State<Arc<RelayState>>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Json<super::protocol::Events>, ApiError> {
+    let device = device(&state, &headers, false)?;
+    let wait = Duration::from_millis(query.wait_ms.min(super::protocol::MAX_EVENTS_WAIT_MS));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = state.changed.subscribe();
+    loop {
+        let seq = state.seq_of(&device.device_id);
+        // A relay that restarted counts from 0 again: any other number is news.
+        if seq != query.after {
+            return Ok(Json(super::protocol::Events { seq, changed: true }));
+        }
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .is_err()
+        {
+            return Ok(Json(super::protocol::Events {
+                seq,
+                changed: false,
+            }));
+        }
+    }
+}
+
+/// Atera's webhook (new, status-changed and closed tickets, on its higher plans), at a secret
+/// URL: it only wakes the poller, so a forged call costs one polite read and changes nothing.
+async fn webhook(
+    State(state): State<Arc<RelayState>>,
+    UrlPath(secret): UrlPath<String>,
+    body: Body,
+) -> StatusCode {
+    let known = state
+        .options
+        .webhook_secret
+        .as_deref()
+        .is_some_and(|s| super::store::same_secret(s, &secret));
+    if !known {
+        return StatusCode::NOT_FOUND;
+    }
+    // The body is not trusted or needed; read (bounded) and drop it.
+    let _ = axum::body::to_bytes(body, 64 * 1024).await;
+    state.counters().webhooks += 1;
+    state.poll_wake.notify_one();
+    StatusCode::NO_CONTENT
+}
+
 async fn whoami(
     State(state): State<Arc<RelayState>>,
     headers: HeaderMap,
@@ -740,6 +1001,10 @@ pub fn router(state: Arc<RelayState>) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/tickets", post(submit).get(my_tickets))
         .route("/v1/tickets/{reference}", get(one_ticket))
+        .route("/v1/tickets/{reference}/thread", get(thread))
+        .route("/v1/tickets/{reference}/replies", post(reply))
+        .route("/v1/events", get(events))
+        .route("/v1/atera-webhook/{secret}", post(webhook))
         .route("/v1/device", get(whoami))
         .route("/v1/settings", get(pushed_settings))
         .route("/v1/check", get(atera_check))
@@ -763,10 +1028,12 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     let listener = super::tls::TlsListener::new(listener, acceptor)?;
     let deliveries = tokio::spawn(state.clone().run_deliveries());
+    let polling = tokio::spawn(state.clone().run_polling());
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     deliveries.abort();
+    polling.abort();
     result
 }
 
@@ -780,10 +1047,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let deliveries = tokio::spawn(state.clone().run_deliveries());
+    let polling = tokio::spawn(state.clone().run_polling());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     deliveries.abort();
+    polling.abort();
     result
 }

@@ -464,6 +464,11 @@ fn digest(secret: &str) -> String {
         .collect()
 }
 
+/// Compares two secrets (by their digests) in time independent of where they differ.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    same_digest(&digest(a), &digest(b))
+}
+
 /// Compares two digests in time independent of where they differ.
 fn same_digest(a: &str, b: &str) -> bool {
     a.len() == b.len()
