@@ -129,6 +129,12 @@ struct Relay {
 }
 
 async fn relay_with(limits: Limits) -> Relay {
+    relay_with_rules(limits, None).await
+}
+
+/// A relay whose dispatcher rules are `script`, evaluated by the real `helpdesk-relay` binary
+/// re-run as the rules child.
+async fn relay_with_rules(limits: Limits, script: Option<&str>) -> Relay {
     let sandbox = util::sandbox().await;
     let customer = sandbox.add_customer("Acme Dental");
     let dir = tempfile::tempdir().unwrap();
@@ -145,7 +151,11 @@ async fn relay_with(limits: Limits) -> Relay {
         Outbox::open_with(&db, Arc::new(SystemClock), timing).unwrap(),
         util::client_for(&sandbox, util::KEY),
         settings,
-        None,
+        script.map(|script| helpdesk_core::submit::RulesConfig {
+            exe: env!("CARGO_BIN_EXE_helpdesk-relay").into(),
+            script: script.into(),
+            limits: helpdesk_core::rules::RuleLimits::default(),
+        }),
         RelayOptions {
             limits,
             // The tests poll by hand (`poll_once`) or by webhook.
@@ -613,6 +623,7 @@ async fn one_poll_by_the_relay_brings_every_devices_status_and_replies_and_wakes
     let before = relay.sandbox.requests().len();
     relay.state.poll_once().await;
     let poll_requests = relay.sandbox.requests().len() - before;
+    eprintln!("one fleet poll for 10 devices: {poll_requests} requests to Atera");
     // One pass for ten devices: a list page and the changed ticket's thread, not ten polls.
     assert!(
         poll_requests <= 4,
@@ -709,4 +720,78 @@ async fn an_atera_webhook_at_the_secret_url_wakes_the_poller_and_a_wrong_secret_
     assert!(events.changed, "the webhook did not wake the poller");
     let status = client.ticket(&filed.reference).await.unwrap();
     assert_eq!(status.status.as_deref(), Some("Closed"));
+}
+
+#[tokio::test]
+async fn a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends() {
+    let relay = relay().await;
+    let other_customer = relay.sandbox.add_customer("Someone Else Ltd");
+    let victim =
+        relay
+            .sandbox
+            .add_contact(other_customer, "Vic", "Tim", "vic@someone-else.example");
+    let pc = Pc::new(&relay, &relay.token(1));
+    let client = pc.client().await.unwrap();
+    let settings = Settings::default();
+    let mut saved = SavedSubmission::new(
+        &settings,
+        Submission {
+            form: form(1),
+            reference: new_reference(),
+            screenshots: &[],
+            inventory: None,
+        },
+    )
+    .unwrap();
+    saved.contact = Some(helpdesk_core::submit::ContactMatch::Existing {
+        end_user_id: victim,
+        name: "Vic Tim".into(),
+        customer: None,
+    });
+    let status = client.submit(&saved, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(status.state, RelayedState::Filed);
+    let ticket = &relay.sandbox.tickets()[0];
+    assert_ne!(
+        ticket.request_json["EndUserID"].as_i64(),
+        Some(victim),
+        "the ticket was filed as another customer's contact"
+    );
+    let requester = relay
+        .sandbox
+        .contacts()
+        .into_iter()
+        .find(|c| c.email == "dana1@acme-dental.example")
+        .expect("the relay matched the requester itself");
+    assert_eq!(requester.customer_id, relay.customer);
+}
+
+#[tokio::test]
+async fn the_rules_run_on_the_relay_for_every_device_and_an_exception_reaches_the_user() {
+    let relay = relay_with_rules(
+        Limits::default(),
+        Some("if 'jams' in msg: priority = 'High'\nif 'blocked.example' in email: exception = 'Tickets from this address go to the front desk.'\n"),
+    )
+    .await;
+    let pc = Pc::new(&relay, &relay.token(1));
+    sent(pc.file(1).await.unwrap());
+    assert_eq!(relay.sandbox.tickets()[0].priority, "High");
+    // An exception stops the ticket on the relay; the PC's form hears the rule's words.
+    let target = Target::Relay(pc.client().await.unwrap());
+    let delivery = target.delivery(&pc.settings, None, "0.1.0", FAST);
+    let submission = Submission {
+        form: TicketForm {
+            email: "someone@blocked.example".into(),
+            ..form(2)
+        },
+        reference: new_reference(),
+        screenshots: &[],
+        inventory: None,
+    };
+    match outbox::submit(&pc.outbox, &pc.settings, submission, Ok(&delivery)).await {
+        Err(helpdesk_core::submit::SubmitError::Blocked(reason)) => {
+            assert_eq!(reason, "Tickets from this address go to the front desk.")
+        }
+        other => panic!("expected the rule's exception, got {other:?}"),
+    }
+    assert_eq!(relay.sandbox.tickets().len(), 1);
 }

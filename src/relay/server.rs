@@ -642,7 +642,12 @@ async fn submit(
 ) -> Result<Json<TicketStatus>, ApiError> {
     let device = device(&state, &headers, false)?;
     let request: SubmitRequest = parse_json(&state, body).await?;
-    let saved = request.submission;
+    let mut saved = request.submission;
+    // What older app versions stored after matching and the rules is the relay's to decide: a
+    // device must not name a contact (another customer's) or skip the rules.
+    saved.contact = None;
+    saved.values = None;
+    saved.append = None;
     if !valid_reference(&saved.reference) {
         return Err(refused(
             &state,
