@@ -113,8 +113,10 @@ fn main() {
                 .arg(dir.path().join("relay.toml"))
                 .args(["enroll", "create", "--customer", &customer.to_string()])
                 .args(["--customer-name", "Bench Customer", "--uses", &devices.to_string()])
+                .env("HELPDESK_RELAY_ATERA_KEY", KEY)
                 .output()
                 .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8(out.stdout).unwrap().trim().to_string()
         };
         let base = sandbox.requests().len();

@@ -31,6 +31,11 @@ struct RelayProcess {
 
 impl RelayProcess {
     fn start(sandbox: &TestSandbox) -> Self {
+        Self::start_with(sandbox, "")
+    }
+
+    /// With `extra` appended to `relay.toml` (before `[atera]`).
+    fn start_with(sandbox: &TestSandbox, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -40,7 +45,7 @@ impl RelayProcess {
         std::fs::write(
             dir.path().join("relay.toml"),
             format!(
-                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[atera]\nendpoint = \"{}\"\n",
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n{extra}\n[atera]\nendpoint = \"{}\"\n",
                 sandbox.get().endpoint()
             ),
         )
@@ -457,4 +462,75 @@ fn the_install_script_lays_out_the_relay_and_keeps_an_edited_config() {
         std::fs::read_to_string(&config).unwrap(),
         "listen = \"127.0.0.1:9999\"\n"
     );
+}
+
+/// `[tls]`: the relay serves https from PEM files (curl trusting the certificate reads its
+/// health), and the app, which trusts only real CAs, refuses a self-signed relay and keeps the
+/// ticket.
+#[test]
+fn the_relay_serves_tls_from_pem_files_and_the_app_refuses_an_untrusted_certificate() {
+    let sandbox = TestSandbox::start();
+    let customer = sandbox.get().add_customer("Acme Dental");
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (tests/run-all.sh installs it)");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let relay = RelayProcess::start_with(
+        &sandbox,
+        &format!(
+            "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let url = format!("https://127.0.0.1:{}/", relay.port);
+    let health = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(&cert)
+        .arg(format!("{url}healthz"))
+        .output()
+        .unwrap();
+    assert!(health.status.success(), "{}", text(&health.stderr));
+    assert!(text(&health.stdout).contains("\"status\":\"ok\""));
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("http://127.0.0.1:{}/healthz", relay.port))
+        .output()
+        .unwrap();
+    assert!(
+        !text(&plain.stdout).contains("\"ok\""),
+        "plain http was answered"
+    );
+
+    let token = relay.token(customer, 1);
+    let config = tempfile::tempdir().unwrap();
+    let policy = config.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[settings.relay]\nurl = \"{url}\"\nenrollment_token = \"{token}\"\n"),
+    )
+    .unwrap();
+    let out = submit(config.path(), &policy, 1).output().unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["outcome"], "queued", "{answer}");
+    assert!(
+        relay.devices().is_empty(),
+        "enrolled over an untrusted certificate"
+    );
+    assert!(sandbox.get().tickets().is_empty());
 }
