@@ -6,6 +6,7 @@
 //! - [`client`] and [`device`] are the PC's side: enrollment on first start, the credential in
 //!   the OS keychain, and delivery to the relay as one of the outbox's destinations.
 
+pub mod api;
 pub mod client;
 pub mod config;
 pub mod device;
