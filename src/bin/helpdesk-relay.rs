@@ -86,7 +86,10 @@ enum DevicesCommand {
         json: bool,
     },
     /// Refuse a device from now on.
-    Revoke { device_id: String },
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        device_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,7 +164,12 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
         );
         return Ok(());
     }
-    let config = RelayConfig::load(config_path).map_err(|e| e.to_string())?;
+    let config = RelayConfig::load(config_path).map_err(|e| match e {
+        relay::config::ConfigError::Read { .. } => format!(
+            "{e}. Give the configuration with --config PATH (or {CONFIG_ENV}); relay.example.toml (src/relay/deploy/) is a starting point"
+        ),
+        other => other.to_string(),
+    })?;
     match command {
         Command::Serve => serve(&config),
         Command::Enroll {

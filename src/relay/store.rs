@@ -445,10 +445,12 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// A public id (of a token or a device): lowercase hex, so it never starts with `-` on a command
+/// line nor needs quoting.
 fn random_id() -> String {
-    let mut bytes = [0u8; 9];
+    let mut bytes = [0u8; 8];
     OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn random_secret() -> String {
@@ -561,6 +563,19 @@ mod tests {
             refusal(store.authenticate(&credential, 401)),
             Refusal::DeviceRevoked
         );
+    }
+
+    #[test]
+    fn ids_are_plain_hex_so_a_command_line_takes_them_as_they_are() {
+        for _ in 0..200 {
+            let id = random_id();
+            assert_eq!(id.len(), 16);
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{id}"
+            );
+        }
     }
 
     #[test]
