@@ -29,9 +29,15 @@ wait_for() { # log, word, pid
 "$bin" sandbox --port "$sandbox_port" --api-key sandbox-key >"$demo/sandbox.log" 2>&1 &
 pids+=($!); wait_for "$demo/sandbox.log" listening "${pids[-1]}"
 
+# The form's branding comes from the relay, which pushes it to every PC.
+cat >"$demo/settings.toml" <<TOML
+[branding]
+company_name = "Demo MSP (through the relay)"
+TOML
 cat >"$demo/relay.toml" <<TOML
 listen = "127.0.0.1:$relay_port"
 data_dir = "data"
+settings_file = "settings.toml"
 [atera]
 endpoint = "127.0.0.1:$sandbox_port"
 TOML
@@ -47,8 +53,6 @@ cat >"$demo/policy.toml" <<TOML
 [settings.relay]
 url = "http://127.0.0.1:$relay_port/"
 enrollment_token = "$token"
-[settings.branding]
-company_name = "Demo MSP (through the relay)"
 TOML
 export HELPDESK_BUTTON_TEST_POLICY_FILE="$demo/policy.toml"
 "$bin" --config-dir "$demo/app" settings test
