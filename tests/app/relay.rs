@@ -419,6 +419,7 @@ fn the_relay_killed_at_random_points_loses_nothing_and_doubles_nothing() {
 
 /// The Debian install step, into a scratch root: the binary, the unit, a private config and key
 /// file and data directory; a second run keeps what the MSP edited.
+#[cfg(unix)]
 #[test]
 fn the_install_script_lays_out_the_relay_and_keeps_an_edited_config() {
     use std::os::unix::fs::PermissionsExt;
