@@ -196,6 +196,20 @@ fn run_child(
     let mut child = cmd
         .spawn()
         .map_err(|source| RulesError::Spawn { program, source })?;
+    // Windows: the OS backstop (memory, CPU, no child processes, gone with the parent). The
+    // interpreter itself needs room beyond the script's allowance. Without it the child's own
+    // allocator limit and the deadline below still hold.
+    #[cfg(windows)]
+    let _job = super::job::confine(
+        &child,
+        limits
+            .memory_bytes
+            .saturating_mul(2)
+            .saturating_add(128 << 20),
+        limits.time + CHILD_TIME_MARGIN,
+    )
+    .inspect_err(|e| tracing::warn!(error = %e, "the rules child could not be put in a job object"))
+    .ok();
     let stdin = child.stdin.take();
     let writer = thread::spawn(move || -> std::io::Result<()> {
         if let Some(mut stdin) = stdin {

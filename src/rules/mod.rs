@@ -45,6 +45,8 @@
 mod child;
 mod clock;
 mod engine;
+#[cfg(windows)]
+mod job;
 mod lint;
 mod prelude;
 #[cfg(test)]
