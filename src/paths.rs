@@ -96,6 +96,100 @@ fn program_data() -> PathBuf {
     found.map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
 }
 
+/// Windows: gives `path` a protected access list that lets only the current user in (full
+/// control), dropping what it inherited from its folder (Administrators, SYSTEM, others). With
+/// `inherit`, files and folders created in it later get the same (the outbox's `-wal` and
+/// `-shm` files). Unix uses modes instead (0600, 0700).
+///
+/// # Errors
+/// When the user's identity cannot be read or the list cannot be set.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+pub fn restrict_to_owner(path: &Path, inherit: bool) -> std::io::Result<()> {
+    use std::os::windows::ffi::OsStrExt as _;
+    use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, GENERIC_ALL, HANDLE};
+    use windows_sys::Win32::Security::Authorization::{
+        SetEntriesInAclW, SetNamedSecurityInfoW, EXPLICIT_ACCESS_W, NO_MULTIPLE_TRUSTEE,
+        SET_ACCESS, SE_FILE_OBJECT, TRUSTEE_IS_SID, TRUSTEE_IS_USER, TRUSTEE_W,
+    };
+    use windows_sys::Win32::Security::{
+        GetTokenInformation, TokenUser, ACL, DACL_SECURITY_INFORMATION, NO_INHERITANCE,
+        PROTECTED_DACL_SECURITY_INFORMATION, SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_QUERY,
+        TOKEN_USER,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+    let os_error = std::io::Error::last_os_error;
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: the current process's pseudo-handle; `token` receives a handle closed below.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(os_error());
+    }
+    // TOKEN_USER and the SID it points to, in one buffer (u64s keep it aligned).
+    let mut buffer = vec![0u64; 64];
+    let mut needed = 0u32;
+    // SAFETY: `buffer` is writable for the size given; `needed` receives the size used.
+    let read = unsafe {
+        GetTokenInformation(
+            token,
+            TokenUser,
+            buffer.as_mut_ptr().cast(),
+            (buffer.len() * 8) as u32,
+            &mut needed,
+        )
+    };
+    // SAFETY: `token` is open and closed exactly once.
+    unsafe { CloseHandle(token) };
+    if read == 0 {
+        return Err(os_error());
+    }
+    // SAFETY: on success the buffer starts with a TOKEN_USER whose SID lies inside the buffer,
+    // which outlives every use of it below.
+    let sid = unsafe { (*buffer.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+    let access = EXPLICIT_ACCESS_W {
+        grfAccessPermissions: GENERIC_ALL,
+        grfAccessMode: SET_ACCESS,
+        grfInheritance: if inherit {
+            SUB_CONTAINERS_AND_OBJECTS_INHERIT
+        } else {
+            NO_INHERITANCE
+        },
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: std::ptr::null_mut(),
+            MultipleTrusteeOperation: NO_MULTIPLE_TRUSTEE,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_USER,
+            ptstrName: sid.cast(),
+        },
+    };
+    let mut acl: *mut ACL = std::ptr::null_mut();
+    // SAFETY: one valid EXPLICIT_ACCESS_W, no old list; `acl` receives a LocalAlloc'ed list.
+    let made = unsafe { SetEntriesInAclW(1, &access, std::ptr::null(), &mut acl) };
+    if made != 0 {
+        return Err(std::io::Error::from_raw_os_error(made as i32));
+    }
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    // SAFETY: `wide` is a NUL-terminated path; only the (protected) DACL is set, from `acl`,
+    // which is freed exactly once afterwards.
+    let set = unsafe {
+        let set = SetNamedSecurityInfoW(
+            wide.as_ptr(),
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            acl,
+            std::ptr::null(),
+        );
+        LocalFree(acl.cast());
+        set
+    };
+    if set != 0 {
+        return Err(std::io::Error::from_raw_os_error(set as i32));
+    }
+    Ok(())
+}
+
 impl AppPaths {
     /// Resolves the directories: an explicit override first, then the environment variable, then
     /// the per-user config and data directories of the OS.
@@ -180,9 +274,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), 
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(mode.unwrap_or(0o644));
         }
-        #[cfg(not(unix))]
-        let _ = mode;
         let mut file = options.open(&tmp)?;
+        // A private file (the key's fallback, the device credential) is the user's alone on
+        // Windows too, before it holds a byte.
+        #[cfg(windows)]
+        if mode.is_some_and(|m| m & 0o077 == 0) {
+            restrict_to_owner(&tmp, false)?;
+        }
+        #[cfg(not(any(unix, windows)))]
+        let _ = mode;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -807,6 +807,21 @@ fn create_private(path: &Path) -> Result<(), OutboxError> {
             path: path.to_path_buf(),
             source,
         })?;
+        // Windows: the folder (so SQLite's -wal and -shm files inherit it) and the file are the
+        // user's alone.
+        #[cfg(windows)]
+        {
+            let restrict = |p: &Path, inherit: bool| {
+                crate::paths::restrict_to_owner(p, inherit).map_err(|source| OutboxError::Create {
+                    path: p.to_path_buf(),
+                    source,
+                })
+            };
+            if let Some(dir) = path.parent() {
+                restrict(dir, true)?;
+            }
+            restrict(path, false)?;
+        }
     }
     Ok(())
 }
