@@ -56,15 +56,9 @@ pub async fn run_integration_test(
     inventory: &Inventory,
     options: &CheckOptions,
     app_version: &str,
-    mut on_step: impl FnMut(&CheckStep),
+    on_step: impl FnMut(&CheckStep),
 ) -> Vec<CheckStep> {
-    let mut steps = Vec::new();
-    let mut report = |step: CheckStep, steps: &mut Vec<CheckStep>| {
-        on_step(&step);
-        let failed = step.status == StepStatus::Failed;
-        steps.push(step);
-        failed
-    };
+    let mut steps = Steps::new(on_step);
     let policy = RetryPolicy {
         max_attempts: 2,
         ..RetryPolicy::default()
@@ -85,8 +79,8 @@ pub async fn run_integration_test(
         ),
         Err(e) => failed("Reach Atera and check the API key", e.to_string()),
     };
-    if report(step, &mut steps) {
-        return steps;
+    if steps.report(step) {
+        return steps.done;
     }
 
     let step = match client.agents_by_machine(&inventory.hostname).await {
@@ -105,29 +99,23 @@ pub async fn run_integration_test(
         },
         Err(e) => CheckStep { name: "Find this computer in Atera", status: StepStatus::Warning, message: format!("the agent lookup failed: {e}") },
     };
-    if report(step, &mut steps) {
-        return steps;
+    if steps.report(step) {
+        return steps.done;
     }
 
     let email = options.test_email.trim();
     if email.is_empty() {
-        report(
-            skipped(
+        steps.report(skipped(
                 "Contact for a test email",
                 "not asked for (no test email, fallback contact or last requester): run `helpdesk-button settings test --email you@yourcompany.com` to see which contact a requester gets".into(),
-            ),
-            &mut steps,
-        );
+            ));
         if options.send {
-            report(
-                skipped(
+            steps.report(skipped(
                     "File a test ticket",
                     "needs a test email: run `helpdesk-button settings test --email you@yourcompany.com --send`".into(),
-                ),
-                &mut steps,
-            );
+                ));
         }
-        return steps;
+        return steps.done;
     }
     let step = {
         let form = TicketForm {
@@ -157,8 +145,8 @@ pub async fn run_integration_test(
             Err(e) => failed("Contact for a test email", e.to_string()),
         }
     };
-    if report(step, &mut steps) || !options.send {
-        return steps;
+    if steps.report(step) || !options.send {
+        return steps.done;
     }
 
     let form = TicketForm {
@@ -191,8 +179,8 @@ pub async fn run_integration_test(
         Err(SubmitError::Atera(e)) => failed("File a test ticket", e.to_string()),
         Err(e) => failed("File a test ticket", e.to_string()),
     };
-    report(step, &mut steps);
-    steps
+    steps.report(step);
+    steps.done
 }
 
 /// The Integration Test of a PC in relay mode: it holds no Atera key, so it checks what it
@@ -202,15 +190,9 @@ pub async fn run_relay_check(
     paths: &crate::paths::AppPaths,
     settings: &Settings,
     credentials: &dyn crate::secrets::Keychain,
-    mut on_step: impl FnMut(&CheckStep),
+    on_step: impl FnMut(&CheckStep),
 ) -> Vec<CheckStep> {
-    let mut steps = Vec::new();
-    let mut report = |step: CheckStep, steps: &mut Vec<CheckStep>| {
-        on_step(&step);
-        let failed = step.status == StepStatus::Failed;
-        steps.push(step);
-        failed
-    };
+    let mut steps = Steps::new(on_step);
     let url = settings.relay.url.trim();
     let step = match crate::relay::RelayClient::new(url, None) {
         Ok(anonymous) => match anonymous.health().await {
@@ -222,18 +204,15 @@ pub async fn run_relay_check(
         },
         Err(e) => failed("Reach the relay", e.to_string()),
     };
-    if report(step, &mut steps) {
-        return steps;
+    if steps.report(step) {
+        return steps.done;
     }
     let client = match crate::relay::device::connect(paths, settings, credentials).await {
         Ok(client) => {
-            report(
-                ok(
-                    "Enroll this PC",
-                    "this PC holds its device credential; no Atera key is stored here".into(),
-                ),
-                &mut steps,
-            );
+            steps.report(ok(
+                "Enroll this PC",
+                "this PC holds its device credential; no Atera key is stored here".into(),
+            ));
             client
         }
         Err(e) => {
@@ -243,8 +222,8 @@ pub async fn run_relay_check(
                 }
                 other => other.to_string(),
             };
-            report(failed("Enroll this PC", message), &mut steps);
-            return steps;
+            steps.report(failed("Enroll this PC", message));
+            return steps.done;
         }
     };
     let step = match client.device().await {
@@ -263,15 +242,15 @@ pub async fn run_relay_check(
         ),
         Err(e) => failed("Device identity", e.to_string()),
     };
-    if report(step, &mut steps) {
-        return steps;
+    if steps.report(step) {
+        return steps.done;
     }
     let step = match client.atera_check().await {
         Ok(message) => ok("The relay's Atera connection", message),
         Err(e) => failed("The relay's Atera connection", e.to_string()),
     };
-    if report(step, &mut steps) {
-        return steps;
+    if steps.report(step) {
+        return steps.done;
     }
     let step = match crate::relay::device::refresh_pushed_settings(
         paths,
@@ -286,8 +265,31 @@ pub async fn run_relay_check(
         ),
         Err(e) => failed("The relay's form settings", e.to_string()),
     };
-    report(step, &mut steps);
-    steps
+    steps.report(step);
+    steps.done
+}
+
+/// The steps so far, each handed to the caller as it finishes.
+struct Steps<F: FnMut(&CheckStep)> {
+    done: Vec<CheckStep>,
+    on_step: F,
+}
+
+impl<F: FnMut(&CheckStep)> Steps<F> {
+    fn new(on_step: F) -> Self {
+        Self {
+            done: Vec::new(),
+            on_step,
+        }
+    }
+
+    /// Records `step`; true when it failed (the run stops there).
+    fn report(&mut self, step: CheckStep) -> bool {
+        (self.on_step)(&step);
+        let failed = step.status == StepStatus::Failed;
+        self.done.push(step);
+        failed
+    }
 }
 
 fn ok(name: &'static str, message: String) -> CheckStep {

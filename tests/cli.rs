@@ -559,6 +559,32 @@ fn killing_the_running_app_at_random_points_of_delivery_loses_nothing_and_duplic
     });
 }
 
+/// The references of every entry in the outbox of `config`.
+fn outbox_references(config: &Path) -> std::collections::BTreeSet<String> {
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run(config, &["outbox", "list", "--json"]).stdout).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reference"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The reference in every ticket the sandbox holds, once per ticket.
+fn filed_references(sb: &TestSandbox) -> Vec<String> {
+    sb.get()
+        .tickets()
+        .iter()
+        .filter_map(|t| {
+            t.description
+                .split("Helpdesk Button ref ")
+                .nth(1)
+                .map(|rest| rest[..18].to_string())
+        })
+        .collect()
+}
+
 /// Eight saved submissions, delivered by processes from `deliverer` that are killed after a
 /// random number of requests, through slow answers, server errors and dropped connections;
 /// then settled by uninterrupted flushes. The ticket set must equal the submission set.
@@ -590,14 +616,7 @@ fn kill_deliveries_at_random_points(deliverer: impl Fn(&Path) -> Child) {
             text(&out.stderr)
         );
     }
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
-    let expected: std::collections::BTreeSet<String> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["reference"].as_str().unwrap().to_string())
-        .collect();
+    let expected = outbox_references(config.path());
     assert_eq!(expected.len(), 8);
     // Tickets created whose answers are slow, server errors and dropped connections, so kills land
     // before, during and after requests.
@@ -684,17 +703,7 @@ fn kill_deliveries_at_random_points(deliverer: impl Fn(&Path) -> Child) {
         // The flush has reported what it waits for; wait for the lag's second to pass.
         std::thread::park_timeout(Duration::from_millis(500));
     }
-    let found: Vec<String> = sb
-        .get()
-        .tickets()
-        .iter()
-        .filter_map(|t| {
-            t.description
-                .split("Helpdesk Button ref ")
-                .nth(1)
-                .map(|rest| rest[..18].to_string())
-        })
-        .collect();
+    let found = filed_references(&sb);
     assert_eq!(found.len(), 8, "no ticket twice: {found:?}");
     assert_eq!(
         found.into_iter().collect::<std::collections::BTreeSet<_>>(),

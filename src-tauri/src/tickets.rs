@@ -83,20 +83,19 @@ async fn relay_client(
     )
 }
 
-/// The reference of one of this PC's tickets on the relay, by its Atera id.
+/// The reference of one of this PC's tickets on the relay, by its Atera id, with the relay's
+/// list it was found in.
 async fn relay_reference(
     relay: &helpdesk_core::relay::RelayClient,
     ticket_id: i64,
-) -> Result<String, TicketsError> {
-    relay
-        .tickets()
-        .await
-        .map_err(|e| relay_error(&e))?
-        .tickets
-        .into_iter()
+) -> Result<(String, Vec<helpdesk_core::relay::protocol::TicketStatus>), TicketsError> {
+    let known = relay.tickets().await.map_err(|e| relay_error(&e))?.tickets;
+    let reference = known
+        .iter()
         .find(|t| t.ticket_id == Some(ticket_id))
-        .map(|t| t.reference)
-        .ok_or_else(|| TicketsError::new("atera", "This ticket is not one of this PC's."))
+        .map(|t| t.reference.clone())
+        .ok_or_else(|| TicketsError::new("atera", "This ticket is not one of this PC's."))?;
+    Ok((reference, known))
 }
 
 /// Opens (or focuses) the window, optionally on one ticket.
@@ -160,14 +159,7 @@ pub async fn my_tickets_thread(
     let (comments, ticket) = match relay_client(&state).await {
         Some(relay) => {
             let relay = relay?;
-            let known = relay.tickets().await.map_err(|e| relay_error(&e))?.tickets;
-            let reference = known
-                .iter()
-                .find(|t| t.ticket_id == Some(ticket_id))
-                .map(|t| t.reference.clone())
-                .ok_or_else(|| {
-                    TicketsError::new("atera", "This ticket is not one of this PC's.")
-                })?;
+            let (reference, known) = relay_reference(&relay, ticket_id).await?;
             let comments = relay
                 .thread(&reference)
                 .await
@@ -209,7 +201,7 @@ pub async fn my_tickets_reply(
             if text.trim().is_empty() {
                 return Err(TicketsError::new("invalid", "Write a reply first."));
             }
-            let reference = relay_reference(&relay, ticket_id).await?;
+            let (reference, _) = relay_reference(&relay, ticket_id).await?;
             relay
                 .reply(&reference, text.trim())
                 .await

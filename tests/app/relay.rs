@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{cli, run, text, TestSandbox, BIN, KEY};
+use super::{cli, filed_references, outbox_references, text, TestSandbox, BIN, KEY};
 
 /// `helpdesk-relay`, built next to the app by `cargo test --workspace`.
 fn relay_bin() -> PathBuf {
@@ -179,20 +179,6 @@ fn submit(config: &Path, policy: &Path, n: usize) -> Command {
     );
     cmd.env("HELPDESK_BUTTON_TEST_POLICY_FILE", policy);
     cmd
-}
-
-fn references_in(sandbox: &TestSandbox) -> Vec<String> {
-    sandbox
-        .get()
-        .tickets()
-        .iter()
-        .filter_map(|t| {
-            t.description
-                .split("Helpdesk Button ref ")
-                .nth(1)
-                .map(|rest| rest[..18].to_string())
-        })
-        .collect()
 }
 
 /// Every byte under `dir`, as text.
@@ -388,18 +374,11 @@ fn the_relay_killed_at_random_points_loses_nothing_and_doubles_nothing() {
         );
         std::thread::park_timeout(Duration::from_millis(300));
     }
-    let listed: serde_json::Value =
-        serde_json::from_slice(&run(config.path(), &["outbox", "list", "--json"]).stdout).unwrap();
-    let expected: std::collections::BTreeSet<String> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["reference"].as_str().unwrap().to_string())
-        .collect();
+    let expected = outbox_references(config.path());
     assert_eq!(expected.len(), 6);
     // The relay files what it holds: wait until every reference is in Atera.
     loop {
-        let found = references_in(&sandbox);
+        let found = filed_references(&sandbox);
         let distinct: std::collections::BTreeSet<String> = found.iter().cloned().collect();
         assert_eq!(
             found.len(),
