@@ -23,6 +23,8 @@ static GUI: Mutex<()> = Mutex::new(());
 mod relay;
 #[path = "app/updates.rs"]
 mod updates;
+#[path = "app/wine.rs"]
+mod wine;
 
 fn cli(config: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -61,6 +63,20 @@ fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The files under `dir` whose bytes, as text, contain `needle`.
+fn files_contain(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
+            found.push(path);
+        }
+    }
+    found
 }
 
 struct TestSandbox {

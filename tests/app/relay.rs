@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{cli, filed_references, outbox_references, text, TestSandbox, BIN, KEY};
+use super::{cli, filed_references, files_contain, outbox_references, text, TestSandbox, BIN, KEY};
 
 /// `helpdesk-relay`, built next to the app by `cargo test --workspace`.
 fn relay_bin() -> PathBuf {
@@ -179,20 +179,6 @@ fn submit(config: &Path, policy: &Path, n: usize) -> Command {
     );
     cmd.env("HELPDESK_BUTTON_TEST_POLICY_FILE", policy);
     cmd
-}
-
-/// Every byte under `dir`, as text.
-fn files_contain(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[test]

@@ -5,6 +5,17 @@
 //! takes a few milliseconds. [`Inventory::display_sections`] turns the result into the labelled
 //! rows shown in the form's "What we collected" disclosure and in the ticket body.
 
+// Only Windows collects it; elsewhere the tests turn recorded Windows data.
+#[cfg_attr(not(windows), allow(dead_code))]
+mod windows;
+#[cfg(windows)]
+mod windows_api;
+
+pub use windows::{
+    EventEntry, Printer, RawEvent, RawPrinter, RecordedSource, VolumeProtection, WindowsDetails,
+    WindowsSource,
+};
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -39,6 +50,10 @@ pub struct Inventory {
     pub app_version: String,
     /// IANA time zone name, e.g. `Europe/Berlin`; `UTC` when it cannot be determined.
     pub time_zone: String,
+    /// Edition, build, last boot, pending reboot, BitLocker, printers and recent event log
+    /// errors: on Windows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsDetails>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,6 +170,19 @@ pub fn collect(app_version: &str, cpu_window: Duration) -> Inventory {
         top_memory: system.top_memory,
         app_version: app_version.to_owned(),
         time_zone: iana_time_zone::get_timezone().unwrap_or_else(|_| "UTC".to_owned()),
+        windows: None,
+    };
+    #[cfg(windows)]
+    let inventory = {
+        let mut inventory = inventory;
+        let mounts: Vec<&str> = inventory
+            .disks
+            .iter()
+            .map(|d| d.mount_point.as_str())
+            .collect();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        inventory.windows = Some(windows::details(&windows_api::SystemSource, &mounts, now));
+        inventory
     };
 
     tracing::debug!(
@@ -207,7 +235,13 @@ impl Inventory {
         let computer = vec![
             row("Hostname", &self.hostname),
             row("User", self.display_name()),
-            row("Operating system", self.os_display()),
+            row(
+                "Operating system",
+                match &self.windows {
+                    Some(w) => w.os_line(),
+                    None => self.os_display(),
+                },
+            ),
             row("Kernel", &self.os.kernel),
             row("Architecture", &self.os.arch),
             row("Uptime", format_duration(self.uptime_secs)),
@@ -267,6 +301,16 @@ impl Inventory {
                     }
                     details.push_str("removable");
                 }
+                if let Some(state) = self
+                    .windows
+                    .as_ref()
+                    .and_then(|w| w.bitlocker_of(&d.mount_point))
+                {
+                    if !details.is_empty() {
+                        details.push_str(", ");
+                    }
+                    details.push_str(&format!("BitLocker {state}"));
+                }
                 let mut value = format!(
                     "{} free of {}",
                     format_bytes(d.available_bytes),
@@ -320,32 +364,27 @@ impl Inventory {
                 .collect()
         };
 
-        vec![
-            DisplaySection {
-                title: "Computer".into(),
-                rows: computer,
-            },
-            DisplaySection {
-                title: "Hardware".into(),
-                rows: hardware,
-            },
-            DisplaySection {
-                title: "Disks".into(),
-                rows: disks,
-            },
-            DisplaySection {
-                title: "Network".into(),
-                rows: network,
-            },
-            DisplaySection {
-                title: "Top processes by CPU".into(),
-                rows: processes(&self.top_cpu),
-            },
-            DisplaySection {
-                title: "Top processes by memory".into(),
-                rows: processes(&self.top_memory),
-            },
-        ]
+        let section = |title: &str, rows| DisplaySection {
+            title: title.into(),
+            rows,
+        };
+        let mut sections = vec![section("Computer", computer)];
+        if let Some(w) = &self.windows {
+            sections.push(section("Windows", w.summary_rows()));
+        }
+        sections.push(section("Hardware", hardware));
+        sections.push(section("Disks", disks));
+        if let Some(w) = &self.windows {
+            sections.push(section("Printers", w.printer_rows()));
+            sections.push(section("Recent errors (24 h)", w.event_rows()));
+        }
+        sections.push(section("Network", network));
+        sections.push(section("Top processes by CPU", processes(&self.top_cpu)));
+        sections.push(section(
+            "Top processes by memory",
+            processes(&self.top_memory),
+        ));
+        sections
     }
 
     /// Long OS name, with the version appended when the long name does not already carry it.
@@ -496,6 +535,11 @@ struct SystemPart {
 }
 
 fn collect_system(cpu_window: Duration) -> SystemPart {
+    // Windows has no load average: sysinfo emulates one with a performance-counter thread (which
+    // Wine lacks, and which an idle app should not run); the display says "not available".
+    #[cfg(windows)]
+    let load_average = [0.0; 3];
+    #[cfg(not(windows))]
     let load_average = System::load_average()
         .map(|l| [l.one, l.five, l.fifteen])
         .unwrap_or([0.0; 3]);
@@ -536,16 +580,33 @@ fn collect_system(cpu_window: Duration) -> SystemPart {
     // CPU usage before processes in each sample: on Linux the process refresh re-reads the global
     // CPU times only if the CPU refresh is older than MINIMUM_CPU_UPDATE_INTERVAL, so both share
     // one interval.
-    sys.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
+    //
+    // On Windows, sysinfo measures the machine's CPU usage with a performance-counter query that
+    // is slow to open (and that Wine lacks); the system's own idle and busy times
+    // (`GetSystemTimes`) give the same figure. sysinfo still reads the CPU list and model.
+    #[cfg(not(windows))]
+    let cpu_usage = CpuRefreshKind::nothing().with_usage();
+    #[cfg(windows)]
+    let cpu_usage = CpuRefreshKind::nothing();
+    #[cfg(windows)]
+    let times_before = windows_api::cpu_times();
+    sys.refresh_cpu_specifics(cpu_usage);
     sys.refresh_memory_specifics(MemoryRefreshKind::everything());
     sys.refresh_processes_specifics(ProcessesToUpdate::All, true, process_kind);
 
     let sampled = !cpu_window.is_zero();
     if sampled {
         std::thread::sleep(cpu_window.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL));
-        sys.refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
+        sys.refresh_cpu_specifics(cpu_usage);
         sys.refresh_processes_specifics(ProcessesToUpdate::All, true, process_kind);
     }
+    #[cfg(not(windows))]
+    let global_usage = sys.global_cpu_usage();
+    #[cfg(windows)]
+    let global_usage = match (times_before, windows_api::cpu_times()) {
+        (Some(before), Some(after)) => windows::busy_percent(before, after),
+        _ => 0.0,
+    };
 
     let logical_cores = if sys.cpus().is_empty() {
         fallback_logical
@@ -559,7 +620,7 @@ fn collect_system(cpu_window: Duration) -> SystemPart {
         .find(|b| !b.is_empty())
         .unwrap_or_default()
         .to_owned();
-    let usage_percent = sampled.then(|| sys.global_cpu_usage().clamp(0.0, 100.0));
+    let usage_percent = sampled.then(|| global_usage.clamp(0.0, 100.0));
 
     let max_percent = 100.0 * logical_cores as f32;
     let processes: Vec<ProcessInfo> = sys
@@ -1245,6 +1306,7 @@ fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
             top_memory: vec![process(1234, "firefox", 12.5, 350 * 1024 * 1024)],
             app_version: "0.1.0".into(),
             time_zone: "Europe/Berlin".into(),
+            windows: None,
         }
     }
 
@@ -1256,6 +1318,80 @@ fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
             .find(|(l, _)| l == label)
             .unwrap_or_else(|| panic!("no row {label}"))
             .1
+    }
+
+    #[test]
+    fn a_windows_pc_shows_its_windows_sections_and_bitlocker_on_its_disks() {
+        let source: RecordedSource =
+            serde_json::from_str(include_str!("windows-laptop.json")).unwrap();
+        let mut inv = sample();
+        inv.os = OsInfo {
+            name: "Windows".into(),
+            version: "11 (22631)".into(),
+            long_name: "Windows 11 Pro".into(),
+            kernel: "22631".into(),
+            arch: "x86_64".into(),
+        };
+        inv.cpu.load_average = [0.0; 3];
+        inv.disks = vec![DiskInfo {
+            mount_point: r"C:\".into(),
+            name: "OS".into(),
+            file_system: "NTFS".into(),
+            total_bytes: 512 * 1024 * 1024 * 1024,
+            available_bytes: 100 * 1024 * 1024 * 1024,
+            removable: false,
+        }];
+        inv.windows = Some(windows::details(&source, &[r"C:\"], 1_796_333_400));
+        let sections = inv.display_sections();
+        let titles: Vec<&str> = sections.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Computer",
+                "Windows",
+                "Hardware",
+                "Disks",
+                "Printers",
+                "Recent errors (24 h)",
+                "Network",
+                "Top processes by CPU",
+                "Top processes by memory"
+            ]
+        );
+        assert_eq!(value(&sections, "Windows", "Edition"), "Windows 11 Pro");
+        assert_eq!(
+            value(&sections, "Computer", "Operating system"),
+            "Windows 11 Pro 23H2"
+        );
+        assert_eq!(
+            value(&sections, "Windows", "Version"),
+            "23H2, build 22631.4460"
+        );
+        assert_eq!(
+            value(&sections, "Windows", "Last boot"),
+            "2026-12-01 18:26 UTC"
+        );
+        assert_eq!(
+            value(&sections, "Windows", "Pending reboot"),
+            "yes: Windows Update, file rename operations"
+        );
+        assert_eq!(
+            value(&sections, "Disks", r"C:\"),
+            "100.0 GiB free of 512.0 GiB (NTFS, BitLocker on)"
+        );
+        assert_eq!(
+            value(&sections, "Hardware", "Load average"),
+            "not available"
+        );
+        // The JSON a ticket's inventory travels in keeps the Windows part; Linux's leaves it out.
+        let json = serde_json::to_value(&inv).unwrap();
+        assert_eq!(json["windows"]["build"], "22631.4460");
+        let back: Inventory = serde_json::from_value(json).unwrap();
+        assert_eq!(back, inv);
+        assert!(serde_json::to_value(sample())
+            .unwrap()
+            .get("windows")
+            .is_none());
     }
 
     #[test]
