@@ -5,6 +5,9 @@
 #   release.sh build [--version X.Y.Z] [--debug]
 #                                         .deb via Tauri's bundler -> prints its path (--debug:
 #                                         the dev profile, for the install test; not for users)
+#   release.sh build-windows [--version X.Y.Z]
+#                                         the Windows installer (NSIS) of a release build, made
+#                                         here with Debian's makensis -> prints its path
 #   release.sh sign --key FILE ARTIFACT…  writes ARTIFACT.sig (bound to the version in the name
 #                                         or --version)
 #   release.sh publish --channel stable|beta --base-url URL --key FILE --out DIR
@@ -92,6 +95,24 @@ cmd_build() {
     echo "$deb"
 }
 
+cmd_build_windows() {
+    local version=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --version) version="$2"; shift 2 ;;
+            *) die "build-windows: unknown argument $1" ;;
+        esac
+    done
+    local version_env=()
+    if [ -n "$version" ]; then
+        [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || die "--version $version is not semver"
+        version_env=("HELPDESK_BUTTON_RELEASE_VERSION=$version")
+    fi
+    (cd "$ROOT" && env "${version_env[@]}" HB_WINDOWS_PROFILE=release HB_WINDOWS_STEPS="build installer" \
+        bash src-tauri/scripts/windows.sh >&2)
+    ls -t "$ROOT"/target/windows-gnu/installer/release/helpdesk-button_*_x64-setup.exe | head -n 1
+}
+
 # The version an artifact is for: --version, else the X.Y.Z in its file name.
 version_of() {
     local name; name="$(basename "$1")"
@@ -157,7 +178,8 @@ cmd_publish() {
 case "${1:-}" in
     keygen) shift; cmd_keygen "$@" ;;
     build) shift; cmd_build "$@" ;;
+    build-windows) shift; cmd_build_windows "$@" ;;
     sign) shift; cmd_sign "$@" ;;
     publish) shift; cmd_publish "$@" ;;
-    *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -711,7 +711,7 @@ fn collect_disks() -> Vec<DiskInfo> {
             removable: d.is_removable(),
         })
         .collect();
-    real_disks(disks)
+    real_disks(disks, cfg!(windows))
 }
 
 /// File systems that are not disks (memory-backed, kernel interfaces, container layers, snaps,
@@ -760,8 +760,9 @@ const PSEUDO_FILE_SYSTEMS: &[&str] = &[
 
 /// Keeps real disks only: drops pseudo file systems, empty ones, macOS system sub-volumes that
 /// share the data volume's space, and second mounts of the same device (keeping the shortest
-/// mount point). Result is sorted by mount point.
-fn real_disks(mut disks: Vec<DiskInfo>) -> Vec<DiskInfo> {
+/// mount point). Result is sorted by mount point. `by_mount_point`: Windows, where a "name" is a
+/// volume label, which repeats (often empty), so the drive letter is the identity.
+fn real_disks(mut disks: Vec<DiskInfo>, by_mount_point: bool) -> Vec<DiskInfo> {
     disks.retain(|d| {
         let fs = d.file_system.to_ascii_lowercase();
         let pseudo = PSEUDO_FILE_SYSTEMS.contains(&fs.as_str())
@@ -777,9 +778,8 @@ fn real_disks(mut disks: Vec<DiskInfo>) -> Vec<DiskInfo> {
     });
     let mut seen = std::collections::HashSet::new();
     disks.retain(|d| {
-        // Unix device names identify the device; Windows "names" are volume labels, which
-        // repeat (often empty), so there the drive letter is the identity.
-        let key = if cfg!(windows) || d.name.is_empty() {
+        // Unix device names identify the device.
+        let key = if by_mount_point || d.name.is_empty() {
             &d.mount_point
         } else {
             &d.name
@@ -1200,11 +1200,26 @@ fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
             disk("/System/Volumes/VM", "/dev/disk3s6", "apfs", 500),
             disk("/System/Volumes/Data", "/dev/disk3s5", "apfs", 500),
         ];
-        let kept: Vec<String> = real_disks(disks)
+        let kept: Vec<String> = real_disks(disks, false)
             .into_iter()
             .map(|d| d.mount_point)
             .collect();
         assert_eq!(kept, ["/", "/System/Volumes/Data", "/boot/efi", "/home"]);
+    }
+
+    #[test]
+    fn windows_volumes_with_the_same_label_are_different_disks() {
+        let disks = vec![
+            disk(r"D:\", "Data", "NTFS", 900),
+            disk(r"C:\", "", "NTFS", 500),
+            disk(r"E:\", "", "exFAT", 30),
+            disk(r"F:\", "Data", "NTFS", 900),
+        ];
+        let kept: Vec<String> = real_disks(disks, true)
+            .into_iter()
+            .map(|d| d.mount_point)
+            .collect();
+        assert_eq!(kept, [r"C:\", r"D:\", r"E:\", r"F:\"]);
     }
 
     #[test]

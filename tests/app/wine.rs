@@ -199,3 +199,199 @@ fn under_wine_rules_test_runs_the_rules_in_the_windows_child_process() {
     assert_eq!(result["priority"], "Critical", "{result}");
     assert_eq!(result["subject"], "**EMERGENCY** Printer jammed");
 }
+
+/// `Z:\tmp\x` for `/tmp/x`: how a Windows program under Wine names a file of this machine.
+fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+/// `reg query` of one key of Wine's registry, as text.
+fn reg_query(key: &str) -> String {
+    let out = Command::new("wine")
+        .args(["reg", "query", key])
+        .env("WINEDEBUG", "-all")
+        .output()
+        .expect("wine reg runs");
+    text(&out.stdout)
+}
+
+#[test]
+#[ignore = "needs Wine and the Windows installer (src-tauri/scripts/windows.sh)"]
+fn under_wine_the_installer_installs_silently_places_the_policy_signs_and_uninstalls() {
+    let installer = PathBuf::from(std::env::var_os("HB_WINE_INSTALLER").expect(
+        "HB_WINE_INSTALLER names the helpdesk-button_<ver>_x64-setup.exe that \
+         src-tauri/scripts/windows.sh builds",
+    ));
+    let name = installer
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let version = name
+        .strip_prefix("helpdesk-button_")
+        .and_then(|n| n.strip_suffix("_x64-setup.exe"))
+        .expect("helpdesk-button_<ver>_x64-setup.exe")
+        .to_owned();
+    let prefix = std::env::var_os("WINEPREFIX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".wine"));
+    let program = prefix.join("drive_c/Program Files/Helpdesk Button");
+    let policy_dir = prefix.join("drive_c/ProgramData/HelpdeskButton");
+    // A run that stopped half-way leaves an install behind; start from none.
+    let _ = std::fs::remove_dir_all(&program);
+    let _ = std::fs::remove_dir_all(&policy_dir);
+
+    let dir = tempfile::tempdir().unwrap();
+    let install = |args: &[&str]| {
+        Command::new("wine")
+            .arg(&installer)
+            .args(args)
+            .env("WINEDEBUG", "-all")
+            .output()
+            .expect("the installer runs")
+    };
+    // A policy file that is not there stops the install before anything is written.
+    let missing = dir.path().join("no-such-policy.toml");
+    let out = install(&["/S", &format!("/POLICY={}", windows_path(&missing))]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing policy is exit code 2"
+    );
+    assert!(!program.exists(), "nothing installed without the policy");
+
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "locked = [\"updates\"]\n\n[settings.updates]\nchannel = \"beta\"\n",
+    )
+    .unwrap();
+    let out = install(&["/S", &format!("/POLICY={}", windows_path(&policy))]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for file in [
+        "helpdesk-button.exe",
+        "helpdesk-button-rules.exe",
+        "WebView2Loader.dll",
+        "uninstall.exe",
+    ] {
+        assert!(program.join(file).is_file(), "{file} installed");
+    }
+    assert_eq!(
+        std::fs::read_to_string(policy_dir.join("policy.toml")).unwrap(),
+        std::fs::read_to_string(&policy).unwrap(),
+        "the RMM's policy is placed in %ProgramData%"
+    );
+    let exe = r#""C:\Program Files\Helpdesk Button\helpdesk-button.exe""#;
+    assert!(
+        reg_query(r"HKLM\Software\Classes\helpdesk-button\shell\open\command")
+            .contains(&format!(r#"{exe} "%1""#)),
+        "the helpdesk-button:// link opens the installed app"
+    );
+    assert!(
+        reg_query(r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run").contains(exe),
+        "the app starts at every login"
+    );
+    let uninstall_key = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\Helpdesk Button";
+    let entry = reg_query(uninstall_key);
+    assert!(
+        entry.contains(&format!("DisplayVersion    REG_SZ    {version}")),
+        "{entry}"
+    );
+    assert!(entry.contains(r#"uninstall.exe" /S"#), "{entry}");
+    // Marked as an NSIS install, so the updater asks the channel for windows-x86_64-nsis.
+    let installed = std::fs::read(program.join("helpdesk-button.exe")).unwrap();
+    assert!(installed
+        .windows(27)
+        .any(|w| w == b"__TAURI_BUNDLE_TYPE_VAR_NSS"));
+
+    // The installed app reads the fleet policy from %ProgramData% (no test override here).
+    let config = tempfile::tempdir().unwrap();
+    let out = Command::new("wine")
+        .arg(r"C:\Program Files\Helpdesk Button\helpdesk-button.exe")
+        .arg("--config-dir")
+        .arg(config.path())
+        .args(["settings", "set", "updates.channel", "stable"])
+        .env("WINEDEBUG", "-all")
+        .env_remove("HELPDESK_BUTTON_TEST_POLICY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains(r"locked by the policy in C:\ProgramData\HelpdeskButton\policy.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The installer goes on a channel as windows-x86_64-nsis, signed for the updater.
+    let keys = dir.path().join("keys");
+    let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/release.sh");
+    let keygen = Command::new("bash")
+        .arg(&release)
+        .args(["keygen", keys.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", text(&keygen.stderr));
+    let channel = dir.path().join("channel");
+    let publish = Command::new("bash")
+        .arg(&release)
+        .args([
+            "publish",
+            "--channel",
+            "stable",
+            "--base-url",
+            "https://updates.example",
+        ])
+        .arg("--key")
+        .arg(keys.join("update.key"))
+        .arg("--out")
+        .arg(&channel)
+        .arg(&installer)
+        .output()
+        .unwrap();
+    assert!(publish.status.success(), "{}", text(&publish.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(channel.join("stable/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["version"], version.as_str());
+    let entry = &manifest["platforms"]["windows-x86_64-nsis"];
+    assert_eq!(
+        entry["url"],
+        format!("https://updates.example/files/{name}"),
+        "{manifest}"
+    );
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let public = String::from_utf8(
+        b64.decode(
+            std::fs::read_to_string(keys.join("update.key.pub"))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let signature =
+        String::from_utf8(b64.decode(entry["signature"].as_str().unwrap()).unwrap()).unwrap();
+    let public = minisign_verify::PublicKey::decode(&public).unwrap();
+    let signature = minisign_verify::Signature::decode(&signature).unwrap();
+    public
+        .verify(&std::fs::read(&installer).unwrap(), &signature, false)
+        .expect("the channel's signature is the installer's");
+
+    // Silent uninstall (in place, so it is waited for): the app, its link and autostart go; the
+    // IT provider's policy stays for a reinstall.
+    let out = Command::new("wine")
+        .arg(r"C:\Program Files\Helpdesk Button\uninstall.exe")
+        .args(["/S", r"_?=C:\Program Files\Helpdesk Button"])
+        .env("WINEDEBUG", "-all")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!program.join("helpdesk-button.exe").exists());
+    assert!(!program.join("helpdesk-button-rules.exe").exists());
+    assert!(!reg_query(r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run").contains(exe));
+    assert!(!reg_query(r"HKLM\Software\Classes\helpdesk-button\shell\open\command").contains(exe));
+    assert!(!reg_query(uninstall_key).contains("DisplayVersion"));
+    assert!(policy_dir.join("policy.toml").is_file(), "the policy stays");
+}
