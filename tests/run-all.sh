@@ -9,7 +9,9 @@
 #   6. the .deb: built with Tauri's bundler, installed with apt, started from its desktop entry,
 #      then updated from a signed .deb on a local channel (tests/deb/run.sh; needs root)
 #   7. Windows (x86_64-pc-windows-gnu): clippy with -D warnings on every crate and test for
-#      Windows, and the app and rules evaluator built as .exe files (src-tauri/scripts/windows.sh)
+#      Windows, the app and rules evaluator built as .exe files, the NSIS installer, and under
+#      Wine the core's tests, the Windows CLI against the sandbox and the silent install
+#      (src-tauri/scripts/windows.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -36,5 +38,5 @@ HB_BIN="$PWD/target/debug/helpdesk-button" TAURI_DRIVER="$(command -v tauri-driv
 echo "== the .deb: install, desktop entry, signed update"
 "${xvfb[@]}" dbus-run-session -- bash tests/deb/run.sh
 
-echo "== Windows (x86_64-pc-windows-gnu): clippy and the .exe files"
+echo "== Windows (x86_64-pc-windows-gnu): clippy, the .exe files, the installer, Wine"
 bash src-tauri/scripts/windows.sh

@@ -260,8 +260,10 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// A desktop notification. On Linux, clicking it opens the ticket (notification daemons report
-/// the click over D-Bus); elsewhere the plugin shows it without click handling.
+/// A desktop notification; clicking it opens the ticket. On Linux the notification daemon
+/// reports the click over D-Bus; on Windows the toast's activation does, for the app's
+/// AppUserModelID (`identifier`, which the installer registers under that name). Elsewhere, or
+/// when neither works, the plugin shows it without click handling.
 pub fn show_notification(app: &AppHandle, title: &str, body: &str, ticket_id: Option<i64>) {
     #[cfg(target_os = "linux")]
     {
@@ -285,6 +287,34 @@ pub fn show_notification(app: &AppHandle, title: &str, body: &str, ticket_id: Op
                 return;
             }
             Err(e) => tracing::debug!(error = %e, "no notification daemon; trying the plugin"),
+        }
+    }
+    #[cfg(windows)]
+    {
+        use notify_rust::NotificationResponse;
+        let shown = notify_rust::Notification::new()
+            .summary(title)
+            .body(body)
+            .app_id(&app.config().identifier)
+            .show();
+        match shown {
+            Ok(handle) => {
+                let app = app.clone();
+                std::thread::spawn(move || {
+                    // Ends when the toast is clicked, dismissed or times out.
+                    let _ = handle.wait_for_response(|response: &NotificationResponse| {
+                        if matches!(
+                            response,
+                            NotificationResponse::Default | NotificationResponse::Action(_)
+                        ) {
+                            let inner = app.clone();
+                            let _ = app.run_on_main_thread(move || open_window(&inner, ticket_id));
+                        }
+                    });
+                });
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "no toast; trying the plugin"),
         }
     }
     use tauri_plugin_notification::NotificationExt;

@@ -26,6 +26,7 @@
 !define HDB_RUN_KEY "Software\Microsoft\Windows\CurrentVersion\Run"
 !define HDB_RUN_VALUE "HelpdeskButton"
 !define HDB_POLICY_DIR_NAME "HelpdeskButton"
+!define HDB_AUMID "com.helpdeskbutton.app"
 
 !macro NSIS_HOOK_POSTINSTALL
   Push $0
@@ -38,6 +39,11 @@
   WriteRegStr HKLM "Software\Classes\${HDB_PROTOCOL}" "URL Protocol" ""
   WriteRegStr HKLM "Software\Classes\${HDB_PROTOCOL}\DefaultIcon" "" "$\"$INSTDIR\${MAINBINARYNAME}.exe$\",0"
   WriteRegStr HKLM "Software\Classes\${HDB_PROTOCOL}\shell\open\command" "" "$\"$INSTDIR\${MAINBINARYNAME}.exe$\" $\"%1$\""
+
+  ; (a2) The app's name for Windows' notifications (its AppUserModelID is the identifier of
+  ; tauri.conf.json): toasts of an unpackaged app show, and report their clicks, only for an ID
+  ; Windows knows.
+  WriteRegStr HKLM "Software\Classes\AppUserModelId\${HDB_AUMID}" "DisplayName" "${PRODUCTNAME}"
 
   ; (b) Start at every login, for every user. With no arguments the app starts in the tray.
   DetailPrint "Starting ${PRODUCTNAME} at every login"
@@ -81,6 +87,8 @@
       DetailPrint "Removing the ${HDB_PROTOCOL}:// link"
       DeleteRegKey HKLM "Software\Classes\${HDB_PROTOCOL}"
     ${EndIf}
+
+    DeleteRegKey HKLM "Software\Classes\AppUserModelId\${HDB_AUMID}"
 
     ; (b) The autostart entry.
     DetailPrint "Removing the login autostart entry"

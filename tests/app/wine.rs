@@ -291,6 +291,11 @@ fn under_wine_the_installer_installs_silently_places_the_policy_signs_and_uninst
         reg_query(r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run").contains(exe),
         "the app starts at every login"
     );
+    let aumid = r"HKLM\Software\Classes\AppUserModelId\com.helpdeskbutton.app";
+    assert!(
+        reg_query(aumid).contains("DisplayName    REG_SZ    Helpdesk Button"),
+        "Windows knows the app's notifications by name"
+    );
     let uninstall_key = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\Helpdesk Button";
     let entry = reg_query(uninstall_key);
     assert!(
@@ -393,5 +398,6 @@ fn under_wine_the_installer_installs_silently_places_the_policy_signs_and_uninst
     assert!(!reg_query(r"HKLM\Software\Microsoft\Windows\CurrentVersion\Run").contains(exe));
     assert!(!reg_query(r"HKLM\Software\Classes\helpdesk-button\shell\open\command").contains(exe));
     assert!(!reg_query(uninstall_key).contains("DisplayVersion"));
+    assert!(!reg_query(aumid).contains("DisplayName"));
     assert!(policy_dir.join("policy.toml").is_file(), "the policy stays");
 }
