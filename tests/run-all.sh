@@ -12,6 +12,8 @@
 #      Windows, the app and rules evaluator built as .exe files, the NSIS installer, and under
 #      Wine the core's tests, the Windows CLI against the sandbox and the silent install
 #      (src-tauri/scripts/windows.sh)
+#   8. macOS (aarch64-apple-darwin): clippy with -D warnings on the core and the app, without the
+#      Apple SDK (src-tauri/scripts/macos-check.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -40,3 +42,6 @@ echo "== the .deb: install, desktop entry, signed update"
 
 echo "== Windows (x86_64-pc-windows-gnu): clippy, the .exe files, the installer, Wine"
 bash src-tauri/scripts/windows.sh
+
+echo "== macOS (aarch64-apple-darwin): clippy, no Apple SDK"
+bash src-tauri/scripts/macos-check.sh

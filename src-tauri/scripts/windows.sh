@@ -83,7 +83,8 @@ open(path, "wb").write(data.replace(old, new))
 PY
   mkdir -p "target/windows-gnu/installer/$profile"
   installer="$PWD/target/windows-gnu/installer/$profile/helpdesk-button_${version}_x64-setup.exe"
-  makensis -V2 -DVERSION="$version" -DSRCDIR="$PWD/$stage" -DOUTFILE="$installer" \
+  fast=(); [ "$profile" = debug ] && fast=(-DFAST)
+  makensis -V2 "${fast[@]}" -DVERSION="$version" -DSRCDIR="$PWD/$stage" -DOUTFILE="$installer" \
     src-tauri/windows/installer.nsi
   file "$installer" | grep -q "PE32+ executable" \
     || { echo "windows: $installer is not a 64-bit Windows program" >&2; exit 1; }

@@ -166,7 +166,7 @@ fn under_wine_submit_files_a_ticket_with_windows_inventory_and_the_outbox_lists_
 
 #[test]
 #[ignore = "needs Wine and the Windows build (src-tauri/scripts/windows.sh)"]
-fn under_wine_rules_test_runs_the_rules_in_the_windows_child_process() {
+fn under_wine_rules_test_runs_the_rules_in_the_windows_child_process_inside_its_job_object() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/rules");
     let cases: serde_json::Value =
@@ -177,7 +177,7 @@ fn under_wine_rules_test_runs_the_rules_in_the_windows_child_process() {
     let input_file = dir.path().join("input.json");
     std::fs::write(&input_file, input.to_string()).unwrap();
     let rules = fixtures.join("emergency_escalation.py");
-    let out = wine_run(
+    let out = wine(
         dir.path(),
         &[
             "rules",
@@ -187,7 +187,10 @@ fn under_wine_rules_test_runs_the_rules_in_the_windows_child_process() {
             "--input",
             input_file.to_str().unwrap(),
         ],
-    );
+    )
+    .env("HELPDESK_BUTTON_LOG", "debug")
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}{}",
@@ -198,6 +201,15 @@ fn under_wine_rules_test_runs_the_rules_in_the_windows_child_process() {
         .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
     assert_eq!(result["priority"], "Critical", "{result}");
     assert_eq!(result["subject"], "**EMERGENCY** Printer jammed");
+    let log = text(&out.stderr);
+    assert!(
+        log.contains("rules evaluated in a child process"),
+        "the rules ran in helpdesk-button-rules.exe: {log}"
+    );
+    assert!(
+        !log.contains("could not be put in a job object"),
+        "the child ran inside its Job Object: {log}"
+    );
 }
 
 /// `Z:\tmp\x` for `/tmp/x`: how a Windows program under Wine names a file of this machine.
