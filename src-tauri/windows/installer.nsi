@@ -10,6 +10,8 @@
 ;                                     also places the fleet policy in %ProgramData%\HelpdeskButton
 ;   setup.exe /P /UPDATE /R /ARGS ... what the in-app updater runs (passive, restart the app)
 ;   setup.exe /S /D=C:\Apps\Helpdesk  another folder (/D must come last)
+; Exit codes: 0 installed; 2 the /POLICY file is missing (nothing installed); 3 the policy could
+; not be copied; 4 installed, but the WebView2 Runtime is missing (no window can open).
 ;   uninstall.exe /S                  silent uninstall; the policy folder stays
 ;
 ; makensis -DVERSION=1.2.0 -DSRCDIR=<folder with the .exe files> -DOUTFILE=<setup.exe>
@@ -160,6 +162,23 @@ Section "Install"
       SetErrorLevel 3
     ${EndIf}
   ${EndIf}
+
+  ; The form, the admin window and My tickets are WebView2 pages. Windows 11 ships the runtime
+  ; and Edge brings it to most Windows 10 PCs; without it the tray, the hotkey's capture and the
+  ; CLI work but no window opens. Exit code 4 tells the RMM to install Microsoft's Evergreen
+  ; WebView2 Runtime (the app is installed either way).
+  ReadRegStr $0 HKLM "SOFTWARE\WOW6432Node\Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}" "pv"
+  ${If} $0 == ""
+  ${OrIf} $0 == "0.0.0.0"
+    ReadRegStr $0 HKCU "Software\Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}" "pv"
+  ${EndIf}
+  ${If} $0 == ""
+  ${OrIf} $0 == "0.0.0.0"
+    DetailPrint "The Microsoft Edge WebView2 Runtime is missing: install it, or no window of ${PRODUCTNAME} can open"
+    MessageBox MB_ICONEXCLAMATION|MB_OK "${PRODUCTNAME} is installed, but this PC lacks the Microsoft Edge WebView2 Runtime, without which its windows cannot open. Install the Evergreen WebView2 Runtime from Microsoft." /SD IDOK
+    SetErrorLevel 4
+  ${EndIf}
+  ClearErrors
 
   ; /R (the updater's "restart after install"): start the app again, as the user who ran it.
   ${GetParameters} $R0
