@@ -1383,7 +1383,7 @@ fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
             "23H2, build 22631.4460"
         );
         assert_eq!(
-            value(&sections, "Windows", "Last boot"),
+            value(&sections, "Windows", "Last full boot"),
             "2026-12-01 18:26 UTC"
         );
         assert_eq!(

@@ -157,18 +157,28 @@ pub fn details(source: &dyn WindowsSource, mount_points: &[&str], now: i64) -> W
     let (printers, printers_error) = match source.printers() {
         Ok(raw) => {
             let default = source.default_printer();
-            let mut list: Vec<Printer> = raw
+            let mut list: Vec<(bool, RawPrinter)> = raw
+                .into_iter()
+                .map(|p| {
+                    let is_default = default
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(&p.name));
+                    (is_default, p)
+                })
+                .collect();
+            // The default first, then by name; only then cut, so the default is always kept.
+            list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
+            let list = list
                 .into_iter()
                 .take(MAX_PRINTERS)
-                .map(|p| Printer {
-                    is_default: default.as_deref() == Some(p.name.as_str()),
+                .map(|(is_default, p)| Printer {
+                    is_default,
                     status: printer_status(p.status, p.attributes),
                     name: clip(&p.name),
                     driver: clip(&p.driver),
                     port: clip(&p.port),
                 })
                 .collect();
-            list.sort_by(|a, b| b.is_default.cmp(&a.is_default).then(a.name.cmp(&b.name)));
             (list, None)
         }
         Err(e) => (Vec::new(), Some(e)),
@@ -355,8 +365,10 @@ fn element_text(xml: &str, tag: &str) -> Option<String> {
     if open.ends_with('/') {
         return None;
     }
-    let start = xml.find(open)? + open.len() + 1;
-    let end = xml[start..].find(&format!("</{tag}>"))?;
+    // Where the opening tag found above ends (not a new search for its text, which can match
+    // earlier, inside another tag's attribute), past its `>`.
+    let start = (open.as_ptr() as usize - xml.as_ptr() as usize) + open.len() + 1;
+    let end = xml.get(start..)?.find(&format!("</{tag}>"))?;
     Some(unescape(&xml[start..start + end]))
 }
 
@@ -442,7 +454,8 @@ impl WindowsDetails {
             rows.push(("Version".into(), version));
         }
         if let Some(boot) = &self.last_boot {
-            rows.push(("Last boot".into(), short_time(boot)));
+            // GetTickCount64 goes on through Fast Startup's "shut down": the last full boot.
+            rows.push(("Last full boot".into(), short_time(boot)));
         }
         rows.push((
             "Pending reboot".into(),
@@ -827,6 +840,14 @@ mod tests {
             e.message.as_deref(),
             Some(r"The device, \Device\Harddisk1\DR1, has a bad block.")
         );
+        // A provider named like a later tag (and not ASCII) neither panics nor hides the event:
+        // any user may write to the Application log under any source name.
+        let tricky = RawEvent {
+            xml: ok.xml.replace("Disk &amp; Co", "Levelé &lt;EventID&gt;"),
+            message: None,
+        };
+        let e = parse_event("Application", &tricky).expect("still read");
+        assert_eq!((e.source.as_str(), e.event_id), ("Levelé <EventID>", 7));
         // <EventIDX> is not <EventID>; an event without a parsable id or time is dropped.
         for broken in [
             ok.xml.replace(
@@ -866,6 +887,22 @@ mod tests {
         assert_eq!(d.edition.chars().count(), FIELD_CHARS + 1);
         source.printers = Some(vec![RawPrinter::default(); 500]);
         assert_eq!(details(&source, &[], NOW).printers.len(), MAX_PRINTERS);
+        // A print server's hundreds of queues never push the default out of the list.
+        let mut many: Vec<RawPrinter> = (0..100)
+            .map(|i| RawPrinter {
+                name: format!("Queue {i:03}"),
+                ..RawPrinter::default()
+            })
+            .collect();
+        many.push(RawPrinter {
+            name: "zz Front desk".into(),
+            ..RawPrinter::default()
+        });
+        source.printers = Some(many);
+        source.default_printer = Some("ZZ FRONT DESK".into());
+        let d = details(&source, &[], NOW);
+        assert_eq!(d.printers.len(), MAX_PRINTERS);
+        assert!(d.printers[0].is_default && d.printers[0].name == "zz Front desk");
         // An uptime longer than the epoch gives no boot time rather than a panic.
         source.uptime_ms = Some(u64::MAX);
         assert_eq!(details(&source, &[], 0).last_boot, None);

@@ -8,8 +8,8 @@ use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{
-    GetLastError, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, ERROR_SUCCESS, FILETIME,
-    PROPERTYKEY,
+    GetLastError, ERROR_ACCESS_DENIED, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS,
+    ERROR_SUCCESS, FILETIME, PROPERTYKEY,
 };
 use windows_sys::Win32::Graphics::Printing::{
     EnumPrintersW, GetDefaultPrinterW, PRINTER_ENUM_CONNECTIONS, PRINTER_ENUM_LOCAL,
@@ -21,8 +21,8 @@ use windows_sys::Win32::System::EventLog::{
     EvtQueryChannelPath, EvtQueryReverseDirection, EvtRender, EvtRenderEventXml, EVT_HANDLE,
 };
 use windows_sys::Win32::System::Registry::{
-    RegCloseKey, RegGetValueW, RegOpenKeyExW, HKEY, HKEY_LOCAL_MACHINE, KEY_READ, RRF_RT_REG_DWORD,
-    RRF_RT_REG_MULTI_SZ, RRF_RT_REG_SZ,
+    RegCloseKey, RegGetValueW, RegOpenKeyExW, HKEY, HKEY_LOCAL_MACHINE, KEY_QUERY_VALUE,
+    KEY_WOW64_64KEY, RRF_RT_REG_DWORD, RRF_RT_REG_MULTI_SZ, RRF_RT_REG_SZ, RRF_SUBKEY_WOW6464KEY,
 };
 use windows_sys::Win32::System::SystemInformation::GetTickCount64;
 use windows_sys::Win32::System::Threading::GetSystemTimes;
@@ -80,6 +80,8 @@ impl SystemSource {
     /// The raw bytes of a value, at most [`MAX_BUFFER`].
     fn registry_value(&self, key: &str, value: &str, flags: u32) -> Option<Vec<u8>> {
         let (key, value) = (wide(key), wide(value));
+        // The 64-bit view, whatever this build is.
+        let flags = flags | RRF_SUBKEY_WOW6464KEY;
         let mut size = 0u32;
         // SAFETY: the strings are NUL-terminated and live for the calls; the data pointer is
         // null on the first call (size query) and a buffer of `size` bytes on the second.
@@ -164,14 +166,22 @@ impl WindowsSource for SystemSource {
         let mut handle: HKEY = null_mut();
         // SAFETY: `key` is NUL-terminated; the handle is closed when the open succeeded.
         unsafe {
-            if RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.as_ptr(), 0, KEY_READ, &mut handle)
-                != ERROR_SUCCESS
-            {
-                return false;
+            match RegOpenKeyExW(
+                HKEY_LOCAL_MACHINE,
+                key.as_ptr(),
+                0,
+                KEY_QUERY_VALUE | KEY_WOW64_64KEY,
+                &mut handle,
+            ) {
+                ERROR_SUCCESS => {
+                    RegCloseKey(handle);
+                    true
+                }
+                // There, but not ours to read: it exists all the same.
+                ERROR_ACCESS_DENIED => true,
+                _ => false,
             }
-            RegCloseKey(handle);
         }
-        true
     }
 
     fn uptime_ms(&self) -> Option<u64> {
@@ -302,21 +312,30 @@ fn printers() -> Result<Vec<RawPrinter>, String> {
         if needed == 0 {
             return Ok(Vec::new());
         }
-        if needed > MAX_BUFFER * 4 {
-            return Err(format!("the printer list is too large ({needed} bytes)"));
-        }
-        let mut buf = vec![0u64; (needed as usize).div_ceil(8)];
-        if EnumPrintersW(
-            flags,
-            null(),
-            2,
-            buf.as_mut_ptr().cast(),
-            needed,
-            &mut needed,
-            &mut count,
-        ) == 0
-        {
-            return Err(describe(GetLastError()));
+        // A printer added between the two calls makes the list longer: ask again, a few times.
+        let mut buf = Vec::new();
+        for attempt in 0..3 {
+            if needed > MAX_BUFFER * 4 {
+                return Err(format!("the printer list is too large ({needed} bytes)"));
+            }
+            buf = vec![0u64; (needed as usize).div_ceil(8)];
+            let size = (buf.len() * 8) as u32;
+            if EnumPrintersW(
+                flags,
+                null(),
+                2,
+                buf.as_mut_ptr().cast(),
+                size,
+                &mut needed,
+                &mut count,
+            ) != 0
+            {
+                break;
+            }
+            let code = GetLastError();
+            if code != ERROR_INSUFFICIENT_BUFFER || attempt == 2 {
+                return Err(describe(code));
+            }
         }
         let fits = buf.len() * 8 / std::mem::size_of::<PRINTER_INFO_2W>();
         let infos = std::slice::from_raw_parts(
@@ -406,7 +425,7 @@ fn error_events(log: &str, window_ms: u64, max: usize) -> Result<Vec<RawEvent>, 
 /// `event` is a live event handle.
 unsafe fn render_xml(event: EVT_HANDLE) -> Option<String> {
     let (mut used, mut properties) = (0u32, 0u32);
-    EvtRender(
+    let sized = EvtRender(
         0,
         event,
         EvtRenderEventXml,
@@ -415,7 +434,7 @@ unsafe fn render_xml(event: EVT_HANDLE) -> Option<String> {
         &mut used,
         &mut properties,
     );
-    if GetLastError() != ERROR_INSUFFICIENT_BUFFER || used == 0 || used > MAX_BUFFER {
+    if sized != 0 || GetLastError() != ERROR_INSUFFICIENT_BUFFER || used == 0 || used > MAX_BUFFER {
         return None;
     }
     let mut buf = vec![0u16; (used as usize).div_ceil(2)];
@@ -445,7 +464,7 @@ unsafe fn format_message(provider: &str, event: EVT_HANDLE) -> Option<String> {
         return None;
     }
     let mut used = 0u32;
-    EvtFormatMessage(
+    let sized = EvtFormatMessage(
         metadata.0,
         event,
         0,
@@ -456,7 +475,11 @@ unsafe fn format_message(provider: &str, event: EVT_HANDLE) -> Option<String> {
         null_mut(),
         &mut used,
     );
-    if GetLastError() != ERROR_INSUFFICIENT_BUFFER || used == 0 || used > MAX_BUFFER / 2 {
+    if sized != 0
+        || GetLastError() != ERROR_INSUFFICIENT_BUFFER
+        || used == 0
+        || used > MAX_BUFFER / 2
+    {
         return None;
     }
     let mut buf = vec![0u16; used as usize];
@@ -471,6 +494,9 @@ unsafe fn format_message(provider: &str, event: EVT_HANDLE) -> Option<String> {
         buf.as_mut_ptr(),
         &mut used,
     ) == 0
+        // An insert the provider's template names but the event lacks still leaves the text in
+        // the buffer (ERROR_EVT_UNRESOLVED_VALUE_INSERT, _PARAMETER_INSERT, _MAX_INSERTS_REACHED).
+        && !matches!(GetLastError(), 15029..=15031)
     {
         return None;
     }
