@@ -9,6 +9,7 @@ pub mod atera;
 pub mod capture;
 pub mod check;
 pub mod clock;
+pub mod db;
 pub mod draft;
 pub mod form;
 pub mod html;

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::{params, DbError, OptionalExtension, Sql};
 use serde::Serialize;
 
 use crate::atera::instant::later;
@@ -51,8 +51,8 @@ pub enum TrackingError {
     NotMine(i64),
 }
 
-impl From<rusqlite::Error> for TrackingError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<DbError> for TrackingError {
+    fn from(e: DbError) -> Self {
         Self::Store(OutboxError::Database(e))
     }
 }
@@ -174,17 +174,17 @@ impl Outbox {
         reference: &str,
     ) -> Result<(Option<String>, Option<Reply>, bool), OutboxError> {
         let row = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT status, last_reply_text, last_reply_at, last_reply_by, unread FROM tracking WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| {
                     Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, bool>(4)?,
+                        r.get::<Option<String>>(0)?,
+                        r.get::<Option<String>>(1)?,
+                        r.get::<Option<String>>(2)?,
+                        r.get::<Option<String>>(3)?,
+                        r.get::<bool>(4)?,
                     ))
                 },
             )
@@ -199,14 +199,13 @@ impl Outbox {
     }
 
     fn tracked_open(&self) -> Result<Vec<TrackedRow>, OutboxError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.db().query_map(
             "SELECT o.reference, o.ticket_id, COALESCE(o.ticket_number, ''), o.subject, t.status, t.tech_activity_at, COALESCE(t.checked_at, 0)
              FROM outbox o LEFT JOIN tracking t ON t.reference = o.reference
              WHERE o.state = 'sent' AND o.ticket_id IS NOT NULL AND COALESCE(t.closed, 0) = 0
              ORDER BY COALESCE(t.checked_at, 0), o.created_at",
-        )?;
-        let rows = stmt.query_map([], |r| {
+            params![],
+            |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -216,8 +215,8 @@ impl Outbox {
                 r.get(5)?,
                 r.get(6)?,
             ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            },
+        )?)
     }
 
     /// Stores what a poll learnt. `activity_at` is Atera's `LastTechnicianCommentTimestamp`,
@@ -231,13 +230,16 @@ impl Outbox {
         reply: Option<&Reply>,
         new_reply: bool,
     ) -> Result<(), OutboxError> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO tracking (reference, status, last_reply_text, last_reply_at, last_reply_by, tech_activity_at, unread, closed, checked_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT(reference) DO UPDATE SET status = ?2,
-                last_reply_text = COALESCE(?3, last_reply_text), last_reply_at = COALESCE(?4, last_reply_at),
-                last_reply_by = COALESCE(?5, last_reply_by), tech_activity_at = COALESCE(?6, tech_activity_at),
-                unread = MAX(unread, ?7), closed = ?8, checked_at = ?9",
+             ON CONFLICT(reference) DO UPDATE SET status = excluded.status,
+                last_reply_text = COALESCE(excluded.last_reply_text, tracking.last_reply_text),
+                last_reply_at = COALESCE(excluded.last_reply_at, tracking.last_reply_at),
+                last_reply_by = COALESCE(excluded.last_reply_by, tracking.last_reply_by),
+                tech_activity_at = COALESCE(excluded.tech_activity_at, tracking.tech_activity_at),
+                unread = CASE WHEN excluded.unread > tracking.unread THEN excluded.unread ELSE tracking.unread END,
+                closed = excluded.closed, checked_at = excluded.checked_at",
             params![
                 reference,
                 status,
@@ -262,10 +264,10 @@ impl Outbox {
         client: &AteraClient,
     ) -> Result<Vec<TicketChange>, TrackingError> {
         let (last_poll, paused_until): (Option<String>, i64) = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT last_poll_utc, paused_until FROM poll_state WHERE id = 1",
-                [],
+                params![],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
@@ -289,10 +291,10 @@ impl Outbox {
         // A pass overlaps the previous one by a minute, and a resumed pass re-reads its last
         // page, so clock skew and items shifting between pages lose nothing.
         let pass: Option<(String, u32, String)> = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT since, next_page, started FROM poll_pass WHERE id = 1",
-                [],
+                params![],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
@@ -430,10 +432,10 @@ impl Outbox {
                         }
                     });
                 let last_seen_reply: Option<String> = self
-                    .conn()
+                    .db()
                     .query_row(
                         "SELECT last_reply_at FROM tracking WHERE reference = ?1",
-                        [reference],
+                        params![reference],
                         |r| r.get(0),
                     )
                     .optional()?
@@ -491,14 +493,14 @@ impl Outbox {
             finished = false;
         }
         if finished {
-            self.conn()
-                .execute("DELETE FROM poll_pass WHERE id = 1", [])?;
-            self.conn().execute(
+            self.db()
+                .execute("DELETE FROM poll_pass WHERE id = 1", params![])?;
+            self.db().execute(
                 "INSERT INTO poll_state (id, last_poll_utc, paused_until) VALUES (1, ?1, 0) ON CONFLICT(id) DO UPDATE SET last_poll_utc = ?1, paused_until = 0",
-                [&started],
+                params![started],
             )?;
         } else {
-            self.conn().execute(
+            self.db().execute(
                 "INSERT INTO poll_pass (id, since, next_page, started) VALUES (1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET since = ?1, next_page = ?2, started = ?3",
                 params![since, page, started],
             )?;
@@ -511,10 +513,10 @@ impl Outbox {
     fn take_budget(&self) -> Result<usize, TrackingError> {
         let now = now_unix();
         let (start, used): (i64, i64) = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT window_start, used FROM poll_budget WHERE id = 1",
-                [],
+                params![],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
@@ -532,11 +534,11 @@ impl Outbox {
     /// Records `requests` as spent in the current hour.
     fn spend_budget(&self, requests: usize) -> Result<(), TrackingError> {
         let now = now_unix();
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO poll_budget (id, window_start, used) VALUES (1, ?1, ?2)
              ON CONFLICT(id) DO UPDATE SET
-               window_start = CASE WHEN ?1 < window_start OR ?1 - window_start >= 3600 THEN ?1 ELSE window_start END,
-               used = CASE WHEN ?1 < window_start OR ?1 - window_start >= 3600 THEN ?2 ELSE used + ?2 END",
+               window_start = CASE WHEN excluded.window_start < poll_budget.window_start OR excluded.window_start - poll_budget.window_start >= 3600 THEN excluded.window_start ELSE poll_budget.window_start END,
+               used = CASE WHEN excluded.window_start < poll_budget.window_start OR excluded.window_start - poll_budget.window_start >= 3600 THEN excluded.used ELSE poll_budget.used + excluded.used END",
             params![now, requests as i64],
         )?;
         Ok(())
@@ -548,19 +550,19 @@ impl Outbox {
                 .unwrap_or(RATE_LIMIT_PAUSE)
                 .min(MAX_RATE_LIMIT_PAUSE);
             let until = now_unix().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(0));
-            let _ = self.conn().execute(
+            let _ = self.db().execute(
                 "INSERT INTO poll_state (id, paused_until) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET paused_until = ?1",
-                [until],
+                params![until],
             );
         }
         TrackingError::Atera(e)
     }
 
     pub(crate) fn reference_of(&self, ticket_id: i64) -> Result<String, TrackingError> {
-        self.conn()
+        self.db()
             .query_row(
                 "SELECT reference FROM outbox WHERE ticket_id = ?1",
-                [ticket_id],
+                params![ticket_id],
                 |r| r.get(0),
             )
             .optional()?
@@ -579,9 +581,9 @@ impl Outbox {
     ) -> Result<Vec<ThreadComment>, TrackingError> {
         let reference = self.reference_of(ticket_id)?;
         let comments = client.comments(ticket_id).await?;
-        self.conn().execute(
+        self.db().execute(
             "UPDATE tracking SET unread = 0 WHERE reference = ?1",
-            [&reference],
+            params![reference],
         )?;
         // The ticket's own description comes back as plain text with the whole machine report;
         // the user wrote only the message, so that is what they see.

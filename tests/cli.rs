@@ -21,6 +21,8 @@ static GUI: Mutex<()> = Mutex::new(());
 
 #[path = "app/relay.rs"]
 mod relay;
+#[path = "app/relay_shared.rs"]
+mod relay_shared;
 #[path = "app/updates.rs"]
 mod updates;
 #[path = "app/wine.rs"]

@@ -25,6 +25,52 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::util;
 
+/// Where the relay keeps its records: every test here runs on both.
+#[derive(Debug, Clone, Copy)]
+enum Storage {
+    /// One file, one instance.
+    Sqlite,
+    /// A fresh database on the test Postgres (`HELPDESK_TEST_POSTGRES_URL`), as several
+    /// instances share it.
+    Postgres,
+}
+
+/// Each test, once per storage: `relay::on_sqlite::…` and `relay::on_postgres::…`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Storage::Sqlite).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::Storage::Postgres).await;
+            })*
+        }
+    };
+}
+
+on_both!(
+    a_pc_enrolls_once_and_its_ticket_is_filed_under_its_enrolled_customer,
+    a_resent_reference_returns_the_same_ticket_and_files_nothing_new,
+    a_lost_answer_from_the_relay_is_resent_and_still_files_one_ticket,
+    a_device_cannot_read_another_devices_ticket,
+    a_revoked_device_is_refused_at_once_and_told_to_contact_it,
+    an_expired_or_used_up_or_forged_token_enrolls_nothing,
+    no_file_the_pc_writes_and_no_byte_it_exchanges_contains_the_atera_key,
+    a_device_over_its_ticket_limit_waits_and_nothing_is_lost,
+    an_oversized_request_is_refused_with_its_own_code,
+    health_and_metrics_report_the_queue_and_the_devices,
+    the_relays_form_settings_override_the_local_ones_and_the_policy_locks_still_win,
+    one_poll_by_the_relay_brings_every_devices_status_and_replies_and_wakes_its_events,
+    an_atera_webhook_at_the_secret_url_wakes_the_poller_and_a_wrong_secret_is_not_found,
+    a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends,
+    the_rules_run_on_the_relay_for_every_device_and_an_exception_reaches_the_user,
+);
+
 const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 
 const FAST: RetryPolicy = RetryPolicy {
@@ -128,13 +174,13 @@ struct Relay {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn relay_with(limits: Limits) -> Relay {
-    relay_with_rules(limits, None).await
+async fn relay_with(storage: Storage, limits: Limits) -> Relay {
+    relay_with_rules(storage, limits, None).await
 }
 
 /// A relay whose dispatcher rules are `script`, evaluated by the real `helpdesk-relay` binary
 /// re-run as the rules child.
-async fn relay_with_rules(limits: Limits, script: Option<&str>) -> Relay {
+async fn relay_with_rules(storage: Storage, limits: Limits, script: Option<&str>) -> Relay {
     let sandbox = util::sandbox().await;
     let customer = sandbox.add_customer("Acme Dental");
     let dir = tempfile::tempdir().unwrap();
@@ -146,9 +192,22 @@ async fn relay_with_rules(limits: Limits, script: Option<&str>) -> Relay {
     };
     let mut settings = util::settings_for(&sandbox);
     settings.branding.company_name = "Northwind IT (from the relay)".into();
+    let (store, queue) = match storage {
+        Storage::Sqlite => (
+            Store::open(&db).unwrap(),
+            Outbox::open_with(&db, Arc::new(SystemClock), timing).unwrap(),
+        ),
+        Storage::Postgres => {
+            let url = util::postgres_database();
+            (
+                Store::open_postgres(&url).unwrap(),
+                Outbox::open_postgres(&url, Arc::new(SystemClock), timing).unwrap(),
+            )
+        }
+    };
     let state = RelayState::new(
-        Store::open(&db).unwrap(),
-        Outbox::open_with(&db, Arc::new(SystemClock), timing).unwrap(),
+        store,
+        queue,
         util::client_for(&sandbox, util::KEY),
         settings,
         script.map(|script| helpdesk_core::submit::RulesConfig {
@@ -181,8 +240,8 @@ async fn relay_with_rules(limits: Limits, script: Option<&str>) -> Relay {
     }
 }
 
-async fn relay() -> Relay {
-    relay_with(Limits::default()).await
+async fn relay(storage: Storage) -> Relay {
+    relay_with(storage, Limits::default()).await
 }
 
 impl Relay {
@@ -263,9 +322,8 @@ fn refusal(e: &RelayError) -> Refusal {
     }
 }
 
-#[tokio::test]
-async fn a_pc_enrolls_once_and_its_ticket_is_filed_under_its_enrolled_customer() {
-    let relay = relay().await;
+async fn a_pc_enrolls_once_and_its_ticket_is_filed_under_its_enrolled_customer(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     let outcome = sent(pc.file(1).await.unwrap());
     assert!(!outcome.held_by_relay, "the relay answered after filing");
@@ -290,9 +348,8 @@ async fn a_pc_enrolls_once_and_its_ticket_is_filed_under_its_enrolled_customer()
     assert_eq!(relay.state.store.devices().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn a_resent_reference_returns_the_same_ticket_and_files_nothing_new() {
-    let relay = relay().await;
+async fn a_resent_reference_returns_the_same_ticket_and_files_nothing_new(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     let first = sent(pc.file(1).await.unwrap());
     let saved: SavedSubmission = pc.outbox.submission(&first.reference).unwrap();
@@ -306,9 +363,8 @@ async fn a_resent_reference_returns_the_same_ticket_and_files_nothing_new() {
     assert_eq!(util::posts(&relay.sandbox, "/api/v3/tickets").len(), 1);
 }
 
-#[tokio::test]
-async fn a_lost_answer_from_the_relay_is_resent_and_still_files_one_ticket() {
-    let relay = relay().await;
+async fn a_lost_answer_from_the_relay_is_resent_and_still_files_one_ticket(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     // Enroll first, so the lost answer is the ticket's.
     pc.client().await.unwrap();
@@ -330,9 +386,8 @@ async fn a_lost_answer_from_the_relay_is_resent_and_still_files_one_ticket() {
     assert_eq!(relay.sandbox.tickets().len(), 1);
 }
 
-#[tokio::test]
-async fn a_device_cannot_read_another_devices_ticket() {
-    let relay = relay().await;
+async fn a_device_cannot_read_another_devices_ticket(storage: Storage) {
+    let relay = relay(storage).await;
     let token = relay.token(2);
     let (a, b) = (Pc::new(&relay, &token), Pc::new(&relay, &token));
     let filed = sent(a.file(1).await.unwrap());
@@ -353,9 +408,8 @@ async fn a_device_cannot_read_another_devices_ticket() {
     assert_eq!(a_list[0].ticket_id, Some(filed.ticket_id));
 }
 
-#[tokio::test]
-async fn a_revoked_device_is_refused_at_once_and_told_to_contact_it() {
-    let relay = relay().await;
+async fn a_revoked_device_is_refused_at_once_and_told_to_contact_it(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     sent(pc.file(1).await.unwrap());
     let identity = pc.client().await.unwrap().device().await.unwrap();
@@ -384,9 +438,8 @@ async fn a_revoked_device_is_refused_at_once_and_told_to_contact_it() {
     assert_eq!(relay.sandbox.tickets().len(), 1);
 }
 
-#[tokio::test]
-async fn an_expired_or_used_up_or_forged_token_enrolls_nothing() {
-    let relay = relay().await;
+async fn an_expired_or_used_up_or_forged_token_enrolls_nothing(storage: Storage) {
+    let relay = relay(storage).await;
     let used = relay.token(1);
     Pc::new(&relay, &used).client().await.unwrap();
     let error = Pc::new(&relay, &used).client().await.unwrap_err();
@@ -407,9 +460,8 @@ async fn an_expired_or_used_up_or_forged_token_enrolls_nothing() {
     assert_eq!(relay.state.store.devices().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn no_file_the_pc_writes_and_no_byte_it_exchanges_contains_the_atera_key() {
-    let relay = relay().await;
+async fn no_file_the_pc_writes_and_no_byte_it_exchanges_contains_the_atera_key(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     for n in 0..2 {
         sent(pc.file(n).await.unwrap());
@@ -446,12 +498,14 @@ async fn no_file_the_pc_writes_and_no_byte_it_exchanges_contains_the_atera_key()
     assert!(credential.starts_with("hbd1."));
 }
 
-#[tokio::test]
-async fn a_device_over_its_ticket_limit_waits_and_nothing_is_lost() {
-    let relay = relay_with(Limits {
-        submissions_per_hour: 1,
-        ..Limits::default()
-    })
+async fn a_device_over_its_ticket_limit_waits_and_nothing_is_lost(storage: Storage) {
+    let relay = relay_with(
+        storage,
+        Limits {
+            submissions_per_hour: 1,
+            ..Limits::default()
+        },
+    )
     .await;
     let pc = Pc::new(&relay, &relay.token(1));
     sent(pc.file(1).await.unwrap());
@@ -474,9 +528,8 @@ async fn a_device_over_its_ticket_limit_waits_and_nothing_is_lost() {
     assert_eq!(relay.sandbox.tickets().len(), 1);
 }
 
-#[tokio::test]
-async fn an_oversized_request_is_refused_with_its_own_code() {
-    let relay = relay().await;
+async fn an_oversized_request_is_refused_with_its_own_code(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     let client = pc.client().await.unwrap();
     let first = sent(pc.file(1).await.unwrap());
@@ -488,9 +541,8 @@ async fn an_oversized_request_is_refused_with_its_own_code() {
     assert!(error.user_message().contains("screenshot"));
 }
 
-#[tokio::test]
-async fn health_and_metrics_report_the_queue_and_the_devices() {
-    let relay = relay().await;
+async fn health_and_metrics_report_the_queue_and_the_devices(storage: Storage) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     sent(pc.file(1).await.unwrap());
     let _ = Pc::new(&relay, "hbe1.nope.nope").client().await;
@@ -534,9 +586,10 @@ async fn health_and_metrics_report_the_queue_and_the_devices() {
     assert!(!text.contains("printer"), "ticket text in the audit log");
 }
 
-#[tokio::test]
-async fn the_relays_form_settings_override_the_local_ones_and_the_policy_locks_still_win() {
-    let relay = relay().await;
+async fn the_relays_form_settings_override_the_local_ones_and_the_policy_locks_still_win(
+    storage: Storage,
+) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     std::fs::write(
         pc.paths.settings_file(),
@@ -588,9 +641,10 @@ async fn the_relays_form_settings_override_the_local_ones_and_the_policy_locks_s
     assert_eq!(settled.branding.company_name, "Policy MSP");
 }
 
-#[tokio::test]
-async fn one_poll_by_the_relay_brings_every_devices_status_and_replies_and_wakes_its_events() {
-    let relay = relay().await;
+async fn one_poll_by_the_relay_brings_every_devices_status_and_replies_and_wakes_its_events(
+    storage: Storage,
+) {
+    let relay = relay(storage).await;
     let token = relay.token(10);
     let pcs: Vec<Pc> = (0..10).map(|_| Pc::new(&relay, &token)).collect();
     let mut filed = Vec::new();
@@ -686,9 +740,10 @@ async fn one_poll_by_the_relay_brings_every_devices_status_and_replies_and_wakes
     assert!(comments[0].body.contains("It works again"));
 }
 
-#[tokio::test]
-async fn an_atera_webhook_at_the_secret_url_wakes_the_poller_and_a_wrong_secret_is_not_found() {
-    let relay = relay().await;
+async fn an_atera_webhook_at_the_secret_url_wakes_the_poller_and_a_wrong_secret_is_not_found(
+    storage: Storage,
+) {
+    let relay = relay(storage).await;
     let pc = Pc::new(&relay, &relay.token(1));
     let filed = sent(pc.file(1).await.unwrap());
     // The relay's regular poll has seen the new ticket once (its first status is no news).
@@ -722,9 +777,8 @@ async fn an_atera_webhook_at_the_secret_url_wakes_the_poller_and_a_wrong_secret_
     assert_eq!(status.status.as_deref(), Some("Closed"));
 }
 
-#[tokio::test]
-async fn a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends() {
-    let relay = relay().await;
+async fn a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends(storage: Storage) {
+    let relay = relay(storage).await;
     let other_customer = relay.sandbox.add_customer("Someone Else Ltd");
     let victim =
         relay
@@ -765,9 +819,11 @@ async fn a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends() {
     assert_eq!(requester.customer_id, relay.customer);
 }
 
-#[tokio::test]
-async fn the_rules_run_on_the_relay_for_every_device_and_an_exception_reaches_the_user() {
+async fn the_rules_run_on_the_relay_for_every_device_and_an_exception_reaches_the_user(
+    storage: Storage,
+) {
     let relay = relay_with_rules(
+        storage,
         Limits::default(),
         Some("if 'jams' in msg: priority = 'High'\nif 'blocked.example' in email: exception = 'Tickets from this address go to the front desk.'\n"),
     )

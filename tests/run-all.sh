@@ -3,7 +3,8 @@
 #   1. installs what is missing (src-tauri/scripts/install-deps.sh)
 #   2. rustfmt --check, and clippy with -D warnings on every crate and test
 #   3. unit and integration tests (submissions against the local Atera sandbox, the OpenAPI
-#      contract, the CLI, and the tray app's triggers) under Xvfb and a private D-Bus session
+#      contract, the CLI, and the tray app's triggers) under Xvfb and a private D-Bus session;
+#      the relay's tests on a throwaway Postgres (src-tauri/scripts/test-postgres.sh)
 #   4. page tests of ui/ in Debian's Chromium
 #   5. the WebDriver suite driving the real app window through tauri-driver under Xvfb
 #   6. the .deb: built with Tauri's bundler, installed with apt, started from its desktop entry,
@@ -27,7 +28,10 @@ if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; else echo 
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== unit, integration and CLI tests"
-cargo build -p helpdesk-button --locked
+# A throwaway Postgres for the relay on a shared database (the tests make a database each).
+eval "$(bash src-tauri/scripts/test-postgres.sh start)"
+trap 'bash src-tauri/scripts/test-postgres.sh stop' EXIT
+cargo build --workspace --locked
 "${xvfb[@]}" dbus-run-session -- cargo test --workspace --locked
 
 echo "== page tests (ui/ in Chromium)"

@@ -91,3 +91,37 @@ pub fn posts(sandbox: &Sandbox, path: &str) -> Vec<RecordedRequest> {
         .filter(|r| r.method == "POST" && r.path == path)
         .collect()
 }
+
+/// The test Postgres that `tests/run-all.sh` starts (`src-tauri/scripts/test-postgres.sh`).
+pub const POSTGRES_ENV: &str = "HELPDESK_TEST_POSTGRES_URL";
+
+/// A new, empty database on the test Postgres; its connection string.
+pub fn postgres_database() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let server = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{POSTGRES_ENV} is not set: start a throwaway Postgres with \
+             `eval \"$(bash src-tauri/scripts/test-postgres.sh start)\"` (tests/run-all.sh does)"
+        )
+    });
+    let name = format!(
+        "hb_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    // The blocking client must not run on the async runtime's threads.
+    let (url, create) = (server.clone(), format!("CREATE DATABASE {name}"));
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("the test Postgres at {url} cannot be reached: {e}"));
+        client.batch_execute(&create).unwrap();
+    })
+    .join()
+    .unwrap();
+    format!("{server} dbname={name}")
+}

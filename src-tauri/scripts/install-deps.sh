@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 packages=(
   build-essential pkg-config curl file libssl-dev            # Rust builds
   openssl                                                    # the relay's TLS test: a self-signed certificate
+  postgresql postgresql-client                               # the relay on a shared Postgres (test-postgres.sh)
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev  # Tauri 2, keyring
   libpipewire-0.3-dev libclang-dev libgbm-dev                # xcap
   xvfb xauth dbus-x11 x11-utils x11-xserver-utils xdotool imagemagick  # a display for tests and screenshots

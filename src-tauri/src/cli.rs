@@ -820,6 +820,10 @@ fn outbox_command(cmd: OutboxCommand, paths: &AppPaths) -> ExitCode {
                         unsent += 1;
                         println!("not sent {reference}: the dispatcher rules stopped it: {reason}");
                     }
+                    DeliveryResult::Elsewhere { reference } => {
+                        unsent += 1;
+                        println!("sending {reference}: another delivery of it is in progress");
+                    }
                 }
             }
             if results.is_empty() {

@@ -219,7 +219,7 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
             Ok(())
         }
         Command::Devices { command } => {
-            let store = relay::store::Store::open(&config.database()).map_err(|e| e.to_string())?;
+            let store = relay::open_store(&config)?;
             match command {
                 DevicesCommand::List { json } => {
                     let devices = store.devices().map_err(|e| e.to_string())?;
@@ -267,7 +267,7 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
             }
         }
         Command::Audit { json } => {
-            let store = relay::store::Store::open(&config.database()).map_err(|e| e.to_string())?;
+            let store = relay::open_store(&config)?;
             let log = store.audit_log().map_err(|e| e.to_string())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());

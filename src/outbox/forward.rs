@@ -3,7 +3,7 @@
 //! answer is simply sent again; the entry is done once the relay has stored it durably. The relay
 //! matches the requester, runs the rules and files the ticket with this crate's pipeline.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::{params, OptionalExtension, Sql};
 
 use super::machine::outcome;
 use super::{DeliveryResult, Outbox, OutboxError, Stage};
@@ -19,10 +19,10 @@ impl Outbox {
     ) -> Result<DeliveryResult, OutboxError> {
         let row = self.row(reference)?;
         let via: Option<String> = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT via FROM outbox WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| r.get(0),
             )
             .optional()?
@@ -72,7 +72,7 @@ impl Outbox {
             Err(e) => return Err(e),
         };
         // Recorded first: from here on the relay may hold it, and sending it again is harmless.
-        self.conn().execute(
+        self.db().execute(
             "UPDATE outbox SET stage = 'posting', state = 'sending', via = 'relay', attempts = attempts + 1,
                 first_posted_at = COALESCE(first_posted_at, ?2) WHERE reference = ?1",
             params![reference, self.now()],
@@ -85,7 +85,7 @@ impl Outbox {
                         .ticket_number
                         .clone()
                         .or_else(|| ticket_id.map(|id| id.to_string()));
-                    self.conn().execute(
+                    self.db().execute(
                         "UPDATE outbox SET stage = 'sent', state = 'sent', last_error = NULL, last_error_kind = NULL,
                             ticket_id = ?2, ticket_number = ?3 WHERE reference = ?1",
                         params![reference, ticket_id, number],
@@ -106,7 +106,7 @@ impl Outbox {
                 }
                 RelayedState::Blocked => {
                     let reason = status.reason.unwrap_or_default();
-                    self.conn().execute(
+                    self.db().execute(
                         "UPDATE outbox SET stage = 'blocked', state = 'failed', last_error = ?2 WHERE reference = ?1",
                         params![reference, reason],
                     )?;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::{params, OptionalExtension, Sql};
 
 use super::pipeline::{self, Composed, Delivery};
 use super::{
@@ -27,14 +27,14 @@ pub(super) struct Row {
 
 impl Outbox {
     pub(super) fn row(&self, reference: &str) -> Result<Row, OutboxError> {
-        self.conn()
+        self.db()
             .query_row(
                 "SELECT stage, composed, first_posted_at, clean_scans, next_attempt_at, ticket_id, ticket_number, last_error
                  FROM outbox WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| {
                     Ok(Row {
-                        stage: Stage::parse(&r.get::<_, String>(0)?),
+                        stage: Stage::parse(&r.get::<String>(0)?),
                         composed: r.get(1)?,
                         first_posted_at: r.get(2)?,
                         clean_scans: r.get(3)?,
@@ -50,7 +50,7 @@ impl Outbox {
     }
 
     pub(super) fn set_stage(&self, reference: &str, stage: Stage) -> Result<(), OutboxError> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE outbox SET stage = ?2, state = ?3 WHERE reference = ?1",
             params![reference, stage.as_str(), state_column(stage)],
         )?;
@@ -135,7 +135,7 @@ impl Outbox {
                         };
                         match pipeline::compose(d, &saved).await {
                             Ok(c) => {
-                                self.conn().execute(
+                                self.db().execute(
                                     "UPDATE outbox SET composed = ?2, subject = ?3 WHERE reference = ?1",
                                     params![reference, serde_json::to_string(&c)?, c.request.title],
                                 )?;
@@ -172,7 +172,7 @@ impl Outbox {
                             clean_scans += 1;
                             if clean_scans < self.timing.clean_scans {
                                 let at = self.now() + secs(self.timing.scan_gap);
-                                self.conn().execute(
+                                self.db().execute(
                                     "UPDATE outbox SET clean_scans = ?2, next_attempt_at = ?3 WHERE reference = ?1",
                                     params![reference, clean_scans, at],
                                 )?;
@@ -186,9 +186,9 @@ impl Outbox {
                                 reference,
                                 "the ticket is not in Atera; sending it again"
                             );
-                            self.conn().execute(
+                            self.db().execute(
                                 "UPDATE outbox SET stage = 'ready', state = 'pending', clean_scans = 0 WHERE reference = ?1",
-                                [reference],
+                                params![reference],
                             )?;
                             stage = Stage::Ready;
                         }
@@ -228,7 +228,7 @@ impl Outbox {
                     };
                     match pipeline::compose(d, &saved).await {
                         Ok(c) => {
-                            self.conn().execute(
+                            self.db().execute(
                                 "UPDATE outbox SET stage = 'ready', composed = ?2, subject = ?3 WHERE reference = ?1",
                                 params![reference, serde_json::to_string(&c)?, c.request.title],
                             )?;
@@ -236,7 +236,7 @@ impl Outbox {
                             stage = Stage::Ready;
                         }
                         Err(SubmitError::Blocked(reason)) => {
-                            self.conn().execute(
+                            self.db().execute(
                                 "UPDATE outbox SET stage = 'blocked', state = 'failed', last_error = ?2 WHERE reference = ?1",
                                 params![reference, reason],
                             )?;
@@ -254,12 +254,20 @@ impl Outbox {
                         continue;
                     };
                     // Recorded before the request goes out: from here on the ticket may exist.
+                    // Only by the one delivery that moves it out of ready: of several relay
+                    // instances that read it as ready, one sends it.
                     let now = self.now();
-                    self.conn().execute(
+                    let taken = self.db().execute(
                         "UPDATE outbox SET stage = 'posting', state = 'sending', attempts = attempts + 1,
-                            first_posted_at = COALESCE(first_posted_at, ?2) WHERE reference = ?1",
+                            first_posted_at = COALESCE(first_posted_at, ?2)
+                         WHERE reference = ?1 AND stage IN ('ready', 'failed')",
                         params![reference, now],
                     )?;
+                    if taken == 0 {
+                        return Ok(DeliveryResult::Elsewhere {
+                            reference: reference.into(),
+                        });
+                    }
                     let deadline = Instant::now()
                         .checked_add(d.policy.max_total)
                         .unwrap_or_else(Instant::now);
@@ -291,7 +299,7 @@ impl Outbox {
         adopted: bool,
     ) -> Result<DeliveryResult, OutboxError> {
         let ticket_number = pipeline::ticket_number(d, ticket_id).await;
-        if let Err(e) = self.conn().execute(
+        if let Err(e) = self.db().execute(
             "UPDATE outbox SET stage = 'sent', state = 'sent', last_error = NULL, last_error_kind = NULL, ticket_id = ?2, ticket_number = ?3 WHERE reference = ?1",
             params![reference, ticket_id, ticket_number],
         ) {
@@ -317,7 +325,7 @@ impl Outbox {
         error: Option<SubmitError>,
     ) -> Result<DeliveryResult, OutboxError> {
         let at = self.now() + secs(self.timing.list_lag);
-        self.conn().execute(
+        self.db().execute(
             "UPDATE outbox SET stage = 'unconfirmed', state = 'sending', next_attempt_at = ?2, clean_scans = 0,
                 last_error = ?3, last_error_kind = ?4 WHERE reference = ?1",
             params![
@@ -345,7 +353,7 @@ impl Outbox {
         error: SubmitError,
     ) -> Result<DeliveryResult, OutboxError> {
         let at = self.now() + secs(wait);
-        self.conn().execute(
+        self.db().execute(
             "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, clean_scans = 0 WHERE reference = ?1",
             params![reference, at, format!("confirming with Atera: {error}")],
         )?;
@@ -365,9 +373,9 @@ impl Outbox {
         if matches!(self.stage(reference)?, Stage::Posting | Stage::Unconfirmed) {
             return self.check_again(reference, super::FIRST_BACKOFF, error);
         }
-        let (attempts, created_at): (u32, String) = self.conn().query_row(
+        let (attempts, created_at): (u32, String) = self.db().query_row(
             "SELECT attempts, created_at FROM outbox WHERE reference = ?1",
-            [reference],
+            params![reference],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         if let Some(retry_after) = error.rate_limit() {
@@ -381,7 +389,7 @@ impl Outbox {
         .unwrap_or(0);
         let gives_up = !keeps_retrying(&error) || age > RETRY_HORIZON.as_secs() as i64;
         let next = self.now() + secs(next_wait(attempts.max(1), &error));
-        self.conn().execute(
+        self.db().execute(
             "UPDATE outbox SET stage = CASE WHEN ?2 THEN 'failed' ELSE stage END, state = ?3,
                 last_error = ?4, last_error_kind = ?5, next_attempt_at = ?6 WHERE reference = ?1",
             params![
@@ -424,7 +432,7 @@ impl Outbox {
         reference: &str,
         error: &SubmitError,
     ) -> Result<(), OutboxError> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE outbox SET stage = 'failed', state = 'failed', last_error = ?2, last_error_kind = 'unreadable'
              WHERE reference = ?1 AND stage IN ('new', 'ready', 'failed')",
             params![reference, error.to_string()],

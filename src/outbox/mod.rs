@@ -37,13 +37,14 @@ pub mod pipeline;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::atera::AteraError;
+use crate::db::{params, Db, DbError, OptionalExtension, Sql};
 use crate::settings::Settings;
 use crate::submit::{SavedSubmission, Submission, SubmitError, SubmitOutcome};
 pub use pipeline::{Composed, Delivery, Destination};
@@ -66,17 +67,14 @@ const MAX_SCHEDULED_WAIT: Duration = Duration::from_secs(2 * 3600);
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error("the outbox database {path} could not be opened: {source}. Check that the folder is writable.")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: DbError },
     #[error("the outbox database {path} could not be created: {source}. Check that the folder is writable.")]
     Create {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("the outbox database failed: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] DbError),
     #[error("an outbox entry could not be read: {0}")]
     Corrupt(#[from] serde_json::Error),
     #[error("there is no outbox entry {0}")]
@@ -195,6 +193,8 @@ pub enum DeliveryResult {
     },
     /// The dispatcher rules stopped it (their `exception`).
     Blocked { reference: String, reason: String },
+    /// Another relay instance on the same Postgres holds it and is delivering it.
+    Elsewhere { reference: String },
 }
 
 impl DeliveryResult {
@@ -205,7 +205,8 @@ impl DeliveryResult {
             | Self::Retrying { reference, .. }
             | Self::Confirming { reference, .. }
             | Self::Failed { reference, .. }
-            | Self::Blocked { reference, .. } => reference,
+            | Self::Blocked { reference, .. }
+            | Self::Elsewhere { reference } => reference,
         }
     }
 
@@ -267,7 +268,7 @@ impl Default for DeliveryTiming {
 
 /// The outbox database.
 pub struct Outbox {
-    conn: Mutex<Connection>,
+    db: Db,
     /// Held (an OS file lock) while an entry is being delivered, so the app and `outbox flush`
     /// never deliver at the same time; the OS releases it if the process dies. `None` in memory.
     lock_file: Option<PathBuf>,
@@ -275,6 +276,10 @@ pub struct Outbox {
     delivering: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
     timing: DeliveryTiming,
+    /// Postgres, shared by several relay instances: the claim an instance holds on the entry it
+    /// delivers (instead of the file lock).
+    #[cfg(feature = "postgres")]
+    claims: Option<crate::db::pg::Claims>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -285,19 +290,19 @@ impl std::fmt::Debug for Outbox {
 
 const ENTRY_COLUMNS: &str = "reference, created_at, subject, requester_email, stage, attempts, next_attempt_at, last_error, ticket_id, ticket_number";
 
-fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+fn entry_row(r: &crate::db::Row) -> Result<OutboxEntry, DbError> {
     Ok(OutboxEntry {
         reference: r.get(0)?,
         created_at: r.get(1)?,
         subject: r.get(2)?,
         requester_email: r.get(3)?,
-        state: Stage::parse(&r.get::<_, String>(4)?).state(),
+        state: Stage::parse(&r.get::<String>(4)?).state(),
         attempts: r.get(5)?,
         next_attempt_at: r.get(6)?,
         last_error: r.get(7)?,
         ticket_id: r.get(8)?,
         ticket_number: r.get(9)?,
-        blocked: r.get::<_, String>(4)? == "blocked",
+        blocked: r.get::<String>(4)? == "blocked",
     })
 }
 
@@ -392,7 +397,7 @@ impl Outbox {
         create_private(path)?;
         let conn = Connection::open(path).map_err(|source| OutboxError::Open {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         })?;
         Self::set_up(conn, Some(path.with_extension("lock")), clock, timing).map_err(|source| {
             OutboxError::Open {
@@ -408,7 +413,7 @@ impl Outbox {
     /// # Errors
     /// When SQLite cannot set it up.
     pub fn in_memory() -> Result<Self, OutboxError> {
-        let conn = Connection::open_in_memory()?;
+        let conn = Connection::open_in_memory().map_err(DbError::from)?;
         Ok(Self::set_up(
             conn,
             None,
@@ -422,7 +427,7 @@ impl Outbox {
         lock_file: Option<PathBuf>,
         clock: Arc<dyn Clock>,
         timing: DeliveryTiming,
-    ) -> Result<Self, rusqlite::Error> {
+    ) -> Result<Self, DbError> {
         conn.busy_timeout(Duration::from_secs(10))?;
         // WAL lets the CLI read while the app writes; FULL sync makes a returned insert survive
         // a power cut, which is the whole point of this table.
@@ -444,18 +449,50 @@ impl Outbox {
             "CREATE INDEX IF NOT EXISTS outbox_stage ON outbox(stage, next_attempt_at);",
         )?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            db: Db::sqlite(conn),
             lock_file,
             delivering: tokio::sync::Mutex::new(()),
             clock,
             timing,
+            #[cfg(feature = "postgres")]
+            claims: None,
         })
     }
 
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The relay's queue in Postgres at `url`, shared by every relay instance on it: each entry
+    /// is delivered by the one instance that holds its claim (see [`crate::db::pg::Claims`]).
+    ///
+    /// # Errors
+    /// [`OutboxError::Database`] when Postgres cannot be reached or set up.
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(
+        url: &str,
+        clock: Arc<dyn Clock>,
+        timing: DeliveryTiming,
+    ) -> Result<Self, OutboxError> {
+        let mut schema = crate::db::postgres_schema(SCHEMA);
+        for (name, ty, _) in ADDED_COLUMNS {
+            schema.push_str(&format!(
+                "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS {name} {};",
+                crate::db::postgres_schema(ty)
+            ));
+        }
+        schema.push_str(
+            "CREATE INDEX IF NOT EXISTS outbox_stage ON outbox(stage, next_attempt_at);
+             CREATE TABLE IF NOT EXISTS outbox_claims (reference TEXT PRIMARY KEY);",
+        );
+        Ok(Self {
+            db: Db::postgres(url, &schema)?,
+            lock_file: None,
+            delivering: tokio::sync::Mutex::new(()),
+            clock,
+            timing,
+            claims: Some(crate::db::pg::Claims::open(url)?),
+        })
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Now, by the outbox's clock (Unix seconds).
@@ -469,9 +506,9 @@ impl Outbox {
     /// When the database cannot be written.
     pub fn enqueue(&self, submission: &SavedSubmission) -> Result<(), OutboxError> {
         let json = serde_json::to_string(submission)?;
-        self.conn().execute(
-            "INSERT OR IGNORE INTO outbox (reference, created_at, subject, requester_email, state, stage, attempts, next_attempt_at, submission)
-             VALUES (?1, ?2, ?3, ?4, 'pending', 'new', 0, ?5, ?6)",
+        self.db().execute(
+            "INSERT INTO outbox (reference, created_at, subject, requester_email, state, stage, attempts, next_attempt_at, submission)
+             VALUES (?1, ?2, ?3, ?4, 'pending', 'new', 0, ?5, ?6) ON CONFLICT DO NOTHING",
             params![
                 submission.reference,
                 submission.created_at,
@@ -495,10 +532,10 @@ impl Outbox {
     /// [`OutboxError::NotFound`], or an unreadable entry.
     pub fn submission(&self, reference: &str) -> Result<SavedSubmission, OutboxError> {
         let json: Option<String> = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT submission FROM outbox WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| r.get(0),
             )
             .optional()?;
@@ -511,12 +548,11 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be read.
     pub fn list(&self) -> Result<Vec<OutboxEntry>, OutboxError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY created_at DESC, reference"
-        ))?;
-        let rows = stmt.query_map([], entry_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.db().query_map(
+            &format!("SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY created_at DESC, reference"),
+            params![],
+            entry_row,
+        )?)
     }
 
     /// One entry as [`Outbox::list`] shows it.
@@ -525,10 +561,10 @@ impl Outbox {
     /// When the database cannot be read.
     pub fn entry(&self, reference: &str) -> Result<Option<OutboxEntry>, OutboxError> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE reference = ?1"),
-                [reference],
+                params![reference],
                 entry_row,
             )
             .optional()?)
@@ -540,10 +576,10 @@ impl Outbox {
     /// [`OutboxError::NotFound`], or the database cannot be read.
     pub fn stage(&self, reference: &str) -> Result<Stage, OutboxError> {
         let stage: Option<String> = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT stage FROM outbox WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| r.get(0),
             )
             .optional()?;
@@ -557,9 +593,9 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be read.
     pub fn unsent_count(&self) -> Result<usize, OutboxError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.db().query_row(
             "SELECT COUNT(*) FROM outbox WHERE stage != 'sent'",
-            [],
+            params![],
             |r| r.get(0),
         )?;
         Ok(n as usize)
@@ -572,19 +608,15 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be read.
     pub fn due(&self, now: i64, force: bool) -> Result<Vec<String>, OutboxError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.db().query_map(
             "SELECT reference FROM outbox
              WHERE stage = 'posting'
-                OR (stage IN ('new', 'ready', 'unconfirmed') AND (next_attempt_at <= ?1 OR next_attempt_at > ?1 + ?2))
-                OR (?3 AND stage IN ('new', 'ready', 'failed'))
+                OR (stage IN ('new', 'ready', 'unconfirmed') AND (next_attempt_at <= CAST(?1 AS BIGINT) OR next_attempt_at > CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT)))
+                OR (CAST(?3 AS BOOLEAN) AND stage IN ('new', 'ready', 'failed'))
              ORDER BY created_at, reference",
-        )?;
-        let refs = stmt.query_map(
             params![now, MAX_SCHEDULED_WAIT.as_secs() as i64, force],
             |r| r.get(0),
-        )?;
-        Ok(refs.collect::<Result<_, _>>()?)
+        )?)
     }
 
     /// When the next automatic attempt or check is due (Unix seconds), if any entry waits; a
@@ -594,8 +626,8 @@ impl Outbox {
     /// When the database cannot be read.
     pub fn next_due_at(&self) -> Result<Option<i64>, OutboxError> {
         let now = self.now();
-        let next: Option<i64> = self.conn().query_row(
-            "SELECT MIN(CASE WHEN stage = 'posting' OR next_attempt_at > ?1 + ?2 THEN ?1 ELSE next_attempt_at END)
+        let next: Option<i64> = self.db().query_row(
+            "SELECT MIN(CASE WHEN stage = 'posting' OR next_attempt_at > CAST(?1 AS BIGINT) + CAST(?2 AS BIGINT) THEN CAST(?1 AS BIGINT) ELSE next_attempt_at END)
              FROM outbox WHERE stage IN ('new', 'ready', 'posting', 'unconfirmed')",
             params![now, MAX_SCHEDULED_WAIT.as_secs() as i64],
             |r| r.get(0),
@@ -610,11 +642,11 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be written.
     pub fn retry(&self, reference: Option<&str>) -> Result<usize, OutboxError> {
-        let n = self.conn().execute(
+        let n = self.db().execute(
             "UPDATE outbox SET
                 stage = CASE WHEN stage = 'blocked' OR composed IS NULL THEN 'new' ELSE 'ready' END,
                 state = 'pending', next_attempt_at = ?1
-             WHERE stage IN ('failed', 'blocked', 'new', 'ready') AND (?2 IS NULL OR reference = ?2)",
+             WHERE stage IN ('failed', 'blocked', 'new', 'ready') AND (CAST(?2 AS TEXT) IS NULL OR reference = CAST(?2 AS TEXT))",
             params![self.now(), reference],
         )?;
         Ok(n)
@@ -626,10 +658,10 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be written.
     pub fn network_is_back(&self) -> Result<usize, OutboxError> {
-        Ok(self.conn().execute(
+        Ok(self.db().execute(
             "UPDATE outbox SET next_attempt_at = ?1
              WHERE stage IN ('new', 'ready') AND last_error_kind IN ('connect', 'host-not-found') AND next_attempt_at > ?1",
-            [self.now()],
+            params![self.now()],
         )?)
     }
 
@@ -638,9 +670,9 @@ impl Outbox {
     /// # Errors
     /// When the database cannot be read.
     pub fn waits_for_network(&self) -> Result<bool, OutboxError> {
-        Ok(self.conn().query_row(
+        Ok(self.db().query_row(
             "SELECT EXISTS(SELECT 1 FROM outbox WHERE stage IN ('new', 'ready') AND last_error_kind IN ('connect', 'host-not-found'))",
-            [],
+            params![],
             |r| r.get(0),
         )?)
     }
@@ -651,10 +683,10 @@ impl Outbox {
     /// When the database cannot be read.
     pub fn paused_until(&self) -> Result<Option<i64>, OutboxError> {
         let until: Option<i64> = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT paused_until FROM delivery_state WHERE id = 1",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .optional()?;
@@ -665,9 +697,10 @@ impl Outbox {
 
     fn pause_deliveries(&self, retry_after: Option<Duration>) -> Result<i64, OutboxError> {
         let until = self.now() + rate_limit_wait(retry_after).as_secs() as i64;
-        self.conn().execute(
-            "INSERT INTO delivery_state (id, paused_until) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET paused_until = MAX(paused_until, ?1)",
-            [until],
+        self.db().execute(
+            "INSERT INTO delivery_state (id, paused_until) VALUES (1, ?1)
+             ON CONFLICT(id) DO UPDATE SET paused_until = CASE WHEN delivery_state.paused_until > excluded.paused_until THEN delivery_state.paused_until ELSE excluded.paused_until END",
+            params![until],
         )?;
         Ok(until)
     }
@@ -705,6 +738,18 @@ impl Outbox {
         delivery: &Delivery<'_>,
     ) -> Result<DeliveryResult, OutboxError> {
         let _serial = self.delivering.lock().await;
+        #[cfg(feature = "postgres")]
+        let _claim = match &self.claims {
+            Some(claims) => match claims.hold(reference)? {
+                Some(held) => Some(held),
+                None => {
+                    return Ok(DeliveryResult::Elsewhere {
+                        reference: reference.into(),
+                    })
+                }
+            },
+            None => None,
+        };
         let _machine = self.lock_machine_wide().await?;
         let limit = delivery
             .policy
@@ -774,9 +819,9 @@ impl Outbox {
     /// Removes an entry the rules stopped while the user was still at the form: the form keeps
     /// everything typed, and a second send gets a new reference.
     fn discard(&self, reference: &str) -> Result<(), OutboxError> {
-        self.conn().execute(
+        self.db().execute(
             "DELETE FROM outbox WHERE reference = ?1 AND stage = 'blocked'",
-            [reference],
+            params![reference],
         )?;
         Ok(())
     }
@@ -950,6 +995,14 @@ pub async fn submit(
             true,
         )),
         Ok(DeliveryResult::Failed { error, .. }) => Ok(queued(error, true, false)),
+        // Another delivery holds it (another relay instance): it is saved and on its way.
+        Ok(DeliveryResult::Elsewhere { .. }) => Ok(queued(
+            SubmitError::Atera(AteraError::ConnectionLost(
+                "another delivery of this ticket is in progress".into(),
+            )),
+            false,
+            true,
+        )),
         Ok(DeliveryResult::Blocked { reason, .. }) => {
             if let Err(e) = outbox.discard(&reference) {
                 tracing::warn!(error = %e, "a blocked entry could not be removed");

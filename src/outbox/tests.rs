@@ -100,10 +100,10 @@ fn a_clock_that_went_backwards_does_not_strand_entries() {
     .unwrap();
     outbox.enqueue(&saved("HB-20261203-BBBBBB")).unwrap();
     outbox
-        .conn()
+        .db()
         .execute(
             "UPDATE outbox SET next_attempt_at = next_attempt_at + 600",
-            [],
+            params![],
         )
         .unwrap();
     assert!(
@@ -123,10 +123,10 @@ fn an_unreadable_entry_is_set_aside_and_a_posted_one_never_is() {
     outbox.enqueue(&saved("HB-20261203-CCCCCC")).unwrap();
     outbox.enqueue(&saved("HB-20261203-DDDDDD")).unwrap();
     outbox
-        .conn()
+        .db()
         .execute(
             "UPDATE outbox SET stage = 'posting' WHERE reference = 'HB-20261203-DDDDDD'",
-            [],
+            params![],
         )
         .unwrap();
     let error = SubmitError::Storage("x".into());

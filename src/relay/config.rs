@@ -33,6 +33,28 @@ pub enum ConfigError {
     KeyFileOpen { path: PathBuf, mode: u32 },
     #[error("the key in {path} is not a valid key: {reason}")]
     BadKey { path: String, reason: String },
+    #[error("storage.postgres_url holds a password; a config file is no place for it. Use peer authentication on the local socket, or put the URL in {RELAY_POSTGRES_ENV} (for systemd, in an EnvironmentFile only the relay's user can read)")]
+    PasswordInConfig,
+    #[error("the Postgres URL is not valid: {0}")]
+    BadPostgresUrl(String),
+    #[error("this helpdesk-relay was built without Postgres; build it with `cargo build --release -p helpdesk-core --bin helpdesk-relay` (Postgres is a default feature)")]
+    NoPostgres,
+}
+
+/// Whether a Postgres URL holds a password (and is valid at all).
+fn postgres_password(url: &str) -> Result<bool, ConfigError> {
+    #[cfg(feature = "postgres")]
+    {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| ConfigError::BadPostgresUrl(e.to_string()))?;
+        Ok(config.get_password().is_some())
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = url;
+        Err(ConfigError::NoPostgres)
+    }
 }
 
 /// The whole file.
@@ -56,7 +78,24 @@ pub struct RelayConfig {
     pub rules_file: Option<PathBuf>,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub storage: StorageSection,
 }
+
+/// Where the relay keeps its records: SQLite in `data_dir` (one instance), or Postgres shared by
+/// several instances behind a load balancer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// `postgres://relay@%2Frun%2Fpostgresql/helpdesk` (peer authentication on the local
+    /// socket), or `host=db.internal user=relay dbname=helpdesk`. A password does not belong in
+    /// this file: put the whole URL in [`RELAY_POSTGRES_ENV`] instead.
+    pub postgres_url: Option<String>,
+}
+
+/// The environment variable with the Postgres URL (it may hold a password); it wins over
+/// `storage.postgres_url`.
+pub const RELAY_POSTGRES_ENV: &str = "HELPDESK_RELAY_POSTGRES_URL";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -184,6 +223,33 @@ impl RelayConfig {
         }
     }
 
+    /// The Postgres URL, when the relay's records are shared in Postgres.
+    ///
+    /// # Errors
+    /// A password in the config file, a URL that does not parse, or a relay built without
+    /// Postgres.
+    pub fn postgres_url(&self) -> Result<Option<String>, ConfigError> {
+        let from_env = std::env::var(RELAY_POSTGRES_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let url = match (from_env, &self.storage.postgres_url) {
+            (Some(url), _) => url,
+            (None, Some(url)) => {
+                if postgres_password(url)? {
+                    return Err(ConfigError::PasswordInConfig);
+                }
+                url.clone()
+            }
+            (None, None) => return Ok(None),
+        };
+        postgres_password(&url)?;
+        if cfg!(feature = "postgres") {
+            Ok(Some(url))
+        } else {
+            Err(ConfigError::NoPostgres)
+        }
+    }
+
     /// The relay's database.
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("relay.sqlite3")
@@ -301,6 +367,33 @@ mod tests {
         let config = load(include_str!("deploy/relay.example.toml")).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8787");
         assert_eq!(config.limits.submissions_per_hour, 30);
+    }
+
+    #[test]
+    fn a_postgres_password_in_the_config_file_is_refused_with_where_it_belongs() {
+        let base = "listen = \"127.0.0.1:1\"\ndata_dir = \"d\"\n[storage]\n";
+        let peer = load(&format!(
+            "{base}postgres_url = \"host=/run/postgresql user=relay dbname=hb\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            peer.postgres_url().unwrap().as_deref(),
+            Some("host=/run/postgresql user=relay dbname=hb")
+        );
+        let secret = load(&format!(
+            "{base}postgres_url = \"postgres://relay:s3cret@db.internal/hb\"\n"
+        ))
+        .unwrap();
+        let err = secret.postgres_url().unwrap_err().to_string();
+        assert!(
+            err.contains(RELAY_POSTGRES_ENV) && !err.contains("s3cret"),
+            "{err}"
+        );
+        let broken = load(&format!("{base}postgres_url = \"host=/x port=notaport\"\n")).unwrap();
+        assert!(matches!(
+            broken.postgres_url(),
+            Err(ConfigError::BadPostgresUrl(_))
+        ));
     }
 
     #[test]

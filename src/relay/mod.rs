@@ -22,7 +22,45 @@ pub use client::{RelayClient, RelayError};
 pub use config::RelayConfig;
 pub use server::RelayState;
 
-/// Opens everything a relay serves from: its store and queue (one SQLite file), the Atera client
+/// The relay's records alone (for `enroll`, `devices` and `audit`).
+///
+/// # Errors
+/// A message that says what to fix.
+pub fn open_store(config: &RelayConfig) -> Result<store::Store, String> {
+    match config.postgres_url().map_err(|e| e.to_string())? {
+        #[cfg(feature = "postgres")]
+        Some(url) => store::Store::open_postgres(&url)
+            .map_err(|e| format!("the relay's Postgres database cannot be opened: {e}")),
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => Err(config::ConfigError::NoPostgres.to_string()),
+        None => {
+            let database = config.database();
+            store::Store::open(&database)
+                .map_err(|e| format!("{} cannot be opened: {e}", database.display()))
+        }
+    }
+}
+
+/// The store and the queue: in one SQLite file in `data_dir`, or in Postgres shared with the
+/// relay's other instances.
+fn open_storage(config: &RelayConfig) -> Result<(store::Store, crate::outbox::Outbox), String> {
+    let store = open_store(config)?;
+    let queue = match config.postgres_url().map_err(|e| e.to_string())? {
+        #[cfg(feature = "postgres")]
+        Some(url) => crate::outbox::Outbox::open_postgres(
+            &url,
+            Arc::new(crate::outbox::SystemClock),
+            crate::outbox::DeliveryTiming::default(),
+        )
+        .map_err(|e| format!("the relay's queue in Postgres cannot be opened: {e}"))?,
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => return Err(config::ConfigError::NoPostgres.to_string()),
+        None => crate::outbox::Outbox::open(&config.database()).map_err(|e| e.to_string())?,
+    };
+    Ok((store, queue))
+}
+
+/// Opens everything a relay serves from: its store and queue (SQLite or Postgres), the Atera client
 /// with its key, the settings and the rules (evaluated by `evaluator __evaluate-rules`).
 ///
 /// # Errors
@@ -34,10 +72,7 @@ pub fn open(config: &RelayConfig, evaluator: PathBuf) -> Result<Arc<RelayState>,
             config.data_dir.display()
         )
     })?;
-    let database = config.database();
-    let store = store::Store::open(&database)
-        .map_err(|e| format!("{} cannot be opened: {e}", database.display()))?;
-    let queue = crate::outbox::Outbox::open(&database).map_err(|e| e.to_string())?;
+    let (store, queue) = open_storage(config)?;
     let settings = config.settings().map_err(|e| e.to_string())?;
     let key = config.key().map_err(|e| e.to_string())?;
     let endpoint = settings.endpoint().map_err(|e| e.to_string())?;

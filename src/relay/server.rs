@@ -16,6 +16,9 @@ use crate::outbox::{Delivery, DeliveryResult, Destination, EntryState, Outbox, O
 use crate::settings::Settings;
 use crate::submit::{RetryPolicy, RulesConfig};
 
+/// How often an instance on a shared Postgres reads the others' changes.
+const CHANGE_FEED_EVERY: Duration = Duration::from_secs(1);
+
 /// Everything one relay process serves from.
 pub struct RelayState {
     pub store: Store,
@@ -33,6 +36,8 @@ pub struct RelayState {
     windows: Mutex<HashMap<String, DeviceWindow>>,
     /// Per device, a counter bumped whenever one of its tickets changes (events).
     device_seq: Mutex<HashMap<String, u64>>,
+    /// This process among the relay's instances on one Postgres (a random id).
+    instance: String,
     /// Wakes the Atera poller (a webhook came in).
     pub(super) poll_wake: tokio::sync::Notify,
 }
@@ -108,18 +113,71 @@ impl RelayState {
             windows: Mutex::default(),
             device_seq: Mutex::default(),
             poll_wake: tokio::sync::Notify::new(),
+            instance: super::store::random_id(),
         })
+    }
+
+    /// The loops that run beside the device API: deliveries, the Atera poll and, with several
+    /// instances on one Postgres, the feed of the others' changes.
+    pub fn background(self: Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = vec![
+            tokio::spawn(self.clone().run_deliveries()),
+            tokio::spawn(self.clone().run_polling()),
+        ];
+        if self.store.is_shared() {
+            tasks.push(tokio::spawn(self.run_change_feed()));
+        }
+        tasks
+    }
+
+    /// Other instances' changes to tickets, so a device long-polling this instance hears of a
+    /// filing or a reply another one saw. Read every second; a day's worth is kept.
+    async fn run_change_feed(self: Arc<Self>) {
+        let mut after = self.store.last_change().unwrap_or_default();
+        let mut pruned_at = 0;
+        loop {
+            tokio::time::sleep(CHANGE_FEED_EVERY).await;
+            match self.store.changes_after(after, &self.instance, 1000) {
+                Ok(changes) => {
+                    for (id, device) in &changes {
+                        after = after.max(*id);
+                        self.bump_device(device);
+                    }
+                    if !changes.is_empty() {
+                        self.changed.send_modify(|n| *n += 1);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the other instances' changes cannot be read"),
+            }
+            let now = self.now();
+            if now - pruned_at >= 3600 {
+                pruned_at = now;
+                let _ = self.store.prune_changes(now - 86_400);
+            }
+        }
+    }
+
+    fn bump_device(&self, device: &str) {
+        *self
+            .device_seq
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(device.to_string())
+            .or_default() += 1;
     }
 
     /// Marks a ticket changed: its device's events answer, and waiting submits look again.
     pub(super) fn bump(&self, reference: &str) {
         if let Ok(Some(device)) = self.store.owner(reference) {
-            *self
-                .device_seq
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(device)
-                .or_default() += 1;
+            self.bump_device(&device);
+            if self.store.is_shared() {
+                if let Err(e) = self
+                    .store
+                    .publish_change(&device, &self.instance, self.now())
+                {
+                    tracing::warn!(error = %e, "a change could not be told to the other instances");
+                }
+            }
         }
         self.changed.send_modify(|n| *n += 1);
     }
@@ -137,6 +195,22 @@ impl RelayState {
     /// `lastmodified` pass, with its hourly budget): the load on Atera does not grow with the
     /// number of PCs.
     pub async fn poll_once(&self) {
+        // With several instances on one Postgres, one of them polls (it holds the lease while
+        // it lives; another takes over when it stops renewing).
+        if self.store.is_shared() {
+            let lease = (self.options.poll_every * 3).as_secs() as i64;
+            match self
+                .store
+                .take_lease("poll", &self.instance, self.now(), lease)
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the poll lease cannot be read; next cycle");
+                    return;
+                }
+            }
+        }
         match self.queue.poll_tickets(&self.atera).await {
             Ok(changes) => {
                 self.counters().polls += 1;
@@ -228,6 +302,7 @@ impl RelayState {
                 Ok(DeliveryResult::Confirming { .. }) => "confirming",
                 Ok(DeliveryResult::Failed { .. }) => "failed",
                 Ok(DeliveryResult::Blocked { .. }) => "blocked",
+                Ok(DeliveryResult::Elsewhere { .. }) => "elsewhere",
                 Err(_) => "error",
             };
             {
@@ -428,13 +503,11 @@ pub async fn serve_tls(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = super::tls::TlsListener::new(listener, acceptor)?;
-    let deliveries = tokio::spawn(state.clone().run_deliveries());
-    let polling = tokio::spawn(state.clone().run_polling());
+    let background = state.clone().background();
     let result = axum::serve(listener, super::api::router(state))
         .with_graceful_shutdown(shutdown)
         .await;
-    deliveries.abort();
-    polling.abort();
+    background.iter().for_each(tokio::task::JoinHandle::abort);
     result
 }
 
@@ -447,13 +520,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let deliveries = tokio::spawn(state.clone().run_deliveries());
-    let polling = tokio::spawn(state.clone().run_polling());
+    let background = state.clone().background();
     let app = super::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    deliveries.abort();
-    polling.abort();
+    background.iter().for_each(tokio::task::JoinHandle::abort);
     result
 }

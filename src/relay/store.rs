@@ -5,12 +5,11 @@
 //! The tickets themselves wait in the core's outbox ([`crate::outbox::Outbox`]) in the same file.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::db::{params, Db, DbError, OptionalExtension, Sql};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::Engine as _;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -51,13 +50,24 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS enroll_tokens (
         event TEXT NOT NULL,
         reference TEXT,
         detail TEXT
+    );
+    CREATE TABLE IF NOT EXISTS changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until INTEGER NOT NULL
     );";
 
 /// Errors of the relay's store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the relay database failed: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] DbError),
     #[error("refused: {0:?}")]
     Refused(Refusal),
 }
@@ -84,7 +94,7 @@ pub struct DeviceRecord {
 
 /// The relay's store.
 pub struct Store {
-    conn: Mutex<Connection>,
+    db: Db,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,20 +112,32 @@ impl Store {
     /// # Errors
     /// When the file cannot be opened or set up.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        let sqlite = |e: rusqlite::Error| StoreError::Database(e.into());
+        let conn = rusqlite::Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sqlite)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        conn.execute_batch(SCHEMA).map_err(sqlite)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            db: Db::sqlite(conn),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The store in Postgres at `url`, shared by every relay instance on it.
+    ///
+    /// # Errors
+    /// When Postgres cannot be reached or set up.
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Db::postgres(url, &crate::db::postgres_schema(SCHEMA))?,
+        })
+    }
+
+    fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Issues an enrollment token for `customer_id`, valid until `expires_at` for `uses`
@@ -132,7 +154,7 @@ impl Store {
         uses: u32,
     ) -> Result<IssuedToken, StoreError> {
         let (id, secret) = (random_id(), random_secret());
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO enroll_tokens (id, secret_hash, customer_id, customer_name, created_at, expires_at, uses_left)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![id, digest(&secret), customer_id, customer_name, now, expires_at, uses],
@@ -169,43 +191,45 @@ impl Store {
     ) -> Result<(String, DeviceIdentity), StoreError> {
         let (id, secret) =
             split_secret(token, TOKEN_PREFIX).ok_or(StoreError::Refused(Refusal::TokenUnknown))?;
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let row: Option<(String, i64, String, i64, i64)> = tx
-            .query_row(
-                "SELECT secret_hash, customer_id, customer_name, expires_at, uses_left FROM enroll_tokens WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        let Some((hash, customer_id, customer_name, expires_at, uses_left)) = row else {
-            return Err(StoreError::Refused(Refusal::TokenUnknown));
-        };
-        if !same_digest(&hash, &digest(secret)) {
-            return Err(StoreError::Refused(Refusal::TokenUnknown));
-        }
-        if now >= expires_at {
-            return Err(StoreError::Refused(Refusal::TokenExpired));
-        }
-        if uses_left <= 0 {
-            return Err(StoreError::Refused(Refusal::TokenUsedUp));
-        }
-        tx.execute(
-            "UPDATE enroll_tokens SET uses_left = uses_left - 1 WHERE id = ?1",
-            [id],
-        )?;
         let (device_id, device_secret) = (random_id(), random_secret());
-        let agent_id = agent_id(customer_id);
-        tx.execute(
-            "INSERT INTO devices (id, secret_hash, customer_id, customer_name, hostname, mac, agent_id, token_id, enrolled_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-            params![device_id, digest(&device_secret), customer_id, customer_name, hostname, mac, agent_id, id, now],
-        )?;
-        tx.execute(
-            "INSERT INTO audit (at, device_id, event, detail) VALUES (?1, ?2, 'enrolled', ?3)",
-            params![now, device_id, format!("token {id}, host {hostname}")],
-        )?;
-        tx.commit()?;
+        let (customer_id, customer_name, agent_id) = self.db().transaction(|tx| {
+            let row: Option<(String, i64, String, i64, i64)> = tx
+                .query_row(
+                    "SELECT secret_hash, customer_id, customer_name, expires_at, uses_left FROM enroll_tokens WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            let Some((hash, customer_id, customer_name, expires_at, uses_left)) = row else {
+                return Err(StoreError::Refused(Refusal::TokenUnknown));
+            };
+            if !same_digest(&hash, &digest(secret)) {
+                return Err(StoreError::Refused(Refusal::TokenUnknown));
+            }
+            if now >= expires_at {
+                return Err(StoreError::Refused(Refusal::TokenExpired));
+            }
+            // Spent only while a use is left, in the same statement: two relay instances
+            // enrolling with a token's last use at once cannot both spend it.
+            let spent = tx.execute(
+                "UPDATE enroll_tokens SET uses_left = uses_left - 1 WHERE id = ?1 AND uses_left > 0",
+                params![id],
+            )?;
+            if uses_left <= 0 || spent == 0 {
+                return Err(StoreError::Refused(Refusal::TokenUsedUp));
+            }
+            let agent_id = agent_id(customer_id);
+            tx.execute(
+                "INSERT INTO devices (id, secret_hash, customer_id, customer_name, hostname, mac, agent_id, token_id, enrolled_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                params![device_id, digest(&device_secret), customer_id, customer_name, hostname, mac, agent_id, id, now],
+            )?;
+            tx.execute(
+                "INSERT INTO audit (at, device_id, event, detail) VALUES (?1, ?2, 'enrolled', ?3)",
+                params![now, device_id, format!("token {id}, host {hostname}")],
+            )?;
+            Ok((customer_id, customer_name, agent_id))
+        })?;
         Ok((
             format!("{CREDENTIAL_PREFIX}.{device_id}.{device_secret}"),
             DeviceIdentity {
@@ -227,15 +251,15 @@ impl Store {
     pub fn authenticate(&self, credential: &str, now: i64) -> Result<DeviceIdentity, StoreError> {
         let (id, secret) = split_secret(credential, CREDENTIAL_PREFIX)
             .ok_or(StoreError::Refused(Refusal::Unauthenticated))?;
-        let conn = self.conn();
+        let conn = self.db();
         let row = conn
             .query_row(
                 "SELECT secret_hash, revoked_at, customer_id, customer_name, hostname, mac, agent_id, last_seen_at FROM devices WHERE id = ?1",
-                [id],
+                params![id],
                 |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<String>(0)?,
+                        r.get::<Option<i64>>(1)?,
                         DeviceIdentity {
                             device_id: id.to_string(),
                             customer_id: r.get(2)?,
@@ -244,7 +268,7 @@ impl Store {
                             mac: r.get(5)?,
                             agent_id: r.get(6)?,
                         },
-                        r.get::<_, i64>(7)?,
+                        r.get::<i64>(7)?,
                     ))
                 },
             )
@@ -274,7 +298,7 @@ impl Store {
     /// # Errors
     /// When the database cannot be written.
     pub fn revoke(&self, device_id: &str, now: i64) -> Result<bool, StoreError> {
-        let changed = self.conn().execute(
+        let changed = self.db().execute(
             "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
             params![device_id, now],
         )?;
@@ -289,12 +313,11 @@ impl Store {
     /// # Errors
     /// When the database cannot be read.
     pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.db().query_map(
             "SELECT id, customer_id, customer_name, hostname, mac, agent_id, enrolled_at, last_seen_at, revoked_at
              FROM devices ORDER BY enrolled_at DESC, id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+            params![],
+            |r| {
             Ok(DeviceRecord {
                 identity: DeviceIdentity {
                     device_id: r.get(0)?,
@@ -308,8 +331,8 @@ impl Store {
                 last_seen_at: r.get(7)?,
                 revoked_at: r.get(8)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            },
+        )?)
     }
 
     /// Records that `device_id` filed `reference` (idempotent for the same device).
@@ -317,15 +340,15 @@ impl Store {
     /// # Errors
     /// [`Refusal::ReferenceTaken`] when another device filed it.
     pub fn claim(&self, reference: &str, device_id: &str, now: i64) -> Result<bool, StoreError> {
-        let conn = self.conn();
+        let conn = self.db();
         let inserted = conn.execute(
-            "INSERT OR IGNORE INTO filings (reference, device_id, received_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO filings (reference, device_id, received_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![reference, device_id, now],
         )?;
         if inserted == 0 {
             let owner: String = conn.query_row(
                 "SELECT device_id FROM filings WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| r.get(0),
             )?;
             if owner != device_id {
@@ -346,10 +369,10 @@ impl Store {
     /// When the database cannot be read.
     pub fn owner(&self, reference: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 "SELECT device_id FROM filings WHERE reference = ?1",
-                [reference],
+                params![reference],
                 |r| r.get(0),
             )
             .optional()?)
@@ -360,12 +383,11 @@ impl Store {
     /// # Errors
     /// When the database cannot be read.
     pub fn references(&self, device_id: &str, limit: u32) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.db().query_map(
             "SELECT reference FROM filings WHERE device_id = ?1 ORDER BY received_at DESC, reference DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![device_id, limit], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![device_id, limit],
+            |r| r.get(0),
+        )?)
     }
 
     /// The customer a device was enrolled under, for delivering its tickets.
@@ -374,10 +396,10 @@ impl Store {
     /// When the database cannot be read.
     pub fn customer_of(&self, device_id: &str) -> Result<Option<(i64, String)>, StoreError> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 "SELECT customer_id, customer_name FROM devices WHERE id = ?1",
-                [device_id],
+                params![device_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
@@ -395,7 +417,7 @@ impl Store {
         reference: Option<&str>,
         detail: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO audit (at, device_id, event, reference, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![at, device_id, event, reference, detail],
         )?;
@@ -407,19 +429,102 @@ impl Store {
     /// # Errors
     /// When the database cannot be read.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT at, device_id, event, reference, detail FROM audit ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(AuditEntry {
-                at: r.get(0)?,
-                device_id: r.get(1)?,
-                event: r.get(2)?,
-                reference: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.db().query_map(
+            "SELECT at, device_id, event, reference, detail FROM audit ORDER BY id",
+            params![],
+            |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    device_id: r.get(1)?,
+                    event: r.get(2)?,
+                    reference: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            },
+        )?)
+    }
+
+    /// Whether several relay instances share this store (Postgres).
+    pub fn is_shared(&self) -> bool {
+        self.db().is_postgres()
+    }
+
+    /// Tells the other instances that one of `device_id`'s tickets changed.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub fn publish_change(
+        &self,
+        device_id: &str,
+        origin: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT INTO changes (device_id, origin, at) VALUES (?1, ?2, ?3)",
+            params![device_id, origin, now],
+        )?;
+        Ok(())
+    }
+
+    /// The newest change's id (a new instance starts reading after it).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn last_change(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .db()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM changes", params![], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Changes after `after` made by instances other than `origin`: (id, device), oldest first,
+    /// at most `limit`.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn changes_after(
+        &self,
+        after: i64,
+        origin: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(self.db().query_map(
+            "SELECT id, device_id FROM changes WHERE id > ?1 AND origin != ?2 ORDER BY id LIMIT ?3",
+            params![after, origin, limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Forgets changes older than `before`.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub fn prune_changes(&self, before: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .db()
+            .execute("DELETE FROM changes WHERE at < ?1", params![before])?)
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + seconds`; false while another
+    /// holder's lease runs.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = self.db().execute(
+            "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE leases.until < ?4 OR leases.holder = excluded.holder",
+            params![name, holder, now.saturating_add(seconds), now],
+        )?;
+        Ok(taken > 0)
     }
 
     /// Enrolled devices that are not revoked.
@@ -427,9 +532,9 @@ impl Store {
     /// # Errors
     /// When the database cannot be read.
     pub fn active_devices(&self) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row(
+        Ok(self.db().query_row(
             "SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL",
-            [],
+            params![],
             |r| r.get(0),
         )?)
     }
@@ -447,7 +552,7 @@ pub struct AuditEntry {
 
 /// A public id (of a token or a device): lowercase hex, so it never starts with `-` on a command
 /// line nor needs quoting.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 8];
     OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -563,6 +668,37 @@ mod tests {
             refusal(store.authenticate(&credential, 401)),
             Refusal::DeviceRevoked
         );
+    }
+
+    #[test]
+    fn a_lease_is_held_by_one_instance_until_it_runs_out() {
+        let (_dir, store) = store();
+        assert!(store.take_lease("poll", "a", 100, 60).unwrap());
+        assert!(
+            !store.take_lease("poll", "b", 120, 60).unwrap(),
+            "a holds it"
+        );
+        assert!(store.take_lease("poll", "a", 150, 60).unwrap(), "a renews");
+        assert!(!store.take_lease("poll", "b", 200, 60).unwrap());
+        assert!(
+            store.take_lease("poll", "b", 211, 60).unwrap(),
+            "a stopped renewing"
+        );
+    }
+
+    #[test]
+    fn an_instance_reads_the_other_instances_changes_only() {
+        let (_dir, store) = store();
+        store.publish_change("dev-1", "a", 10).unwrap();
+        store.publish_change("dev-2", "b", 11).unwrap();
+        store.publish_change("dev-3", "b", 12).unwrap();
+        let seen = store.changes_after(0, "a", 10).unwrap();
+        assert_eq!(
+            seen.iter().map(|(_, d)| d.as_str()).collect::<Vec<_>>(),
+            ["dev-2", "dev-3"]
+        );
+        assert!(store.changes_after(seen[1].0, "a", 10).unwrap().is_empty());
+        assert_eq!(store.prune_changes(12).unwrap(), 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{cli, filed_references, files_contain, outbox_references, text, TestSandbox, BIN, KEY};
 
 /// `helpdesk-relay`, built next to the app by `cargo test --workspace`.
-fn relay_bin() -> PathBuf {
+pub(super) fn relay_bin() -> PathBuf {
     let bin =
         Path::new(BIN).with_file_name(format!("helpdesk-relay{}", std::env::consts::EXE_SUFFIX));
     assert!(
@@ -23,7 +23,7 @@ fn relay_bin() -> PathBuf {
 
 /// A relay process on a fixed loopback port (so the app's policy URL survives restarts), with
 /// its data in a temporary directory.
-struct RelayProcess {
+pub(super) struct RelayProcess {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
@@ -35,7 +35,7 @@ impl RelayProcess {
     }
 
     /// With `extra` appended to `relay.toml` (before `[atera]`).
-    fn start_with(sandbox: &TestSandbox, extra: &str) -> Self {
+    pub(super) fn start_with(sandbox: &TestSandbox, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -59,7 +59,7 @@ impl RelayProcess {
         relay
     }
 
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
@@ -75,7 +75,7 @@ impl RelayProcess {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub(super) fn run(&self, args: &[&str]) -> String {
         let out = self.command(args).output().unwrap();
         assert!(
             out.status.success(),
@@ -86,7 +86,7 @@ impl RelayProcess {
     }
 
     /// Starts `serve` and waits for its "listening" line.
-    fn spawn(&mut self) {
+    pub(super) fn spawn(&mut self) {
         let mut child = self
             .command(&["serve"])
             .stdout(Stdio::piped())
@@ -110,14 +110,14 @@ impl RelayProcess {
         self.child = Some(child);
     }
 
-    fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap(); // SIGKILL
             let _ = child.wait();
         }
     }
 
-    fn token(&self, customer: i64, uses: u32) -> String {
+    pub(super) fn token(&self, customer: i64, uses: u32) -> String {
         self.run(&[
             "enroll",
             "create",
@@ -132,7 +132,7 @@ impl RelayProcess {
         .to_string()
     }
 
-    fn devices(&self) -> Vec<serde_json::Value> {
+    pub(super) fn devices(&self) -> Vec<serde_json::Value> {
         serde_json::from_str::<serde_json::Value>(&self.run(&["devices", "list", "--json"]))
             .unwrap()
             .as_array()
@@ -148,7 +148,7 @@ impl Drop for RelayProcess {
 }
 
 /// A PC whose machine policy names the relay and carries `token`.
-fn relay_pc(relay: &RelayProcess, token: &str) -> (tempfile::TempDir, PathBuf) {
+pub(super) fn relay_pc(relay: &RelayProcess, token: &str) -> (tempfile::TempDir, PathBuf) {
     let config = tempfile::tempdir().unwrap();
     let policy = config.path().join("policy.toml");
     std::fs::write(
@@ -162,7 +162,7 @@ fn relay_pc(relay: &RelayProcess, token: &str) -> (tempfile::TempDir, PathBuf) {
     (config, policy)
 }
 
-fn submit(config: &Path, policy: &Path, n: usize) -> Command {
+pub(super) fn submit(config: &Path, policy: &Path, n: usize) -> Command {
     let mut cmd = cli(
         config,
         &[
@@ -296,28 +296,11 @@ fn an_expired_token_cannot_enroll_and_the_app_says_so() {
 /// reference is filed exactly once.
 #[test]
 fn the_relay_killed_at_random_points_loses_nothing_and_doubles_nothing() {
-    use helpdesk_core::sandbox::Fault;
     let sandbox = TestSandbox::start();
     let customer = sandbox.get().add_customer("Acme Dental");
     let mut relay = RelayProcess::start(&sandbox);
     let (config, policy) = relay_pc(&relay, &relay.token(customer, 1));
-    for i in 0..12 {
-        sandbox.get().inject_fault(match i % 3 {
-            0 => Fault::DoThenHang {
-                method: "POST",
-                path_prefix: "/tickets",
-                hang: Duration::from_millis(1500),
-            },
-            1 => Fault::DoThenDrop {
-                method: "POST",
-                path_prefix: "/tickets",
-            },
-            _ => Fault::DropConnection {
-                method: "POST",
-                path_prefix: "/tickets",
-            },
-        });
-    }
+    inject_post_faults(&sandbox, 12);
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut kills = 0;
     for n in 0..6 {
@@ -343,35 +326,76 @@ fn the_relay_killed_at_random_points_loses_nothing_and_doubles_nothing() {
         let _ = app.wait();
     }
     assert!(kills >= 3, "the relay was killed only {kills} times");
-    // Whatever the PC still holds goes to the relay (idempotent by reference).
+    let expected = settle(&[(config.path(), policy.as_path())], 6);
+    assert_filed_once(&sandbox, &expected);
+}
+
+/// `n` faults on Atera's `POST /tickets`, in turn: a ticket created but answered late, one
+/// created and its answer lost, and a connection dropped before anything is created.
+pub(super) fn inject_post_faults(sandbox: &TestSandbox, n: usize) {
+    use helpdesk_core::sandbox::Fault;
+    for i in 0..n {
+        sandbox.get().inject_fault(match i % 3 {
+            0 => Fault::DoThenHang {
+                method: "POST",
+                path_prefix: "/tickets",
+                hang: Duration::from_millis(1500),
+            },
+            1 => Fault::DoThenDrop {
+                method: "POST",
+                path_prefix: "/tickets",
+            },
+            _ => Fault::DropConnection {
+                method: "POST",
+                path_prefix: "/tickets",
+            },
+        });
+    }
+}
+
+/// Flushes every PC until it holds nothing unsent (what it holds goes to the relay, idempotent
+/// by reference); returns every reference the PCs filed, after checking there are `count`.
+pub(super) fn settle(pcs: &[(&Path, &Path)], count: usize) -> std::collections::BTreeSet<String> {
+    let settle_by = Instant::now() + Duration::from_secs(90);
+    let mut expected = std::collections::BTreeSet::new();
+    for (config, policy) in pcs {
+        loop {
+            let flushed = cli(config, &["outbox", "flush"])
+                .env("HELPDESK_BUTTON_TEST_POLICY_FILE", policy)
+                .output()
+                .unwrap();
+            if flushed.status.success() {
+                break;
+            }
+            assert!(
+                Instant::now() < settle_by,
+                "the PC did not settle: {}",
+                text(&flushed.stdout)
+            );
+            std::thread::park_timeout(Duration::from_millis(300));
+        }
+        expected.extend(outbox_references(config));
+    }
+    assert_eq!(expected.len(), count);
+    expected
+}
+
+/// Waits until the relay has filed every one of `expected` in Atera, and asserts that no
+/// reference was filed twice on the way.
+pub(super) fn assert_filed_once(
+    sandbox: &TestSandbox,
+    expected: &std::collections::BTreeSet<String>,
+) {
     let settle_by = Instant::now() + Duration::from_secs(90);
     loop {
-        let flushed = cli(config.path(), &["outbox", "flush"])
-            .env("HELPDESK_BUTTON_TEST_POLICY_FILE", &policy)
-            .output()
-            .unwrap();
-        if flushed.status.success() {
-            break;
-        }
-        assert!(
-            Instant::now() < settle_by,
-            "the PC did not settle: {}",
-            text(&flushed.stdout)
-        );
-        std::thread::park_timeout(Duration::from_millis(300));
-    }
-    let expected = outbox_references(config.path());
-    assert_eq!(expected.len(), 6);
-    // The relay files what it holds: wait until every reference is in Atera.
-    loop {
-        let found = filed_references(&sandbox);
+        let found = filed_references(sandbox);
         let distinct: std::collections::BTreeSet<String> = found.iter().cloned().collect();
         assert_eq!(
             found.len(),
             distinct.len(),
             "a ticket was filed twice: {found:?}"
         );
-        if distinct == expected {
+        if &distinct == expected {
             break;
         }
         assert!(
