@@ -14,7 +14,7 @@ use helpdesk_core::outbox::{self, DeliveryResult, DeliveryTiming, Outbox, Submit
 use helpdesk_core::paths::AppPaths;
 use helpdesk_core::relay::config::Limits;
 use helpdesk_core::relay::protocol::{Refusal, RelayedState};
-use helpdesk_core::relay::server::RelayOptions;
+use helpdesk_core::relay::server::{RelayOptions, RelayRules};
 use helpdesk_core::relay::store::Store;
 use helpdesk_core::relay::{device, server, RelayClient, RelayError, RelayState};
 use helpdesk_core::sandbox::Sandbox;
@@ -74,6 +74,8 @@ on_both!(
     a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends,
     the_rules_run_on_the_relay_for_every_device_and_an_exception_reaches_the_user,
 );
+
+mod admin;
 
 const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 
@@ -174,51 +176,86 @@ struct Relay {
     state: Arc<RelayState>,
     proxy: Proxy,
     customer: i64,
+    /// Where its records are, for another instance on the same ones.
+    records: Records,
+    limits: Limits,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// One relay's records: a SQLite file, or a database on the test Postgres.
+#[derive(Clone)]
+enum Records {
+    Sqlite(std::path::PathBuf),
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Postgres(String),
 }
 
 async fn relay_with(storage: Storage, limits: Limits) -> Relay {
     relay_with_rules(storage, limits, None).await
 }
 
-/// A relay whose dispatcher rules are `script`, evaluated by the real `helpdesk-relay` binary
-/// re-run as the rules child.
+/// A relay whose dispatcher rules are `script` (its `rules_file`), or the ones its admins save
+/// when `None`; evaluated by the real `helpdesk-relay` binary re-run as the rules child.
 async fn relay_with_rules(storage: Storage, limits: Limits, script: Option<&str>) -> Relay {
     let sandbox = util::sandbox().await;
     let customer = sandbox.add_customer("Acme Dental");
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("relay.sqlite3");
+    let records = match storage {
+        Storage::Sqlite => Records::Sqlite(dir.path().join("relay.sqlite3")),
+        Storage::Postgres => Records::Postgres(util::postgres_database()),
+    };
+    let (state, stop, upstream) = instance(&sandbox, &records, limits.clone(), script).await;
+    let proxy = Proxy::start(upstream).await;
+    Relay {
+        sandbox,
+        state,
+        proxy,
+        customer,
+        records,
+        limits,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+/// One relay process's state over `records`, serving on a port of 127.0.0.1.
+async fn instance(
+    sandbox: &Sandbox,
+    records: &Records,
+    limits: Limits,
+    script: Option<&str>,
+) -> (
+    Arc<RelayState>,
+    tokio::sync::oneshot::Sender<()>,
+    SocketAddr,
+) {
     let timing = DeliveryTiming {
         list_lag: Duration::from_millis(50),
         scan_gap: Duration::from_millis(50),
         ..DeliveryTiming::default()
     };
-    let mut settings = util::settings_for(&sandbox);
+    let mut settings = util::settings_for(sandbox);
     settings.branding.company_name = "Northwind IT (from the relay)".into();
-    let (store, queue) = match storage {
-        Storage::Sqlite => (
-            Store::open(&db).unwrap(),
-            Outbox::open_with(&db, Arc::new(SystemClock), timing).unwrap(),
+    let (store, queue) = match records {
+        Records::Sqlite(db) => (
+            Store::open(db).unwrap(),
+            Outbox::open_with(db, Arc::new(SystemClock), timing).unwrap(),
         ),
-        Storage::Postgres => {
-            let url = util::postgres_database();
-            (
-                Store::open_postgres(&url).unwrap(),
-                Outbox::open_postgres(&url, Arc::new(SystemClock), timing).unwrap(),
-            )
-        }
+        Records::Postgres(url) => (
+            Store::open_postgres(url).unwrap(),
+            Outbox::open_postgres(url, Arc::new(SystemClock), timing).unwrap(),
+        ),
     };
     let state = RelayState::new(
         store,
         queue,
-        util::client_for(&sandbox, util::KEY),
+        util::client_for(sandbox, util::KEY),
         settings,
-        script.map(|script| helpdesk_core::submit::RulesConfig {
-            exe: env!("CARGO_BIN_EXE_helpdesk-relay").into(),
-            script: script.into(),
-            limits: helpdesk_core::rules::RuleLimits::default(),
-        }),
+        RelayRules {
+            file: script.map(|script| ("rules.py".into(), script.into())),
+            ..RelayRules::stored(env!("CARGO_BIN_EXE_helpdesk-relay"))
+        },
         RelayOptions {
             limits,
             // The tests poll by hand (`poll_once`) or by webhook.
@@ -233,15 +270,7 @@ async fn relay_with_rules(storage: Storage, limits: Limits, script: Option<&str>
     tokio::spawn(server::serve(state.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let proxy = Proxy::start(upstream).await;
-    Relay {
-        sandbox,
-        state,
-        proxy,
-        customer,
-        _dir: dir,
-        _stop: stop,
-    }
+    (state, stop, upstream)
 }
 
 async fn relay(storage: Storage) -> Relay {

@@ -11,585 +11,39 @@
 // from the backend. The rules script is saved on its own (`admin_save_rules`), and also by Save
 // when it changed.
 //
-// The pure helpers at the top are exported so tests can import them; the page wiring below only
-// runs in a browser. Helpers shared with the other windows live in common.js.
+// This module is the page wiring; it only runs in a browser. The pure helpers are modules of
+// their own, re-exported here so tests can import them: admin-fields.js (settings and their
+// checks), admin-updates-view.js (the Updates section's words), admin-rules-view.js (the rules
+// editor's highlighting and examples), admin-relay.js (the Rules section in relay mode).
+// Helpers shared with the other windows live in common.js.
 
 import {
   $, el, showViews, showImage, whenReady, startPage, invoke, normalizeError, isModChord,
   isValidEmail, imageDataUrlCheck, normalizeAccent, applyAccent, supportTitle,
 } from './common.js';
 
+import { rulesCommands, relayView, savedMessage } from './admin-relay.js';
+
+export { rulesCommands, relayView, formatTime, savedMessage } from './admin-relay.js';
 export { isValidEmail, normalizeAccent, accentPalette, normalizeError, supportTitle as formTitle } from './common.js';
 
-// ---------------------------------------------------------------------------------------------
-// Pure helpers (exported for tests)
-// ---------------------------------------------------------------------------------------------
+import {
+  VALIDATE_DEBOUNCE_MS, CHECK_DEBOUNCE_MS, PASSWORD_MIN, LOGO_MAX_BYTES, MB, getPath, setPath, idOf,
+  isLockedKey, isLogoDataUrl, passwordStrength, MODIFIER_NAMES, LONE_KEYS, NAMED_KEYS, normalizeKeyName, hotkeyFromEvent,
+  hotkeyProblem, bytesToMbText, mbTextToBytes, clientProblem, MAX_CHECK_HOURS, isLoopbackHost, manifestUrlProblem, checkHoursProblem,
+  listProblem, invalidListItems,
+} from './admin-fields.js';
+import {
+  TRIGGER_LABELS, INSTALL_AUTOMATIC_TEXT, capitalise, localDateTime, updateStatusView,
+} from './admin-updates-view.js';
+import {
+  PY_KEYWORDS, PY_CONSTANTS, PY_BUILTINS, RULE_READ_ONLY, RULE_READ_WRITE, RULE_RW_NAMES, RULE_RO_NAMES, TOKEN_RES,
+  tokenizePython, highlightLines, offsetOf, diagnosticKind, EXAMPLES,
+} from './admin-rules-view.js';
 
-export const VALIDATE_DEBOUNCE_MS = 250;
-export const CHECK_DEBOUNCE_MS = 400;
-export const PASSWORD_MIN = 8;
-export const LOGO_MAX_BYTES = 200 * 1024;
-export const MB = 1024 * 1024;
-
-/** The value at a dotted key, or undefined. */
-export function getPath(obj, key) {
-  let cur = obj;
-  for (const part of key.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = cur[part];
-  }
-  return cur;
-}
-
-/** Sets the value at a dotted key, creating objects on the way. */
-export function setPath(obj, key, value) {
-  const parts = key.split('.');
-  let cur = obj;
-  for (let i = 0; i < parts.length - 1; i += 1) {
-    if (cur[parts[i]] === null || typeof cur[parts[i]] !== 'object') cur[parts[i]] = {};
-    cur = cur[parts[i]];
-  }
-  cur[parts[parts.length - 1]] = value;
-}
-
-/** `atera.endpoint` -> `atera-endpoint`: the id of a setting's input. */
-export const idOf = (key) => key.replace(/\./g, '-');
-
-/** Whether `key` is locked by one of the policy's dotted keys (itself or a parent). */
-export function isLockedKey(key, locked) {
-  if (!Array.isArray(locked)) return false;
-  return locked.some((l) => typeof l === 'string' && (l === key || key.startsWith(`${l}.`)));
-}
-
-/** Only images the backend accepts as a logo. */
-export const isLogoDataUrl = imageDataUrlCheck(['png', 'jpeg', 'svg+xml']);
-
-/** A rough strength estimate for the hint under a new password: {score 0..4, text}. */
-export function passwordStrength(pw) {
-  const p = typeof pw === 'string' ? pw : '';
-  const len = Array.from(p).length;
-  if (len === 0) return { score: 0, text: `At least ${PASSWORD_MIN} characters` };
-  if (len < PASSWORD_MIN) {
-    const left = PASSWORD_MIN - len;
-    return { score: 0, text: `${left} more character${left === 1 ? '' : 's'}` };
-  }
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(p)).length;
-  let score = 1;
-  if (len >= 12) score += 1;
-  if (classes >= 3) score += 1;
-  if (len >= 16 || (len >= 12 && classes >= 3 && /\s/.test(p))) score += 1;
-  const lower = p.toLowerCase();
-  if (/^(.)\1+$/.test(p) || /^(?:password|passwort|qwerty|letmein|admin)/.test(lower) || /^(?:0123456789|123456789|12345678|abcdefgh)/.test(lower)) score = 1;
-  score = Math.min(4, score);
-  const text = ['', 'Weak: a longer password is stronger', 'Fair', 'Good', 'Strong'][score];
-  return { score, text };
-}
-
-const MODIFIER_NAMES = { ctrl: 'Ctrl', control: 'Ctrl', alt: 'Alt', option: 'Alt', shift: 'Shift', super: 'Super', meta: 'Super', cmd: 'Super', command: 'Super', win: 'Super', cmdorctrl: 'CmdOrCtrl', commandorcontrol: 'CmdOrCtrl' };
-const LONE_KEYS = /^(?:F([1-9]|1\d|2[0-4])|Pause|ScrollLock|PrintScreen)$/;
-const NAMED_KEYS = new Set(['Space', 'Enter', 'Tab', 'Backspace', 'Escape', 'Insert', 'Delete', 'Home', 'End', 'PageUp', 'PageDown',
-  'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Up', 'Down', 'Left', 'Right', 'Pause', 'ScrollLock', 'PrintScreen',
-  'Backquote', 'Minus', 'Equal', 'BracketLeft', 'BracketRight', 'Backslash', 'Semicolon', 'Quote', 'Comma', 'Period', 'Slash',
-  'NumpadAdd', 'NumpadSubtract', 'NumpadMultiply', 'NumpadDivide', 'NumpadDecimal', 'NumpadEnter']);
-
-function normalizeKeyName(k) {
-  if (/^[a-z]$/i.test(k)) return k.toUpperCase();
-  if (/^\d$/.test(k)) return k;
-  let m = /^f(\d{1,2})$/i.exec(k);
-  if (m && Number(m[1]) >= 1 && Number(m[1]) <= 24) return `F${Number(m[1])}`;
-  m = /^numpad(\d)$/i.exec(k);
-  if (m) return `Numpad${m[1]}`;
-  for (const n of NAMED_KEYS) if (n.toLowerCase() === k.toLowerCase()) return n;
-  return null;
-}
-
-/**
- * The combination a keydown event stands for (`Ctrl+Shift+F1`), null while only modifiers are
- * held, or {error} for a key the app can't use as a hotkey.
- */
-export function hotkeyFromEvent(e) {
-  const code = String(e.code || '');
-  if (/^(?:Control|Shift|Alt|Meta|OS)(?:Left|Right)?$/.test(code) || ['Control', 'Shift', 'Alt', 'Meta', 'OS', 'AltGraph'].includes(e.key)) return null;
-  let key = null;
-  let m;
-  if ((m = /^Key([A-Z])$/.exec(code))) key = m[1];
-  else if ((m = /^Digit(\d)$/.exec(code))) key = m[1];
-  else key = normalizeKeyName(code) || (e.key && e.key.length === 1 ? normalizeKeyName(e.key) : null);
-  if (!key) return { error: `The ${e.key || code} key can't be used in a hotkey.` };
-  const parts = [];
-  if (e.ctrlKey) parts.push('Ctrl');
-  if (e.altKey) parts.push('Alt');
-  if (e.shiftKey) parts.push('Shift');
-  if (e.metaKey) parts.push('Super');
-  parts.push(key);
-  return { hotkey: parts.join('+') };
-}
-
-/** The message for a hotkey the app can't register, or null when it looks usable. */
-export function hotkeyProblem(value) {
-  const s = typeof value === 'string' ? value.trim() : '';
-  if (!s) return 'Press a key combination, like Ctrl+Shift+F1.';
-  const parts = s.split('+').map((x) => x.trim());
-  if (parts.some((x) => !x)) return `"${s}" has an empty part: write it like Ctrl+Shift+F1.`;
-  const key = parts[parts.length - 1];
-  const mods = parts.slice(0, -1);
-  for (const mod of mods) {
-    if (!MODIFIER_NAMES[mod.toLowerCase()]) {
-      return normalizeKeyName(mod) ? 'Use one key, plus Ctrl, Alt, Shift or Super.' : `"${mod}" is not a modifier: use Ctrl, Alt, Shift or Super.`;
-    }
-  }
-  if (MODIFIER_NAMES[key.toLowerCase()]) return 'Add a key after the modifiers, like Ctrl+Shift+F1.';
-  const k = normalizeKeyName(key);
-  if (!k) return `"${key}" is not a key the app knows: use a letter, a digit or F1–F24.`;
-  const strong = mods.some((m) => MODIFIER_NAMES[m.toLowerCase()] !== 'Shift');
-  if (!strong && !LONE_KEYS.test(k)) return `Add Ctrl, Alt or Super: ${mods.length ? 'Shift+' : ''}${k} alone would fire while people type.`;
-  return null;
-}
-
-/** Bytes as the MB text shown in the size field (1048576 -> "1", 1572864 -> "1.5"). */
-export function bytesToMbText(bytes) {
-  const n = Number(bytes);
-  if (!Number.isFinite(n)) return '';
-  return String(Math.round((n / MB) * 100) / 100);
-}
-
-/** The MB text typed by the admin as bytes, or null when it is not a number. */
-export function mbTextToBytes(text) {
-  const s = String(text).trim().replace(',', '.');
-  if (!/^\d+(?:\.\d+)?$|^\.\d+$/.test(s)) return null;
-  return Math.round(Number(s) * MB);
-}
-
-/** Client-side shape checks of the settings (the backend's admin_validate has the last word). */
-export function clientProblem(key, value) {
-  const str = typeof value === 'string' ? value.trim() : '';
-  switch (key) {
-    case 'atera.endpoint':
-      return str ? null : 'Enter the Atera address, like app.atera.com.';
-    case 'atera.fallback_contact_email':
-      return !str || isValidEmail(str) ? null : 'Use an email address like frontdesk@yourcompany.com.';
-    case 'atera.defaults.status':
-      return str ? null : 'Enter a status, like Open.';
-    case 'hotkey':
-      return hotkeyProblem(value);
-    case 'screenshots.max_total_bytes': {
-      const n = Number(value);
-      if (value === null || !Number.isFinite(n)) return 'Enter a size in MB, like 1 or 2.5.';
-      if (n < 0.05 * MB) return 'Use at least 0.05 MB: smaller pictures are unreadable.';
-      if (n > 50 * MB) return 'Use at most 50 MB.';
-      return null;
-    }
-    case 'branding.company_name':
-      return Array.from(str).length > 80 ? 'Keep the name under 80 characters.' : null;
-    case 'branding.accent_color':
-      return normalizeAccent(value) ? null : 'Use a colour like #2563eb (a # and six hex digits).';
-    case 'branding.logo_data_url':
-      return !value || isLogoDataUrl(value) ? null : 'Use a PNG, JPEG or SVG image.';
-    case 'support.phone':
-      if (!str) return null;
-      if (!/^[0-9+()\-.\s/]+(?:\s*(?:ext\.?|x)\s*\d+)?$/i.test(str)) return 'Use digits, spaces and + ( ) - only, like +1 555 010 2030.';
-      return (str.match(/\d/g) || []).length >= 3 ? null : 'That is too short for a phone number.';
-    case 'support.email':
-      return !str || isValidEmail(str) ? null : 'Use an email address like help@yourcompany.com.';
-    case 'support.url': {
-      if (!str) return null;
-      if (!/^https?:\/\//i.test(str)) return 'Start the address with https://, like https://support.yourcompany.com.';
-      try {
-        const u = new URL(str);
-        if (!u.hostname || !u.hostname.includes('.') && u.hostname !== 'localhost') return 'Check the address: it needs a full host name, like support.yourcompany.com.';
-        if (/\s/.test(str)) return 'Remove the spaces from the address.';
-      } catch {
-        return 'Check the address: it should look like https://support.yourcompany.com.';
-      }
-      return null;
-    }
-    case 'updates.stable_url':
-      return manifestUrlProblem(value, 'stable');
-    case 'updates.beta_url':
-      return manifestUrlProblem(value, 'beta');
-    case 'updates.check_hours':
-      return checkHoursProblem(value);
-    case 'form.checkboxes':
-      return listProblem(value, 'Checkbox');
-    case 'form.radio_groups': {
-      if (!Array.isArray(value)) return null;
-      for (let g = 0; g < value.length; g += 1) {
-        const group = value[g] || {};
-        const name = `Group ${g + 1}`;
-        if (!String(group.label || '').trim()) return `${name} needs a question, like "Who is affected?".`;
-        const opts = Array.isArray(group.options) ? group.options : [];
-        if (opts.length < 2) return `${name} ("${String(group.label).trim()}") needs at least two options to choose from.`;
-        const p = listProblem(opts, 'Option', `${name}: `);
-        if (p) return p;
-      }
-      return null;
-    }
-    default:
-      return null;
-  }
-}
-
-export const MAX_CHECK_HOURS = 168;
-
-/** Plain http is allowed for this computer only (a local test server), like the backend. */
-function isLoopbackHost(host) {
-  const h = String(host || '').toLowerCase();
-  return h === 'localhost' || h === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(h);
-}
-
-/** An update manifest URL: empty (no updates on this channel), https, or http to this computer. */
-function manifestUrlProblem(value, channel) {
-  const str = typeof value === 'string' ? value.trim() : '';
-  if (!str) return null;
-  const example = `https://updates.example.com/helpdesk-button/${channel}/latest.json`;
-  const useHttps = `Use an https:// address, like ${example}`;
-  if (/\s/.test(str)) return 'Remove the spaces from the address.';
-  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(str);
-  if (!m) return `${useHttps}.`;
-  let url;
-  try {
-    url = new URL(str);
-  } catch {
-    return `Check the address: it should look like ${example}.`;
-  }
-  const scheme = m[1].toLowerCase();
-  if (scheme === 'https') return url.hostname ? null : `Check the address: it should look like ${example}.`;
-  if (scheme === 'http') {
-    return isLoopbackHost(url.hostname) ? null : `Plain http is only allowed for this computer (http://127.0.0.1 or http://localhost). ${useHttps}.`;
-  }
-  return `${useHttps}, not ${scheme}://.`;
-}
-
-/** Hours between scheduled update checks: a whole number from 1 to 168. */
-function checkHoursProblem(value) {
-  if (value === null || value === undefined || String(value).trim() === '') return `Enter a number of hours from 1 to ${MAX_CHECK_HOURS}, like 6.`;
-  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
-  if (!Number.isInteger(n)) return `Use a whole number of hours from 1 to ${MAX_CHECK_HOURS}, like 6.`;
-  if (n < 1 || n > MAX_CHECK_HOURS) return `Use 1 to ${MAX_CHECK_HOURS} hours (${MAX_CHECK_HOURS} is a week); 6 is the default.`;
-  return null;
-}
-
-function listProblem(list, noun, prefix = '') {
-  if (!Array.isArray(list)) return null;
-  const seen = new Map();
-  for (let i = 0; i < list.length; i += 1) {
-    const label = String(list[i] ?? '').trim();
-    if (!label) return `${prefix}${noun} ${i + 1} is empty: type a label or remove it.`;
-    if (Array.from(label).length > 120) return `${prefix}${noun} ${i + 1} is too long: keep labels under 120 characters.`;
-    const k = label.toLowerCase();
-    if (seen.has(k)) return `${prefix}${noun} ${i + 1} repeats ${noun.toLowerCase()} ${seen.get(k) + 1} ("${label}").`;
-    seen.set(k, i);
-  }
-  return null;
-}
-
-/** Which items of a label list are invalid (empty or duplicate), as a Set of indexes. */
-export function invalidListItems(list) {
-  const bad = new Set();
-  const seen = new Map();
-  (Array.isArray(list) ? list : []).forEach((x, i) => {
-    const k = String(x ?? '').trim().toLowerCase();
-    if (!k) { bad.add(i); return; }
-    if (seen.has(k)) bad.add(i); else seen.set(k, i);
-  });
-  return bad;
-}
-
-// ---- update status ------------------------------------------------------------------------------
-
-const TRIGGER_LABELS = { start: 'at start', schedule: 'scheduled', manual: 'manual' };
-export const INSTALL_AUTOMATIC_TEXT = 'It installs the next time nobody is using the app, or when the app quits.';
-
-const capitalise = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : s);
-
-/** An RFC 3339 time as local date and time ("28 Nov 2026, 10:12"), or the text as given. */
-export function localDateTime(iso) {
-  const d = new Date(String(iso));
-  if (Number.isNaN(d.getTime())) return String(iso);
-  try {
-    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-  } catch {
-    return d.toLocaleString();
-  }
-}
-
-/**
- * What the Updates section shows for an admin_update_status answer: the facts, and the outcome as
- * {tone, title, text, notes, next}. `tone` is ok, ready, warning, error or none; `canInstall`
- * says whether Install now is offered. `savedChannel` is the channel in the saved settings: the
- * status keeps the one of the last check, and `nextChannel` is set when the two differ.
- * `fallbackVersion` is about.version, for before the status arrives.
- */
-export function updateStatusView(status, { savedChannel = null, fallbackVersion = '' } = {}) {
-  const st = status && typeof status === 'object' ? status : {};
-  const str = (v) => (typeof v === 'string' ? v.trim() : '');
-  const version = str(st.current_version) || str(fallbackVersion) || '—';
-  const lastCheck = str(st.last_check);
-  const checkedChannel = str(st.channel);
-  const saved = str(savedChannel);
-  const channel = (lastCheck ? checkedChannel : saved) || checkedChannel || saved || '—';
-  const nextChannel = lastCheck && saved && checkedChannel && saved !== checkedChannel ? saved : '';
-  const trigger = TRIGGER_LABELS[str(st.last_trigger)] || str(st.last_trigger);
-  const lastCheckText = lastCheck ? `${localDateTime(lastCheck)}${trigger ? ` (${trigger})` : ''}` : 'Not checked yet';
-  const manifest = str(st.manifest_url);
-  const keySource = str(st.key_source);
-  const mode = st.install_mode && typeof st.install_mode === 'object' ? st.install_mode : {};
-  const modeKind = str(mode.kind) || 'automatic';
-  const modeMessage = str(mode.message);
-  const out = st.outcome && typeof st.outcome === 'object' ? st.outcome : { state: 'never-checked' };
-  const v = {
-    version,
-    channel,
-    nextChannel,
-    lastCheck: lastCheckText,
-    checked: !!lastCheck,
-    manifest,
-    keySource: keySource ? capitalise(keySource) : '',
-    state: str(out.state) || 'never-checked',
-    tone: 'none',
-    title: '',
-    text: '',
-    notes: '',
-    next: '',
-    canInstall: false,
-  };
-  switch (v.state) {
-    case 'never-checked':
-      v.title = 'Not checked yet';
-      v.text = 'The app checks a few minutes after it starts, then on its schedule. Press Check now to look at once.';
-      break;
-    case 'not-configured':
-      v.tone = 'warning';
-      v.title = 'Update checks are not set up';
-      v.text = str(out.message);
-      break;
-    case 'up-to-date':
-      v.tone = 'ok';
-      v.title = 'Up to date';
-      v.text = `Version ${version} is the newest on the ${channel} channel.`;
-      break;
-    case 'ready': {
-      const nv = str(out.version) || 'new';
-      v.tone = 'ready';
-      v.title = `Version ${nv} is ready to install`;
-      v.text = `Version ${nv} was downloaded and its signature verified.`;
-      v.notes = str(out.notes);
-      v.next = modeKind === 'automatic' ? INSTALL_AUTOMATIC_TEXT : modeMessage;
-      v.canInstall = modeKind !== 'unsupported';
-      break;
-    }
-    case 'installed':
-      v.tone = 'ok';
-      v.title = `Version ${str(out.version) || 'new'} installed`;
-      v.text = 'The app restarts into it.';
-      break;
-    case 'failed':
-      v.tone = 'error';
-      v.title = out.refused ? 'Refused' : 'The last check failed';
-      v.text = typeof out.message === 'string' ? out.message : '';
-      break;
-    default:
-      v.title = `Unknown state: ${v.state}`;
-  }
-  return v;
-}
-
-// ---- Python highlighting ---------------------------------------------------------------------
-
-const PY_KEYWORDS = new Set(['and', 'as', 'assert', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield']);
-const PY_CONSTANTS = new Set(['True', 'False', 'None']);
-const PY_BUILTINS = new Set(['abs', 'all', 'any', 'bool', 'chr', 'dict', 'enumerate', 'filter', 'float', 'format', 'int', 'isinstance', 'len', 'list', 'map', 'max', 'min', 'ord', 'print', 'range', 'repr', 'reversed', 'round', 'set', 'sorted', 'str', 'sum', 'textwrap', 'tuple', 'wrap', 'zip']);
-export const RULE_READ_ONLY = ['selections', 'hostname', 'name', 'email', 'ip', 'mac', 'username', 'os', 'input_name', 'input_email', 'input_phone'];
-export const RULE_READ_WRITE = ['priority', 'type', 'impact', 'status', 'subject', 'msg', 'append'];
-const RULE_RW_NAMES = new Set([...RULE_READ_WRITE, 'message', 'exception']);
-const RULE_RO_NAMES = new Set(RULE_READ_ONLY);
-
-const TOKEN_RES = [
-  ['com', /#[^\n]*/y],
-  ['str', /(?:[rRbBuUfF]{1,2})?(?:'''[\s\S]*?(?:'''|$(?![\s\S]))|"""[\s\S]*?(?:"""|$(?![\s\S])))/y],
-  ['str', /(?:[rRbBuUfF]{1,2})?(?:'(?:\\.|[^'\\\n])*'?|"(?:\\.|[^"\\\n])*"?)/y],
-  ['num', /(?:0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?j?)/y],
-  ['id', /[A-Za-z_][A-Za-z0-9_]*/y],
-  ['op', /(?:\*\*|\/\/|[-+*/%@&|^~<>!]=?|==|=|:=)/y],
-  ['ws', /[ \t]+/y],
-  ['nl', /\r?\n/y],
-];
-
-/** Python source as [{cls, text}] tokens (cls '' for plain text); concatenated they give `src`. */
-export function tokenizePython(src) {
-  const s = String(src);
-  const out = [];
-  let i = 0;
-  let prevWord = '';
-  while (i < s.length) {
-    let matched = false;
-    for (const [kind, re] of TOKEN_RES) {
-      re.lastIndex = i;
-      const m = re.exec(s);
-      if (!m || m[0].length === 0) continue;
-      const text = m[0];
-      let cls = '';
-      if (kind === 'com') cls = 'com';
-      else if (kind === 'str') cls = 'str';
-      else if (kind === 'num') cls = 'num';
-      else if (kind === 'op') cls = 'op';
-      else if (kind === 'id') {
-        if (prevWord === 'def' || prevWord === 'class') cls = 'def';
-        else if (PY_KEYWORDS.has(text)) cls = 'kw';
-        else if (PY_CONSTANTS.has(text)) cls = 'const';
-        else if (RULE_RW_NAMES.has(text)) cls = 'var';
-        else if (RULE_RO_NAMES.has(text)) cls = 'ro';
-        else if (PY_BUILTINS.has(text)) cls = 'bi';
-      }
-      // A name after a dot is an attribute (`.lower`, `.type`), never a keyword or variable.
-      if (kind === 'id' && cls && cls !== 'kw' && cls !== 'const' && out.length && out[out.length - 1].text === '.') cls = '';
-      if (kind === 'id') prevWord = text; else if (kind !== 'ws') prevWord = '';
-      out.push({ cls, text });
-      i += text.length;
-      matched = true;
-      break;
-    }
-    if (!matched) { out.push({ cls: '', text: s[i] }); prevWord = ''; i += 1; }
-  }
-  return out;
-}
-
-/** The tokens split into lines: [[{cls, text}]] (one entry per "\n"-separated line). */
-export function highlightLines(src) {
-  const lines = [[]];
-  for (const tok of tokenizePython(src)) {
-    const pieces = tok.text.split(/\r?\n/);
-    pieces.forEach((piece, k) => {
-      if (k > 0) lines.push([]);
-      if (piece) lines[lines.length - 1].push({ cls: tok.cls, text: piece });
-    });
-  }
-  return lines;
-}
-
-/** The character offset of a 1-based line and column in `text` (clamped). */
-export function offsetOf(text, line, column) {
-  const lines = String(text).split('\n');
-  const l = Math.max(1, Math.min(Number(line) || 1, lines.length));
-  let off = 0;
-  for (let i = 0; i < l - 1; i += 1) off += lines[i].length + 1;
-  return off + Math.max(0, Math.min((Number(column) || 1) - 1, lines[l - 1].length));
-}
-
-/** A diagnostic kind ("Syntax", "read_only", ...) as {id, label, severity}. */
-export function diagnosticKind(kind) {
-  const id = String(kind || '').toLowerCase().replace(/[^a-z]/g, '');
-  switch (id) {
-    case 'syntax': return { id, label: 'Syntax error', severity: 'error' };
-    case 'runtime': return { id, label: 'Error', severity: 'error' };
-    case 'limit': return { id, label: 'Limit', severity: 'error' };
-    case 'readonly': return { id, label: 'Read-only', severity: 'warning' };
-    case 'lint': return { id, label: 'Hint', severity: 'hint' };
-    default: return { id, label: 'Note', severity: 'warning' };
-  }
-}
-
-// ---- the examples ------------------------------------------------------------------------------
-
-export const EXAMPLES = [
-  {
-    id: 'emergency',
-    title: 'Emergency escalation',
-    desc: 'The "This is an emergency" box makes the ticket Critical and flags the subject.',
-    code: `# Emergency escalation: the "This is an emergency" box makes the ticket
-# Critical and flags the subject, so technicians see it first.
-if 'This is an emergency' in selections:
-    priority = 'Critical'
-    impact = 'Major'
-    if not subject.startswith('**EMERGENCY**'):
-        subject = '**EMERGENCY** ' + subject
-`,
-  },
-  {
-    id: 'vip',
-    title: 'VIP users',
-    desc: 'Tickets from a list of people are always Critical.',
-    code: `# VIP users: tickets from these people are always Critical.
-VIP_EMAILS = [
-    'ceo@contoso.com',
-    'cfo@contoso.com',
-    'reception@contoso.com',
-]
-if email.strip().lower() in VIP_EMAILS:
-    priority = 'Critical'
-    note = 'VIP user: please respond first.'
-    append = append + '\\n' + note if append else note
-`,
-  },
-  {
-    id: 'domain',
-    title: 'Email-domain routing',
-    desc: "Sets the type and adds a note by the sender's email domain.",
-    code: `# Email-domain routing: the sender's domain decides the type and adds a note
-# for the technician.
-domain = ''
-if '@' in email:
-    domain = email.split('@')[-1].strip().lower()
-
-ROUTES = {
-    'fabrikam.com': ['Request', 'Customer: Fabrikam (on-site contract).'],
-    'contoso.com': ['Incident', 'Customer: Contoso (remote support only).'],
-}
-if domain in ROUTES:
-    type = ROUTES[domain][0]
-    note = ROUTES[domain][1]
-    append = append + '\\n' + note if append else note
-elif domain == '':
-    note = 'No email address: check who this is before replying.'
-    append = append + '\\n' + note if append else note
-`,
-  },
-  {
-    id: 'matrix',
-    title: 'Impact × urgency matrix',
-    desc: 'Two choice groups decide the impact and the priority.',
-    code: `# Impact x urgency matrix: "Who is affected?" gives the impact and
-# "Can you still work?" the urgency; together they give the priority.
-# Add a choice group "Can you still work?" with the three options below
-# in the Form section.
-if 'Everyone here' in selections:
-    impact = 'SiteDown'
-elif 'Several people' in selections:
-    impact = 'Major'
-else:
-    impact = 'Minor'
-
-if 'No, not at all' in selections:
-    urgency = 'high'
-elif 'Yes, but slowly' in selections:
-    urgency = 'medium'
-else:
-    urgency = 'low'
-
-MATRIX = {
-    'SiteDown': {'high': 'Critical', 'medium': 'Critical', 'low': 'High'},
-    'Major': {'high': 'High', 'medium': 'High', 'low': 'Medium'},
-    'Minor': {'high': 'High', 'medium': 'Medium', 'low': 'Low'},
-}
-priority = MATRIX[impact][urgency]
-`,
-  },
-  {
-    id: 'shouting',
-    title: 'Shouting detection',
-    desc: 'A message written mostly in capitals gets priority High and a note.',
-    code: `# Shouting detection: a message written mostly in capital letters suggests
-# an upset user. Raise the priority and tell the technician.
-letters = [c for c in msg if c.isalpha()]
-if len(letters) >= 12:
-    upper = sum(1 for c in letters if c.isupper())
-    if upper / len(letters) > 0.7:
-        priority = 'High'
-        note = 'The user wrote in capitals: they may be upset. Call them first.'
-        append = append + '\\n' + note if append else note
-`,
-  },
-];
+export * from './admin-fields.js';
+export * from './admin-updates-view.js';
+export * from './admin-rules-view.js';
 
 // ---------------------------------------------------------------------------------------------
 // Page wiring
@@ -660,6 +114,9 @@ const state = {
     sampleLoaded: false,
     flashTimer: null,
     escapeTab: false,
+    relay: null,           // relay mode: {url, signed_in}; the rules are the relay's
+    doc: null,             // the relay's rules document once signed in
+    pending: null,         // edits kept across a lock until the admin signs in again
   },
   confirmResolve: null,
   updates: {
@@ -886,7 +343,7 @@ function stopCountdown() {
 function lockedOut() {
   if (state.view !== 'admin') return;
   state.view = 'locking'; // several calls can be refused at once: only the first one acts
-  if (isDirty()) state.pendingEdits = { draft: clone(state.draft), rules: $('rules-editor').value };
+  if (isDirty()) state.pendingEdits = { draft: clone(state.draft), rules: editedRules() };
   closeExamples();
   showLock(state.pendingEdits
     ? 'The settings locked themselves. Enter the password to continue: your unsaved changes are kept.'
@@ -902,6 +359,8 @@ async function lockNow() {
   state.pendingEdits = null;
   state.draft = null;
   state.saved = null;
+  state.rules.doc = null;
+  state.rules.pending = null;
   $('rules-editor').value = '';
   renderEditor();
   await showLock();
@@ -927,7 +386,8 @@ async function enterAdmin() {
   if (pending) {
     state.draft = pending.draft;
     renderAll();
-    setEditorText(pending.rules);
+    if (relayMode() && !state.rules.doc) state.rules.pending = pending.rules;
+    else setEditorText(pending.rules);
     validateAll();
     scheduleCheck();
   }
@@ -948,9 +408,13 @@ async function loadSettings({ keepRules = false } = {}) {
   for (const t of Object.values(state.validateTimers)) clearTimeout(t);
   state.validateTimers = {};
   state.validateSeq = {};
-  const rulesText = state.data.rules && typeof state.data.rules.text === 'string' ? state.data.rules.text : '';
+  state.rules.relay = state.data.rules && state.data.rules.relay ? state.data.rules.relay : null;
+  if (!state.rules.relay || !state.rules.relay.signed_in) state.rules.doc = null;
+  const localText = state.data.rules && typeof state.data.rules.text === 'string' ? state.data.rules.text : '';
+  const rulesText = relayMode() ? (state.rules.doc ? state.rules.doc.script : '') : localText;
   state.rules.saved = rulesText;
   renderAll();
+  renderRelay();
   if (!keepRules) {
     setEditorText(rulesText);
     state.rules.testError = null;
@@ -958,6 +422,7 @@ async function loadSettings({ keepRules = false } = {}) {
     showMessage('rules-save-status', '');
     scheduleCheck(0);
   }
+  if (relayMode() && state.rules.relay.signed_in && !keepRules) loadRelayRules();
   renderApiKey(state.data.api_key);
   renderAbout(state.data.about);
   hideSaveSummary();
@@ -1366,7 +831,8 @@ function applyLocks() {
     }
   }
   // The rules script, when the policy ships it.
-  const rulesLocked = isLockedKey('rules', state.locked);
+  // (In relay mode the rules are the relay's, and the relay decides who edits them.)
+  const rulesLocked = !relayMode() && isLockedKey('rules', state.locked);
   $('rules-editor').readOnly = rulesLocked;
   $('rules-examples-btn').disabled = rulesLocked;
   if (rulesLocked) {
@@ -1500,7 +966,22 @@ function settingsDirty() {
   return !!state.draft && JSON.stringify(state.draft) !== JSON.stringify(state.saved);
 }
 function rulesDirty() {
-  return !!state.draft && $('rules-editor').value !== state.rules.saved;
+  if (!state.draft || relayReadOnly()) return false;
+  // Edits kept across a lock until the admin signs in to the relay again count too.
+  if (relayMode() && !state.rules.doc) return typeof state.rules.pending === 'string';
+  return $('rules-editor').value !== state.rules.saved;
+}
+
+/** The rules being edited: the editor's, or the ones kept while signed out of the relay. */
+function editedRules() {
+  if (relayMode() && !state.rules.doc && typeof state.rules.pending === 'string') return state.rules.pending;
+  return $('rules-editor').value;
+}
+
+/** Where to go when the rules were not saved: the script, or the relay's sign-in. */
+function focusRules() {
+  showSection('rules');
+  if ($('rules-editor-card').hidden) $('rules-relay-token').focus(); else $('rules-editor').focus();
 }
 function isDirty() { return settingsDirty() || rulesDirty(); }
 
@@ -1518,7 +999,7 @@ function updateDirty() {
   const dirty = isDirty();
   $('save-btn').disabled = !dirty || state.saving;
   $('cancel-btn').disabled = !dirty || state.saving;
-  $('rules-save-btn').disabled = !rulesDirty() || state.saving || isLockedKey('rules', state.locked);
+  $('rules-save-btn').disabled = !rulesDirty() || state.saving || (!relayMode() && isLockedKey('rules', state.locked));
   const status = $('save-status');
   if (dirty) {
     status.textContent = 'Unsaved changes';
@@ -1662,9 +1143,8 @@ async function save() {
     if (rulesDirty()) rulesFailed = !(await saveRules({ quiet: true }));
     await loadSettings({ keepRules: true });
     if (rulesFailed) {
-      setSaveStatus(settingsChanged ? 'Settings saved, but the rules were not: see Rules' : 'Rules not saved: see the error under the script', 'error');
-      showSection('rules');
-      $('rules-editor').focus();
+      setSaveStatus(settingsChanged ? 'Settings saved, but the rules were not: see Rules' : 'Rules not saved: see Rules', 'error');
+      focusRules();
     } else {
       setSaveStatus(notes.length ? `Saved. Note: ${notes.join('; ')}` : 'Saved. The next form uses these settings.', 'ok');
     }
@@ -1685,9 +1165,12 @@ async function save() {
       setSaveStatus(`Not saved: ${e.message}`, 'error');
     }
   } finally {
+    // A failed save leaves unsaved changes; its message stays until the next edit.
+    const failed = $('save-status').dataset.tone === 'error' ? $('save-status').textContent : null;
     state.saving = false;
     setBusy(btn, false);
     updateDirty();
+    if (failed) setSaveStatus(failed, 'error');
   }
 }
 
@@ -2209,17 +1692,19 @@ function scheduleCheck(delay = CHECK_DEBOUNCE_MS) {
 
 async function runCheck(seq) {
   if (state.view !== 'admin' && !state.pendingEdits) return;
+  if (relayMode() && !state.rules.doc) return;
   const script = $('rules-editor').value;
   const status = $('rules-status');
   status.dataset.state = 'checking';
   status.textContent = 'Checking…';
   let r;
   try {
-    r = await call('admin_check_rules', { script });
+    r = await call(rulesCommands(relayMode()).check, { script });
   } catch (e) {
     if (seq !== state.rules.checkSeq) return;
     status.dataset.state = 'idle';
     status.textContent = e instanceof LockedError ? '' : `Could not check the rules: ${e.message}`;
+    relaySignedOutIf(e);
     return;
   }
   if (seq !== state.rules.checkSeq) return;
@@ -2295,6 +1780,18 @@ async function saveRules({ quiet = false } = {}) {
   setFieldError('rules', null);
   if (!quiet) setBusy(btn, true, 'Saving…');
   try {
+    if (relayMode()) {
+      if (!state.rules.doc) {
+        showMessage('rules-relay-error', 'Sign in to the relay to save your changes to its rules: they are kept until you do.');
+        throw new Error('Sign in to the relay first.');
+      }
+      const doc = await call('admin_relay_save_rules', { script, version: Number(state.rules.doc.version) || 0 });
+      state.rules.doc = doc;
+      state.rules.saved = script;
+      renderRelay();
+      showMessage('rules-save-status', savedMessage(doc));
+      return true;
+    }
     await call('admin_save_rules', { script });
     state.rules.saved = script;
     if (state.data && state.data.rules) state.data.rules.text = script;
@@ -2302,6 +1799,7 @@ async function saveRules({ quiet = false } = {}) {
     return true;
   } catch (e) {
     if (e instanceof LockedError) throw e;
+    relaySignedOutIf(e);
     const msg = (e.fields && e.fields.rules) ? `Not saved: ${e.fields.rules}` : `Not saved: ${e.message}`;
     showMessage('rules-save-error', msg);
     const m = /line (\d+)(?:, column (\d+))?/i.exec(msg);
@@ -2311,6 +1809,119 @@ async function saveRules({ quiet = false } = {}) {
     if (!quiet) setBusy(btn, false);
     updateDirty();
   }
+}
+
+// ---- the relay's rules (relay mode) ----------------------------------------------------------
+
+function relayMode() { return !!state.rules.relay; }
+
+/** Relay mode with rules from the relay's own file: they can be tested here, not saved. */
+function relayReadOnly() { return relayMode() && !!state.rules.doc && !state.rules.doc.editable; }
+
+function renderRelay() {
+  const view = relayView(state.rules.relay, state.rules.doc);
+  $('rules-relay').hidden = !view;
+  const signedOut = !!view && view.mode === 'signed-out';
+  $('rules-editor-card').hidden = signedOut;
+  $('rules-try').hidden = signedOut;
+  $('rules-examples').hidden = signedOut;
+  $('rules-save-btn').hidden = !!view && view.mode === 'read-only';
+  document.querySelector('#rules-editor-card .editor-label').textContent = view ? 'rules.py on the relay' : 'rules.py';
+  if (!view) return;
+  $('rules-relay').dataset.mode = view.mode;
+  $('rules-relay-status').dataset.configured = signedOut ? 'false' : 'true';
+  $('rules-relay-state').textContent = view.title;
+  $('rules-relay-url').textContent = view.url;
+  $('rules-relay-detail').textContent = view.detail;
+  $('rules-relay-signin').hidden = !signedOut;
+  $('rules-relay-actions').hidden = signedOut;
+  $('rules-relay-signin-btn').disabled = !$('rules-relay-token').value.trim();
+}
+
+/** The relay's document into the editor (edits kept across a lock win over it). */
+function applyRelayDoc(doc) {
+  state.rules.doc = doc;
+  state.rules.relay = { ...state.rules.relay, signed_in: true };
+  state.rules.saved = String(doc.script || '');
+  const pending = state.rules.pending;
+  state.rules.pending = null;
+  setEditorText(typeof pending === 'string' ? pending : state.rules.saved);
+  state.rules.testError = null;
+  showMessage('rules-save-error', '');
+  showMessage('rules-save-status', '');
+  renderRelay();
+  scheduleCheck(0);
+  updateDirty();
+}
+
+/** A "signed out" answer (the relay refused the token, or it was forgotten): ask for it again. */
+function relaySignedOutIf(e) {
+  if (!relayMode() || !e || e.kind !== 'relay-signed-out') return false;
+  if (rulesDirty()) state.rules.pending = $('rules-editor').value;
+  state.rules.doc = null;
+  state.rules.relay = { ...state.rules.relay, signed_in: false };
+  renderRelay();
+  showMessage('rules-relay-error', e.message);
+  return true;
+}
+
+async function relaySignIn() {
+  const input = $('rules-relay-token');
+  const btn = $('rules-relay-signin-btn');
+  const token = input.value.trim();
+  if (!token || btn.dataset.busy === 'true') return;
+  showMessage('rules-relay-error', '');
+  setBusy(btn, true, 'Signing in…');
+  try {
+    const doc = await call('admin_relay_sign_in', { token });
+    input.value = '';
+    input.removeAttribute('aria-invalid');
+    applyRelayDoc(doc);
+    $('rules-editor').focus({ preventScroll: true });
+  } catch (e) {
+    if (e instanceof LockedError) return;
+    const msg = (e.fields && e.fields.relay_token) || e.message;
+    showMessage('rules-relay-error', msg);
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  } finally {
+    setBusy(btn, false);
+    btn.disabled = !input.value.trim();
+  }
+}
+
+async function loadRelayRules() {
+  try {
+    applyRelayDoc(await call('admin_relay_rules'));
+  } catch (e) {
+    if (e instanceof LockedError) return;
+    if (!relaySignedOutIf(e)) showMessage('rules-save-error', `Could not read the relay's rules: ${e.message}`);
+  }
+}
+
+async function relayReload() {
+  if (rulesDirty()) {
+    const ok = await confirmDiscard('Reload the rules from the relay?', 'Your unsaved changes to the rules will be lost.');
+    if (!ok) return;
+  }
+  state.rules.pending = null;
+  await loadRelayRules();
+}
+
+async function relaySignOut() {
+  if (rulesDirty()) {
+    const ok = await confirmDiscard('Sign out and discard your changes?', 'Your unsaved changes to the rules will be lost.');
+    if (!ok) return;
+  }
+  try { await call('admin_relay_sign_out'); } catch (e) { if (e instanceof LockedError) return; }
+  state.rules.doc = null;
+  state.rules.pending = null;
+  state.rules.relay = { ...state.rules.relay, signed_in: false };
+  state.rules.saved = '';
+  setEditorText('');
+  renderRelay();
+  updateDirty();
+  $('rules-relay-token').focus();
 }
 
 // ---- sample input and Test rules -------------------------------------------------------------
@@ -2366,9 +1977,10 @@ async function testRules() {
   setBusy(btn, true, 'Testing…');
   let r;
   try {
-    r = await call('admin_test_rules', { script: $('rules-editor').value, input: sample.value });
+    r = await call(rulesCommands(relayMode()).test, { script: $('rules-editor').value, input: sample.value });
   } catch (e) {
     if (e instanceof LockedError) return;
+    if (relaySignedOutIf(e)) { setBusy(btn, false); return; }
     if (/invalid args `input`/i.test(e.message)) {
       // The sample did not fit the rules' input (a number where text belongs, ...).
       showMessage('rules-sample-error', `The sample doesn't fit: ${e.message.replace(/^.*?:\s*/, '')}`);
@@ -2634,6 +2246,14 @@ function wireEvents() {
   for (const ev of ['keyup', 'click', 'focus']) ta.addEventListener(ev, updateCurrentLine);
   $('rules-gutter').addEventListener('wheel', (e) => { ta.scrollTop += e.deltaY; }, { passive: true });
   $('rules-save-btn').addEventListener('click', () => saveRules());
+  $('rules-relay-token').addEventListener('input', () => {
+    $('rules-relay-signin-btn').disabled = !$('rules-relay-token').value.trim();
+    if ($('rules-relay-token').getAttribute('aria-invalid')) { $('rules-relay-token').removeAttribute('aria-invalid'); showMessage('rules-relay-error', ''); }
+  });
+  $('rules-relay-token').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); relaySignIn(); } });
+  $('rules-relay-signin-btn').addEventListener('click', () => relaySignIn());
+  $('rules-relay-signout').addEventListener('click', () => relaySignOut());
+  $('rules-relay-reload').addEventListener('click', () => relayReload());
   $('rules-test-btn').addEventListener('click', () => testRules());
   $('rules-sample-reset').addEventListener('click', () => loadSample());
   $('rules-sample').addEventListener('input', () => { if ($('rules-sample').getAttribute('aria-invalid')) { showMessage('rules-sample-error', ''); $('rules-sample').removeAttribute('aria-invalid'); } });

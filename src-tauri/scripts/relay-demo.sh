@@ -46,6 +46,8 @@ export HELPDESK_RELAY_ATERA_KEY=sandbox-key
 pids+=($!); wait_for "$demo/relay.log" listening "${pids[-1]}"
 # The sandbox's demo customer ("Demo Customer Ltd") is its first, id 101.
 token=$("$relay" --config "$demo/relay.toml" enroll create --customer 101 --uses 5 2>/dev/null)
+# An admin token, for the admin window's Rules section (the relay's rules).
+admin_token=$("$relay" --config "$demo/relay.toml" admin create --name "Demo admin" 2>/dev/null)
 unset HELPDESK_RELAY_ATERA_KEY
 
 # The machine policy a fleet would get from its RMM (debug builds read it from this variable).
@@ -61,6 +63,7 @@ echo "The app is enrolled with the relay and holds no Atera key:"
 echo "  received tickets: http://127.0.0.1:$sandbox_port/"
 echo "  the relay:        http://127.0.0.1:$relay_port/metrics, devices: $relay --config $demo/relay.toml devices list"
 echo "  send one from the command line: $bin --config-dir $demo/app submit --name Ada --email ada@demo-customer.example --message 'Printer jams'"
+echo "  edit the relay's rules: tray > Settings..., Rules, and paste the admin token $admin_token"
 echo
 args=(--config-dir "$demo/app" "helpdesk-button://new")
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then

@@ -23,11 +23,15 @@ pub const ADMIN_WINDOW: &str = "admin";
 /// An unlocked session ends after this long without an admin command.
 const IDLE_LOCK: Duration = Duration::from_secs(15 * 60);
 
-/// The admin session: unlocked or not, and the wrong-password slowdown.
+/// The admin session: unlocked or not, the wrong-password slowdown, and (in relay mode) the
+/// relay admin token, held in memory only while the session is unlocked.
 #[derive(Default)]
 pub struct AdminGate {
     unlocked_until: Mutex<Option<Instant>>,
     throttle: Mutex<Throttle>,
+    relay_token: Mutex<Option<ApiKey>>,
+    /// Counts the sessions' ends, so a token that arrives after a lock is not kept.
+    sessions_ended: std::sync::atomic::AtomicU64,
 }
 
 impl AdminGate {
@@ -42,7 +46,9 @@ impl AdminGate {
                 true
             }
             _ => {
-                *guard = None;
+                if guard.take().is_some() {
+                    self.end_session();
+                }
                 false
             }
         }
@@ -54,6 +60,54 @@ impl AdminGate {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) =
             unlocked.then(|| Instant::now() + IDLE_LOCK);
+        if !unlocked {
+            self.end_session();
+        }
+    }
+
+    /// The relay admin token the admin signed in with, while unlocked.
+    pub(crate) fn relay_token(&self) -> Option<ApiKey> {
+        self.relay_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_relay_token(&self, token: Option<ApiKey>) {
+        *self
+            .relay_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
+    }
+
+    /// Which unlocked session this is (see [`AdminGate::keep_relay_token`]).
+    pub(crate) fn session(&self) -> u64 {
+        self.sessions_ended
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps `token` only if the session that asked for it (`session`) is still the unlocked
+    /// one: a sign-in answered after a lock stores nothing.
+    pub(crate) fn keep_relay_token(&self, session: u64, token: ApiKey) -> bool {
+        if !self.is_unlocked() || self.session() != session {
+            return false;
+        }
+        let mut held = self
+            .relay_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Checked again under the token's lock: a lock that ran in between has bumped it.
+        if self.session() != session {
+            return false;
+        }
+        *held = Some(token);
+        true
+    }
+
+    fn end_session(&self) {
+        self.sessions_ended
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.set_relay_token(None);
     }
 }
 
@@ -69,7 +123,7 @@ pub struct AdminError {
 }
 
 impl AdminError {
-    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -78,7 +132,7 @@ impl AdminError {
         }
     }
 
-    fn invalid_field(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_field(key: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut fields = serde_json::Map::new();
         fields.insert(key.to_string(), Value::String(message.clone()));
@@ -91,10 +145,10 @@ impl AdminError {
     }
 }
 
-type Gate<'a> = State<'a, AdminGate>;
-type AppStateArc<'a> = State<'a, std::sync::Arc<AppState>>;
+pub(crate) type Gate<'a> = State<'a, AdminGate>;
+pub(crate) type AppStateArc<'a> = State<'a, std::sync::Arc<AppState>>;
 
-fn require_unlocked(gate: &AdminGate) -> Result<(), AdminError> {
+pub(crate) fn require_unlocked(gate: &AdminGate) -> Result<(), AdminError> {
     if gate.is_unlocked() {
         Ok(())
     } else {
@@ -277,6 +331,13 @@ pub fn admin_get_settings(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<Valu
         .ok()
         .flatten()
         .unwrap_or_default();
+    // In relay mode the rules that run are the relay's: the window edits those.
+    let relay = settings.relay.enabled().then(|| {
+        json!({
+            "url": settings.relay.url,
+            "signed_in": gate.relay_token().is_some(),
+        })
+    });
     Ok(json!({
         "settings": settings,
         "locked": policy.locked,
@@ -297,7 +358,10 @@ pub fn admin_get_settings(state: AppStateArc<'_>, gate: Gate<'_>) -> Result<Valu
             "policy_loaded": policy.source.is_some(),
             "policy_broken": policy.broken,
         },
-        "rules": { "text": rules },
+        "rules": {
+            "text": rules,
+            "relay": relay,
+        },
     }))
 }
 
@@ -566,4 +630,49 @@ pub async fn admin_install_update(app: AppHandle, gate: Gate<'_>) -> Result<Valu
         .map_err(|message| AdminError::new("update", message))?;
     crate::updates::restart(&app);
     Ok(json!({ "installed": version }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> ApiKey {
+        ApiKey::new("hba1.0123456789abcdef.secret").unwrap()
+    }
+
+    #[test]
+    fn the_relay_admin_token_is_forgotten_when_the_settings_lock() {
+        let gate = AdminGate::default();
+        gate.set_unlocked(true);
+        assert!(gate.keep_relay_token(gate.session(), token()));
+        assert!(gate.relay_token().is_some());
+        gate.set_unlocked(false);
+        assert!(gate.relay_token().is_none());
+    }
+
+    #[test]
+    fn the_relay_admin_token_is_forgotten_when_the_session_times_out() {
+        let gate = AdminGate::default();
+        gate.set_unlocked(true);
+        assert!(gate.keep_relay_token(gate.session(), token()));
+        // The idle deadline passed.
+        *gate.unlocked_until.lock().unwrap() = Some(Instant::now() - Duration::from_secs(1));
+        assert!(!gate.is_unlocked());
+        assert!(gate.relay_token().is_none());
+    }
+
+    #[test]
+    fn a_sign_in_answered_after_a_lock_keeps_nothing() {
+        let gate = AdminGate::default();
+        gate.set_unlocked(true);
+        let asked_in = gate.session();
+        // The relay is slow to answer; meanwhile the window locks and is unlocked again.
+        gate.set_unlocked(false);
+        gate.set_unlocked(true);
+        assert!(!gate.keep_relay_token(asked_in, token()));
+        assert!(gate.relay_token().is_none());
+        // Locked: nothing is kept either.
+        gate.set_unlocked(false);
+        assert!(!gate.keep_relay_token(gate.session(), token()));
+    }
 }

@@ -25,6 +25,7 @@ type AppStateArc<'a> = State<'a, std::sync::Arc<AppState>>;
 /// (`permissions/admin.toml`), and admin commands also refuse to work while locked.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
     use crate::admin::*;
+    use crate::admin_relay::*;
     use crate::tickets::*;
     tauri::generate_handler![
         get_form_state,
@@ -46,6 +47,12 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         admin_test_rules,
         admin_save_rules,
         admin_sample_input,
+        admin_relay_sign_in,
+        admin_relay_sign_out,
+        admin_relay_rules,
+        admin_relay_check_rules,
+        admin_relay_test_rules,
+        admin_relay_save_rules,
         admin_update_status,
         admin_check_updates,
         admin_install_update,

@@ -2,6 +2,7 @@
 //! This crate is glue: every decision about tickets lives in `helpdesk-core`.
 
 mod admin;
+mod admin_relay;
 pub mod cli;
 mod commands;
 #[cfg(target_os = "linux")]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use helpdesk_core::clock::rfc3339;
 use helpdesk_core::relay::{self, RelayConfig};
 
 /// Counts allocations so the rules evaluator (this binary, re-run) can enforce its memory limit.
@@ -50,6 +51,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The MSP's admins: their tokens let the app's admin window edit and test the rules here.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// The relay's Atera key.
     Key {
         #[command(subcommand)]
@@ -89,6 +95,28 @@ enum DevicesCommand {
     Revoke {
         #[arg(allow_hyphen_values = true)]
         device_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Print a new admin token; paste it into the admin window's Rules section (relay mode).
+    Create {
+        /// Who the token is for (shown in the audit log and as "saved by").
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every admin token.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse an admin token from now on.
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        admin_id: String,
     },
 }
 
@@ -204,10 +232,7 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
                 .create_token(customer, &name, now(), now() + lifetime, uses)
                 .map_err(|e| e.to_string())?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&issued).unwrap_or_default()
-                );
+                print_json(&issued);
             } else {
                 println!("{}", issued.token);
                 eprintln!(
@@ -224,10 +249,7 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
                 DevicesCommand::List { json } => {
                     let devices = store.devices().map_err(|e| e.to_string())?;
                     if json {
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&devices).unwrap_or_default()
-                        );
+                        print_json(&devices);
                     } else if devices.is_empty() {
                         println!("No devices are enrolled. Create a token with `helpdesk-relay enroll create --customer ID`.");
                     } else {
@@ -270,7 +292,7 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
             let store = relay::open_store(&config)?;
             let log = store.audit_log().map_err(|e| e.to_string())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());
+                print_json(&log);
             } else {
                 for e in log {
                     println!(
@@ -285,7 +307,80 @@ fn run(command: Command, config_path: &std::path::Path) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Admin { command } => admin(&relay::open_store(&config)?, command),
         Command::Key { .. } => Ok(()),
+    }
+}
+
+/// `--json` output.
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn admin(store: &relay::store::Store, command: AdminCommand) -> Result<(), String> {
+    match command {
+        AdminCommand::Create { name, json } => {
+            let issued = store.create_admin(&name, now()).map_err(|e| match e {
+                relay::store::StoreError::Refused(_) => format!(
+                    "--name takes who the token is for: 1 to {} characters",
+                    relay::store::MAX_ADMIN_NAME_CHARS
+                ),
+                other => other.to_string(),
+            })?;
+            if json {
+                print_json(&issued);
+            } else {
+                println!("{}", issued.token);
+                eprintln!(
+                    "An admin token for {} (admin {}). In the app's admin window (relay mode), open Rules and paste it to edit and test the relay's rules. It is shown only now; `helpdesk-relay admin revoke {}` withdraws it.",
+                    issued.name, issued.id, issued.id
+                );
+            }
+            Ok(())
+        }
+        AdminCommand::List { json } => {
+            let admins = store.admins().map_err(|e| e.to_string())?;
+            if json {
+                print_json(&admins);
+            } else if admins.is_empty() {
+                println!(
+                    "No admin tokens. Create one with `helpdesk-relay admin create --name NAME`."
+                );
+            } else {
+                println!("{:<18} {:<28} {:<22} STATE", "ADMIN", "NAME", "LAST SEEN");
+                for a in admins {
+                    let state = match a.revoked_at {
+                        Some(at) => format!("revoked {}", rfc3339(at)),
+                        None => "active".into(),
+                    };
+                    println!(
+                        "{:<18} {:<28} {:<22} {state}",
+                        a.identity.admin_id,
+                        a.identity.name,
+                        rfc3339(a.last_seen_at)
+                    );
+                }
+            }
+            Ok(())
+        }
+        AdminCommand::Revoke { admin_id } => {
+            if store
+                .revoke_admin(&admin_id, now())
+                .map_err(|e| e.to_string())?
+            {
+                println!(
+                    "Admin token {admin_id} is revoked: its requests are refused from now on."
+                );
+                Ok(())
+            } else {
+                Err(format!(
+                    "there is no admin {admin_id}; `helpdesk-relay admin list` shows them"
+                ))
+            }
+        }
     }
 }
 
@@ -352,14 +447,4 @@ fn parse_lifetime(text: &str) -> Result<i64, String> {
         return Err(format!("--expires {text:?}: from 1 to 365 of its unit"));
     }
     Ok(n * seconds)
-}
-
-fn rfc3339(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| at.to_string())
 }

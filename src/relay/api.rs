@@ -29,7 +29,7 @@ const MAX_REFERENCE_CHARS: usize = 64;
 pub struct ApiError {
     code: Refusal,
     message: String,
-    retry_after: Option<u64>,
+    pub(super) retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -65,7 +65,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn refused(state: &RelayState, code: Refusal, message: &str) -> ApiError {
+pub(super) fn refused(state: &RelayState, code: Refusal, message: &str) -> ApiError {
     *state.counters().refusals.entry(code).or_default() += 1;
     let mut e = ApiError::new(code, message);
     if code == Refusal::RateLimited {
@@ -74,7 +74,7 @@ fn refused(state: &RelayState, code: Refusal, message: &str) -> ApiError {
     e
 }
 
-fn store_failed(state: &RelayState, e: impl std::fmt::Display) -> ApiError {
+pub(super) fn store_failed(state: &RelayState, e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "the relay's store failed");
     refused(
         state,
@@ -83,14 +83,14 @@ fn store_failed(state: &RelayState, e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn from_store(state: &RelayState, e: StoreError) -> ApiError {
+pub(super) fn from_store(state: &RelayState, e: StoreError) -> ApiError {
     match e {
         StoreError::Refused(code) => refused(state, code, refusal_message(code)),
         StoreError::Database(e) => store_failed(state, e),
     }
 }
 
-fn refusal_message(code: Refusal) -> &'static str {
+pub(super) fn refusal_message(code: Refusal) -> &'static str {
     match code {
         Refusal::Unauthenticated => "send the device credential from enrollment as `Authorization: Bearer hbd1...`; re-enroll a device whose credential was lost",
         Refusal::DeviceRevoked => "this device was revoked (`helpdesk-relay devices list` shows when); enroll it again with a new token if that was a mistake",
@@ -100,8 +100,18 @@ fn refusal_message(code: Refusal) -> &'static str {
         Refusal::ReferenceTaken => "another device already filed a ticket with this reference; send it with a new reference",
         Refusal::NotFound => "this device filed no ticket with that reference",
         Refusal::RateLimited => "this device is over its request or ticket limit; wait a minute",
+        Refusal::Forbidden => "this admin token was revoked (`helpdesk-relay admin list` shows when); ask for a new one with `helpdesk-relay admin create`",
+        Refusal::Conflict => "someone else changed this since you read it; read it again and make your change on top",
         _ => "the request was refused",
     }
+}
+
+/// The credential in `Authorization: Bearer …`.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 /// The device behind the request's credential, counted against its limits.
@@ -110,17 +120,13 @@ fn device(
     headers: &HeaderMap,
     ticket: bool,
 ) -> Result<DeviceIdentity, ApiError> {
-    let credential = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            refused(
-                state,
-                Refusal::Unauthenticated,
-                refusal_message(Refusal::Unauthenticated),
-            )
-        })?;
+    let credential = bearer(headers).ok_or_else(|| {
+        refused(
+            state,
+            Refusal::Unauthenticated,
+            refusal_message(Refusal::Unauthenticated),
+        )
+    })?;
     let identity = state
         .store
         .authenticate(credential, state.now())
@@ -135,17 +141,23 @@ async fn parse_json<T: serde::de::DeserializeOwned>(
     state: &RelayState,
     body: Body,
 ) -> Result<T, ApiError> {
-    let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
-        .await
-        .map_err(|_| {
-            refused(
-                state,
-                Refusal::TooLarge,
-                &format!(
-                    "requests are limited to {MAX_REQUEST_BYTES} bytes; leave out a screenshot"
-                ),
-            )
-        })?;
+    parse_json_within(state, body, MAX_REQUEST_BYTES, "; leave out a screenshot").await
+}
+
+/// The body as JSON, read up to `limit` bytes.
+pub(super) async fn parse_json_within<T: serde::de::DeserializeOwned>(
+    state: &RelayState,
+    body: Body,
+    limit: usize,
+    hint: &str,
+) -> Result<T, ApiError> {
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        refused(
+            state,
+            Refusal::TooLarge,
+            &format!("requests are limited to {limit} bytes{hint}"),
+        )
+    })?;
     serde_json::from_slice(&body).map_err(|e| {
         refused(
             state,
@@ -608,6 +620,7 @@ pub fn router(state: Arc<RelayState>) -> Router {
         .route("/v1/check", get(atera_check))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(super::admin_api::routes())
         .fallback(fallback)
         // Bodies are read (and capped) by the handlers, so an oversized one gets the API's error.
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -304,7 +304,7 @@ impl RelayClient {
             .await
     }
 
-    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(super) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

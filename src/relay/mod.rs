@@ -6,6 +6,8 @@
 //! - [`client`] and [`device`] are the PC's side: enrollment on first start, the credential in
 //!   the OS keychain, and delivery to the relay as one of the outbox's destinations.
 
+pub mod admin_api;
+pub mod admin_client;
 pub mod api;
 pub mod client;
 pub mod config;
@@ -83,15 +85,16 @@ pub fn open(config: &RelayConfig, evaluator: PathBuf) -> Result<Arc<RelayState>,
         crate::atera::Timeouts::default(),
     )
     .map_err(|e| e.to_string())?;
-    let rules =
-        config
-            .rules()
-            .map_err(|e| e.to_string())?
-            .map(|script| crate::submit::RulesConfig {
-                exe: evaluator,
-                script,
-                limits: crate::rules::RuleLimits::default(),
-            });
+    let mut rules = server::RelayRules::stored(evaluator);
+    if let Some(path) = &config.rules_file {
+        rules.file = Some((
+            path.clone(),
+            config
+                .rules()
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default(),
+        ));
+    }
     Ok(RelayState::new(
         store,
         queue,

@@ -137,6 +137,57 @@ pub struct AteraCheck {
     pub message: String,
 }
 
+/// `GET /v1/admin/rules` (and the answer to a save): the dispatcher rules every device's
+/// tickets run through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesDocument {
+    pub script: String,
+    /// The saved version (0 before the first save); a save names the one it started from.
+    pub version: i64,
+    /// False when the rules come from `rules_file` in relay.toml: they are edited there.
+    pub editable: bool,
+    /// Where they come from, in words.
+    pub source: String,
+    #[serde(default)]
+    pub saved_at: Option<i64>,
+    #[serde(default)]
+    pub saved_by: Option<String>,
+    /// The admin the token belongs to.
+    pub admin: String,
+}
+
+/// `POST /v1/admin/rules/check`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RulesCheckRequest {
+    pub script: String,
+}
+
+/// The syntax check's answer: `ok` is false when the script cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesCheck {
+    pub ok: bool,
+    pub diagnostics: Vec<crate::rules::RuleDiagnostic>,
+}
+
+/// `POST /v1/admin/rules/test`: runs `script` against `input` on the relay; the answer is a
+/// [`crate::rules::RuleOutcome`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RulesTestRequest {
+    pub script: String,
+    pub input: crate::rules::RuleInput,
+}
+
+/// `PUT /v1/admin/rules`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RulesSaveRequest {
+    pub script: String,
+    /// The version the admin started from ([`RulesDocument::version`]).
+    pub version: i64,
+}
+
+/// The most an admin request may carry (a script is at most 128 KiB).
+pub const MAX_ADMIN_REQUEST_BYTES: usize = 1024 * 1024;
+
 /// Why the relay refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,6 +210,12 @@ pub enum Refusal {
     ReferenceTaken,
     /// The relay cannot take requests now (its store failed).
     Unavailable,
+    /// The admin token was revoked.
+    Forbidden,
+    /// It cannot be changed here (the rules come from the relay's `rules_file`).
+    ReadOnly,
+    /// Someone else changed it since it was read (the rules: another admin saved).
+    Conflict,
     /// A code from a newer relay.
     #[serde(other)]
     Other,
@@ -176,8 +233,9 @@ impl Refusal {
             Self::TooLarge => 413,
             Self::RateLimited => 429,
             Self::NotFound => 404,
-            Self::ReferenceTaken => 409,
+            Self::ReferenceTaken | Self::Conflict => 409,
             Self::Unavailable => 503,
+            Self::Forbidden | Self::ReadOnly => 403,
         }
     }
 
@@ -192,7 +250,13 @@ impl Refusal {
             Self::TooLarge => "The ticket is too large for the helpdesk. Leave out a screenshot and send it again.",
             Self::RateLimited => "Many tickets were sent from this PC just now; the ticket is saved and will be sent in a moment.",
             Self::Unavailable => "Your IT provider's helpdesk is busy; the ticket is saved and will be sent shortly.",
-            Self::NotFound | Self::Invalid | Self::ReferenceTaken | Self::Other => "The helpdesk could not take this ticket. Please call your IT support.",
+            Self::NotFound
+            | Self::Invalid
+            | Self::ReferenceTaken
+            | Self::Forbidden
+            | Self::ReadOnly
+            | Self::Conflict
+            | Self::Other => "The helpdesk could not take this ticket. Please call your IT support.",
         }
     }
 }

@@ -25,7 +25,7 @@ pub struct RelayState {
     pub queue: Outbox,
     pub atera: AteraClient,
     pub settings: Settings,
-    pub rules: Option<RulesConfig>,
+    pub rules: RelayRules,
     pub options: RelayOptions,
     pub clock: Arc<dyn crate::clock::Clock>,
     /// Bumped whenever an entry changes state; submits waiting for their filing watch it.
@@ -40,7 +40,35 @@ pub struct RelayState {
     instance: String,
     /// Wakes the Atera poller (a webhook came in).
     pub(super) poll_wake: tokio::sync::Notify,
+    /// Admins' checks and test runs of the rules (each a child process) at once.
+    pub(super) evaluations: Arc<tokio::sync::Semaphore>,
 }
+
+/// The relay's dispatcher rules: what runs them, and where they come from.
+#[derive(Debug, Clone)]
+pub struct RelayRules {
+    /// The rules evaluator (`helpdesk-relay __evaluate-rules`).
+    pub exe: std::path::PathBuf,
+    pub limits: crate::rules::RuleLimits,
+    /// `rules_file` in relay.toml (its path and text, read at start): the rules are that file's
+    /// and the admin window only reads them. Without it, the rules are the ones admins save
+    /// from the admin window, in the store every instance shares.
+    pub file: Option<(std::path::PathBuf, String)>,
+}
+
+impl RelayRules {
+    /// Rules evaluated by `exe`, saved by admins.
+    pub fn stored(exe: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            exe: exe.into(),
+            limits: crate::rules::RuleLimits::default(),
+            file: None,
+        }
+    }
+}
+
+/// How many admin checks or test runs of the rules run at once; more wait (up to 10 s).
+const EVALUATIONS_AT_ONCE: usize = 2;
 
 /// How the relay behaves, beyond its store and Atera client.
 #[derive(Debug, Clone)]
@@ -95,7 +123,7 @@ impl RelayState {
         queue: Outbox,
         atera: AteraClient,
         settings: Settings,
-        rules: Option<RulesConfig>,
+        rules: RelayRules,
         options: RelayOptions,
         clock: Arc<dyn crate::clock::Clock>,
     ) -> Arc<Self> {
@@ -113,6 +141,7 @@ impl RelayState {
             windows: Mutex::default(),
             device_seq: Mutex::default(),
             poll_wake: tokio::sync::Notify::new(),
+            evaluations: Arc::new(tokio::sync::Semaphore::new(EVALUATIONS_AT_ONCE)),
             instance: super::store::random_id(),
         })
     }
@@ -248,6 +277,25 @@ impl RelayState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The rules a ticket runs through now: `rules_file`'s, else the newest an admin saved
+    /// (read at each delivery, so a save on any instance applies to the next ticket).
+    ///
+    /// # Errors
+    /// When the saved rules cannot be read.
+    pub fn current_rules(&self) -> Result<Option<RulesConfig>, super::store::StoreError> {
+        let script = match &self.rules.file {
+            Some((_, script)) => Some(script.clone()),
+            None => self.store.rules()?.map(|r| r.script),
+        };
+        Ok(script
+            .filter(|s| !s.trim().is_empty())
+            .map(|script| RulesConfig {
+                exe: self.rules.exe.clone(),
+                script,
+                limits: self.rules.limits.clone(),
+            }))
+    }
+
     /// Files every due entry once, each with its device's customer. Returns when the next one is
     /// due (at most a minute ahead).
     pub async fn deliver_due(&self) -> Duration {
@@ -255,6 +303,14 @@ impl RelayState {
         if let Ok(Some(until)) = self.queue.paused_until() {
             return Duration::from_secs((until - self.now()).clamp(1, 3600) as u64);
         }
+        // Without the rules no ticket is filed: one filed past them is not taken back.
+        let rules = match self.current_rules() {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::error!(error = %e, "the saved rules cannot be read; delivery waits");
+                return Duration::from_secs(5);
+            }
+        };
         let due = match self.queue.due(self.now(), false) {
             Ok(due) => due,
             Err(e) => {
@@ -279,7 +335,7 @@ impl RelayState {
             let delivery = Delivery {
                 destination: Destination::Atera(&self.atera),
                 settings: &self.settings,
-                rules: self.rules.as_ref(),
+                rules: rules.as_ref(),
                 app_version: env!("CARGO_PKG_VERSION"),
                 policy: RetryPolicy::default(),
                 customer: Some((customer_id, &customer_name)),

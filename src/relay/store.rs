@@ -2,6 +2,9 @@
 //! filed which reference, and the audit log. Secrets are stored only as SHA-256 digests: a copy of
 //! the database enrolls nothing and impersonates no device.
 //!
+//! The MSP's admins (their tokens, also stored as digests) and the dispatcher rules they edit
+//! from the admin window, every saved version numbered, are here too ([`admin`]).
+//!
 //! The tickets themselves wait in the core's outbox ([`crate::outbox::Outbox`]) in the same file.
 
 use std::path::Path;
@@ -14,6 +17,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::protocol::{DeviceIdentity, Refusal};
+
+mod admin;
+pub use admin::{AdminIdentity, AdminRecord, IssuedAdmin, StoredRules, MAX_ADMIN_NAME_CHARS};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS enroll_tokens (
         id TEXT PRIMARY KEY,
@@ -61,6 +67,20 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS enroll_tokens (
         name TEXT PRIMARY KEY,
         holder TEXT NOT NULL,
         until INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS admins (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS rules_versions (
+        version INTEGER PRIMARY KEY,
+        script TEXT NOT NULL,
+        saved_at INTEGER NOT NULL,
+        saved_by TEXT NOT NULL
     );";
 
 /// Errors of the relay's store.
@@ -601,21 +621,26 @@ fn split_secret<'a>(value: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, Store) {
+mod tests_support {
+    pub(super) fn store() -> (tempfile::TempDir, super::Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("relay.sqlite3")).unwrap();
+        let store = super::Store::open(&dir.path().join("relay.sqlite3")).unwrap();
         (dir, store)
     }
 
-    fn refusal<T: std::fmt::Debug>(r: Result<T, StoreError>) -> Refusal {
+    /// The refusal `r` must be.
+    pub(super) fn refusal<T: std::fmt::Debug>(r: Result<T, super::StoreError>) -> super::Refusal {
         match r {
-            Err(StoreError::Refused(code)) => code,
+            Err(super::StoreError::Refused(code)) => code,
             other => panic!("expected a refusal, got {other:?}"),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{refusal, store};
+    use super::*;
 
     #[test]
     fn a_token_enrolls_as_many_devices_as_it_has_uses_and_no_more() {
@@ -734,6 +759,7 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let t = store.create_token(7, "Acme", 100, 1000, 1).unwrap();
         let (credential, _) = store.enroll(&t.token, "PC", None, |_| None, 200).unwrap();
+        let admin = store.create_admin("Dana", 300).unwrap();
         drop(store);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend(std::fs::read(dir.path().join("relay.sqlite3-wal")).unwrap_or_default());
@@ -742,5 +768,6 @@ mod tests {
         let device_secret = credential.rsplit('.').next().unwrap();
         assert!(!text.contains(token_secret));
         assert!(!text.contains(device_secret));
+        assert!(!text.contains(admin.token.rsplit('.').next().unwrap()));
     }
 }

@@ -524,3 +524,66 @@ fn the_relay_serves_tls_from_pem_files_and_the_app_refuses_an_untrusted_certific
     );
     assert!(sandbox.get().tickets().is_empty());
 }
+
+/// The rules edited as an admin does it, against real processes: `helpdesk-relay admin create`
+/// prints a token, the admin API (the admin window's client) saves rules with it, the app's next
+/// ticket through the relay runs them, and `admin revoke` ends the token at once.
+#[test]
+fn an_admin_token_from_the_relays_cli_edits_the_rules_the_next_ticket_runs_and_revoke_ends_it() {
+    use helpdesk_core::relay::admin_client::RelayAdmin;
+    use helpdesk_core::relay::protocol::Refusal;
+    use helpdesk_core::relay::RelayError;
+
+    let sandbox = TestSandbox::start();
+    let customer = sandbox.get().add_customer("Acme Dental");
+    let relay = RelayProcess::start(&sandbox);
+    let token = relay.run(&["admin", "create", "--name", "Dana"]);
+    let token = token.trim();
+    assert!(token.starts_with("hba1."), "{token}");
+    let admin = RelayAdmin::new(
+        &relay.url(),
+        &helpdesk_core::secrets::ApiKey::new(token).unwrap(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let doc = rt.block_on(admin.rules()).unwrap();
+    assert_eq!((doc.version, doc.editable), (0, true));
+    rt.block_on(admin.save("if 'jams' in msg:\n    priority = 'High'\n", doc.version))
+        .unwrap();
+
+    let (config, policy) = relay_pc(&relay, &relay.token(customer, 1));
+    let out = submit(config.path(), &policy, 1).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tickets = sandbox.get().tickets();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(
+        tickets[0].priority, "High",
+        "the saved rules ran on the relay"
+    );
+
+    let audit = relay.run(&["audit"]);
+    assert!(audit.contains("rules-saved"), "{audit}");
+    assert!(
+        !audit.contains("jams"),
+        "the audit log holds no script: {audit}"
+    );
+    let id = token.split('.').nth(1).unwrap();
+    assert!(relay.run(&["admin", "list"]).contains("Dana"));
+    relay.run(&["admin", "revoke", id]);
+    match rt.block_on(admin.rules()) {
+        Err(RelayError::Refused {
+            code: Refusal::Forbidden,
+            ..
+        }) => {}
+        other => panic!("a revoked admin token was not refused: {other:?}"),
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&relay.run(&["admin", "list", "--json"])).unwrap();
+    assert!(listed[0]["revoked_at"].is_i64(), "{listed}");
+    let unknown = relay
+        .command(&["admin", "revoke", "0000000000000000"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("admin list"));
+}

@@ -382,9 +382,12 @@ test('save_draft is debounced and carries the whole draft', async () => {
 });
 
 test('inventory-ready fills the disclosure', async () => {
-  const page = await openForm({ state: { inventory: null }, cfg: { inventoryDelay: 400 } });
+  // The inventory arrives when the test says so, not after a timer a busy machine can outrun.
+  const page = await openForm({ state: { inventory: null }, cfg: { inventoryDelay: null } });
   assert.equal(await text(page, '#inventory-body'), 'Collecting…');
   await page.click('#inventory summary');
+  assert.equal(await text(page, '#inventory-body'), 'Collecting…');
+  await page.evaluate(() => window.__MOCK_TAURI__.emit('inventory-ready', JSON.parse(JSON.stringify(window.__MOCK_TAURI__.config.inventory))));
   await page.waitForSelector('#inventory-body table');
   assert.equal(await page.$eval('#inventory', (d) => d.dataset.state), 'ready');
   assert.match(await text(page, '#inventory-body'), /PC-042/);

@@ -105,6 +105,9 @@
     checkError: null,
     installDelay: 0,
     installError: null,
+    relay: null,             // relay mode: {url}; the Rules section then edits the relay's rules
+    relayToken: 'hba1.0123456789abcdef.secret',
+    relayRules: { script: "if 'jams' in msg:\n    priority = 'High'\n", version: 3, editable: true, source: 'saved on the relay; they run for every enrolled PC', saved_at: '2026-12-06T20:10:00Z', saved_by: 'Sam (5e1f00aa00000000)', admin: 'Dana' },
   };
 
   const config = Object.assign(clone(DEFAULTS), window.__MOCK_ADMIN_CONFIG__ || {});
@@ -119,6 +122,8 @@
     rules: config.rules,
     apiKey: clone(config.apiKey),
     updateStatus: clone(config.updateStatus),
+    relayToken: null,        // the token signed in with (the backend keeps it while unlocked)
+    relayRules: clone(config.relayRules),
   };
 
   const locked = () => { throw { kind: 'locked', message: 'The admin settings are locked. Enter the admin password again.' }; };
@@ -336,6 +341,7 @@
       }
       case 'admin_lock':
         db.unlocked = false;
+        db.relayToken = null;
         return null;
       default:
         break;
@@ -349,7 +355,7 @@
           api_key: clone(db.apiKey),
           choices: clone(config.choices),
           about: clone(config.about),
-          rules: { text: db.rules },
+          rules: { text: db.rules, relay: config.relay ? { url: config.relay.url, signed_in: !!db.relayToken } : null },
         };
       case 'admin_validate':
         return { notes: validateKey(args.key, args.value) };
@@ -384,6 +390,33 @@
         if (err) invalid('The rules were not saved.', { rules: `line ${err.line}, column ${err.column}: ${err.message}` });
         db.rules = args.script;
         return null;
+      }
+      case 'admin_relay_sign_in': {
+        const t = String(args.token || '').trim();
+        if (!t.startsWith('hba1.')) invalid('Not signed in.', { relay_token: 'That is a device credential; an admin token starts with hba1. (create one on the relay with `helpdesk-relay admin create --name NAME`).' });
+        if (t !== config.relayToken) invalid('Not signed in.', { relay_token: 'The relay does not know this admin token. Create one on the relay with `helpdesk-relay admin create --name YOUR-NAME` and paste it here.' });
+        db.relayToken = t;
+        return { ...clone(db.relayRules), url: config.relay.url };
+      }
+      case 'admin_relay_sign_out':
+        db.relayToken = null;
+        return null;
+      case 'admin_relay_rules':
+      case 'admin_relay_check_rules':
+      case 'admin_relay_test_rules':
+      case 'admin_relay_save_rules': {
+        if (!db.relayToken) throw { kind: 'relay-signed-out', message: 'Sign in to the relay with an admin token first.' };
+        if (cmd === 'admin_relay_rules') return { ...clone(db.relayRules), url: config.relay.url };
+        if (cmd === 'admin_relay_check_rules') return checkRules(args.script);
+        if (cmd === 'admin_relay_test_rules') return testRules(args.script, args.input || {});
+        // In the relay's order: read-only, then the syntax, then the version.
+        if (!db.relayRules.editable) throw { kind: 'relay', message: 'These rules come from /etc/helpdesk-relay/rules.py (rules_file in relay.toml): edit that file on the relay, or remove rules_file to edit them from the admin window.' };
+        const r = checkRules(args.script);
+        const err = r.diagnostics.find((d) => d.kind === 'Syntax');
+        if (err) invalid('Not saved.', { rules: `Line ${err.line}, column ${err.column}: ${err.message}. Fix it before saving.` });
+        if (Number(args.version) !== db.relayRules.version) throw { kind: 'relay-conflict', message: `${db.relayRules.saved_by} saved version ${db.relayRules.version} of the rules at ${db.relayRules.saved_at} since you opened version ${args.version}; reload them and make your change again.` };
+        db.relayRules = { ...db.relayRules, script: args.script, version: db.relayRules.version + 1, saved_by: 'Dana (0123456789abcdef)', saved_at: '2026-12-06T21:00:00Z' };
+        return { ...clone(db.relayRules), url: config.relay.url };
       }
       case 'admin_sample_input':
         return clone(config.sample);
@@ -427,7 +460,7 @@
     db,
     configure(patch) { Object.assign(config, patch); },
     callsOf(cmd) { return calls.filter((c) => c.cmd === cmd); },
-    lockNow() { db.unlocked = false; },
+    lockNow() { db.unlocked = false; db.relayToken = null; },
     defaults: () => clone(DEFAULTS),
   };
 }());
