@@ -176,8 +176,10 @@ struct Relay {
     state: Arc<RelayState>,
     proxy: Proxy,
     customer: i64,
-    /// Where its records are, for another instance on the same ones.
+    /// Where its records are, for another instance on the same ones (on Postgres, Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     records: Records,
+    #[cfg_attr(not(unix), allow(dead_code))]
     limits: Limits,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,

@@ -226,20 +226,34 @@ impl Outbox {
                         }
                         Err(e) => return Err(e),
                     };
+                    // Composing takes a while (lookups in Atera); the result is kept only while
+                    // the entry is still new. If another delivery (another process on the same
+                    // file, or a relay instance that took over the claim) moved it on meanwhile,
+                    // this one stops: it never puts back a stage another delivery left.
                     match pipeline::compose(d, &saved).await {
                         Ok(c) => {
-                            self.db().execute(
-                                "UPDATE outbox SET stage = 'ready', composed = ?2, subject = ?3 WHERE reference = ?1",
+                            let kept = self.db().execute(
+                                "UPDATE outbox SET stage = 'ready', composed = ?2, subject = ?3 WHERE reference = ?1 AND stage = 'new'",
                                 params![reference, serde_json::to_string(&c)?, c.request.title],
                             )?;
+                            if kept == 0 {
+                                return Ok(DeliveryResult::Elsewhere {
+                                    reference: reference.into(),
+                                });
+                            }
                             composed = Some(c);
                             stage = Stage::Ready;
                         }
                         Err(SubmitError::Blocked(reason)) => {
-                            self.db().execute(
-                                "UPDATE outbox SET stage = 'blocked', state = 'failed', last_error = ?2 WHERE reference = ?1",
+                            let kept = self.db().execute(
+                                "UPDATE outbox SET stage = 'blocked', state = 'failed', last_error = ?2 WHERE reference = ?1 AND stage = 'new'",
                                 params![reference, reason],
                             )?;
+                            if kept == 0 {
+                                return Ok(DeliveryResult::Elsewhere {
+                                    reference: reference.into(),
+                                });
+                            }
                             return Ok(DeliveryResult::Blocked {
                                 reference: reference.into(),
                                 reason,

@@ -13,6 +13,7 @@ on_both!(
     a_script_that_cannot_run_is_not_saved_and_says_where,
     the_admin_api_takes_a_live_admin_token_and_nothing_else,
     rules_from_the_relays_rules_file_are_read_only_from_the_admin_window,
+    two_instances_delivering_the_same_due_tickets_at_once_file_each_once,
 );
 
 const HIGH_FOR_JAMS: &str = "if 'jams' in msg:\n    priority = 'High'\n";
@@ -276,14 +277,15 @@ fn two_instances_saving_the_same_version_at_once_save_it_once() {
     }
 }
 
-/// Two instances on one Postgres delivering the same due tickets at the same moment (their
-/// delivery passes run side by side over one queue): each ticket is filed once. This is the race
-/// the claim (`FOR UPDATE SKIP LOCKED`) and the one conditional ready→posting update close; the
-/// process test with kills (`tests/app/relay_shared.rs`) proves the takeover after a kill.
-#[cfg(unix)]
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_delivering_the_same_due_tickets_at_once_file_each_once() {
-    let relay = relay(Storage::Postgres).await;
+/// Two instances over one store delivering the same due tickets at the same moment (their
+/// delivery passes run side by side over one queue): each ticket is filed once. On Postgres the
+/// claim (`FOR UPDATE SKIP LOCKED`) keeps them apart, and under it the steps towards a POST
+/// (composing, ready→posting) are updates conditional on the stage they leave; on SQLite the
+/// machine-wide delivery lock serializes the processes sharing the file (the app and its CLI).
+/// The process test with kills (`tests/app/relay_shared.rs`) proves the takeover after a kill;
+/// this one proves the race.
+async fn two_instances_delivering_the_same_due_tickets_at_once_file_each_once(storage: Storage) {
+    let relay = relay(storage).await;
     let (other, _stop, _) =
         instance(&relay.sandbox, &relay.records, relay.limits.clone(), None).await;
     let pc = Pc::new(&relay, &relay.token(1));
