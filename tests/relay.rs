@@ -343,6 +343,20 @@ fn form(n: usize) -> TicketForm {
     }
 }
 
+/// Ticket `n` as the PC's outbox saves it (a new reference), before any delivery.
+fn saved(n: usize) -> SavedSubmission {
+    SavedSubmission::new(
+        &Settings::default(),
+        Submission {
+            form: form(n),
+            reference: new_reference(),
+            screenshots: &[],
+            inventory: None,
+        },
+    )
+    .unwrap()
+}
+
 fn sent(result: Submitted) -> helpdesk_core::submit::SubmitOutcome {
     match result {
         Submitted::Sent(outcome) => outcome,
@@ -821,17 +835,7 @@ async fn a_device_cannot_name_the_contact_or_skip_the_rules_in_what_it_sends(sto
             .add_contact(other_customer, "Vic", "Tim", "vic@someone-else.example");
     let pc = Pc::new(&relay, &relay.token(1));
     let client = pc.client().await.unwrap();
-    let settings = Settings::default();
-    let mut saved = SavedSubmission::new(
-        &settings,
-        Submission {
-            form: form(1),
-            reference: new_reference(),
-            screenshots: &[],
-            inventory: None,
-        },
-    )
-    .unwrap();
+    let mut saved = saved(1);
     saved.contact = Some(helpdesk_core::submit::ContactMatch::Existing {
         end_user_id: victim,
         name: "Vic Tim".into(),

@@ -64,14 +64,14 @@ export function passwordStrength(pw) {
   return { score, text };
 }
 
-export const MODIFIER_NAMES = { ctrl: 'Ctrl', control: 'Ctrl', alt: 'Alt', option: 'Alt', shift: 'Shift', super: 'Super', meta: 'Super', cmd: 'Super', command: 'Super', win: 'Super', cmdorctrl: 'CmdOrCtrl', commandorcontrol: 'CmdOrCtrl' };
-export const LONE_KEYS = /^(?:F([1-9]|1\d|2[0-4])|Pause|ScrollLock|PrintScreen)$/;
-export const NAMED_KEYS = new Set(['Space', 'Enter', 'Tab', 'Backspace', 'Escape', 'Insert', 'Delete', 'Home', 'End', 'PageUp', 'PageDown',
+const MODIFIER_NAMES = { ctrl: 'Ctrl', control: 'Ctrl', alt: 'Alt', option: 'Alt', shift: 'Shift', super: 'Super', meta: 'Super', cmd: 'Super', command: 'Super', win: 'Super', cmdorctrl: 'CmdOrCtrl', commandorcontrol: 'CmdOrCtrl' };
+const LONE_KEYS = /^(?:F([1-9]|1\d|2[0-4])|Pause|ScrollLock|PrintScreen)$/;
+const NAMED_KEYS = new Set(['Space', 'Enter', 'Tab', 'Backspace', 'Escape', 'Insert', 'Delete', 'Home', 'End', 'PageUp', 'PageDown',
   'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Up', 'Down', 'Left', 'Right', 'Pause', 'ScrollLock', 'PrintScreen',
   'Backquote', 'Minus', 'Equal', 'BracketLeft', 'BracketRight', 'Backslash', 'Semicolon', 'Quote', 'Comma', 'Period', 'Slash',
   'NumpadAdd', 'NumpadSubtract', 'NumpadMultiply', 'NumpadDivide', 'NumpadDecimal', 'NumpadEnter']);
 
-export function normalizeKeyName(k) {
+function normalizeKeyName(k) {
   if (/^[a-z]$/i.test(k)) return k.toUpperCase();
   if (/^\d$/.test(k)) return k;
   let m = /^f(\d{1,2})$/i.exec(k);
@@ -211,13 +211,13 @@ export function clientProblem(key, value) {
 export const MAX_CHECK_HOURS = 168;
 
 /** Plain http is allowed for this computer only (a local test server), like the backend. */
-export function isLoopbackHost(host) {
+function isLoopbackHost(host) {
   const h = String(host || '').toLowerCase();
   return h === 'localhost' || h === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(h);
 }
 
 /** An update manifest URL: empty (no updates on this channel), https, or http to this computer. */
-export function manifestUrlProblem(value, channel) {
+function manifestUrlProblem(value, channel) {
   const str = typeof value === 'string' ? value.trim() : '';
   if (!str) return null;
   const example = `https://updates.example.com/helpdesk-button/${channel}/latest.json`;
@@ -240,7 +240,7 @@ export function manifestUrlProblem(value, channel) {
 }
 
 /** Hours between scheduled update checks: a whole number from 1 to 168. */
-export function checkHoursProblem(value) {
+function checkHoursProblem(value) {
   if (value === null || value === undefined || String(value).trim() === '') return `Enter a number of hours from 1 to ${MAX_CHECK_HOURS}, like 6.`;
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
   if (!Number.isInteger(n)) return `Use a whole number of hours from 1 to ${MAX_CHECK_HOURS}, like 6.`;
@@ -248,7 +248,7 @@ export function checkHoursProblem(value) {
   return null;
 }
 
-export function listProblem(list, noun, prefix = '') {
+function listProblem(list, noun, prefix = '') {
   if (!Array.isArray(list)) return null;
   const seen = new Map();
   for (let i = 0; i < list.length; i += 1) {

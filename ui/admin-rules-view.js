@@ -4,15 +4,15 @@
 
 // ---- Python highlighting ---------------------------------------------------------------------
 
-export const PY_KEYWORDS = new Set(['and', 'as', 'assert', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield']);
-export const PY_CONSTANTS = new Set(['True', 'False', 'None']);
-export const PY_BUILTINS = new Set(['abs', 'all', 'any', 'bool', 'chr', 'dict', 'enumerate', 'filter', 'float', 'format', 'int', 'isinstance', 'len', 'list', 'map', 'max', 'min', 'ord', 'print', 'range', 'repr', 'reversed', 'round', 'set', 'sorted', 'str', 'sum', 'textwrap', 'tuple', 'wrap', 'zip']);
+const PY_KEYWORDS = new Set(['and', 'as', 'assert', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield']);
+const PY_CONSTANTS = new Set(['True', 'False', 'None']);
+const PY_BUILTINS = new Set(['abs', 'all', 'any', 'bool', 'chr', 'dict', 'enumerate', 'filter', 'float', 'format', 'int', 'isinstance', 'len', 'list', 'map', 'max', 'min', 'ord', 'print', 'range', 'repr', 'reversed', 'round', 'set', 'sorted', 'str', 'sum', 'textwrap', 'tuple', 'wrap', 'zip']);
 export const RULE_READ_ONLY = ['selections', 'hostname', 'name', 'email', 'ip', 'mac', 'username', 'os', 'input_name', 'input_email', 'input_phone'];
 export const RULE_READ_WRITE = ['priority', 'type', 'impact', 'status', 'subject', 'msg', 'append'];
-export const RULE_RW_NAMES = new Set([...RULE_READ_WRITE, 'message', 'exception']);
-export const RULE_RO_NAMES = new Set(RULE_READ_ONLY);
+const RULE_RW_NAMES = new Set([...RULE_READ_WRITE, 'message', 'exception']);
+const RULE_RO_NAMES = new Set(RULE_READ_ONLY);
 
-export const TOKEN_RES = [
+const TOKEN_RES = [
   ['com', /#[^\n]*/y],
   ['str', /(?:[rRbBuUfF]{1,2})?(?:'''[\s\S]*?(?:'''|$(?![\s\S]))|"""[\s\S]*?(?:"""|$(?![\s\S])))/y],
   ['str', /(?:[rRbBuUfF]{1,2})?(?:'(?:\\.|[^'\\\n])*'?|"(?:\\.|[^"\\\n])*"?)/y],

@@ -3,10 +3,10 @@
 
 // ---- update status ------------------------------------------------------------------------------
 
-export const TRIGGER_LABELS = { start: 'at start', schedule: 'scheduled', manual: 'manual' };
+const TRIGGER_LABELS = { start: 'at start', schedule: 'scheduled', manual: 'manual' };
 export const INSTALL_AUTOMATIC_TEXT = 'It installs the next time nobody is using the app, or when the app quits.';
 
-export const capitalise = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : s);
+const capitalise = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : s);
 
 /** An RFC 3339 time as local date and time ("28 Nov 2026, 10:12"), or the text as given. */
 export function localDateTime(iso) {

@@ -19,7 +19,7 @@
 
 import {
   $, el, showViews, showImage, whenReady, startPage, invoke, normalizeError, isModChord,
-  isValidEmail, imageDataUrlCheck, normalizeAccent, applyAccent, supportTitle,
+  isValidEmail, normalizeAccent, applyAccent, supportTitle,
 } from './common.js';
 
 import { rulesCommands, relayView, savedMessage } from './admin-relay.js';
@@ -28,17 +28,13 @@ export { rulesCommands, relayView, formatTime, savedMessage } from './admin-rela
 export { isValidEmail, normalizeAccent, accentPalette, normalizeError, supportTitle as formTitle } from './common.js';
 
 import {
-  VALIDATE_DEBOUNCE_MS, CHECK_DEBOUNCE_MS, PASSWORD_MIN, LOGO_MAX_BYTES, MB, getPath, setPath, idOf,
-  isLockedKey, isLogoDataUrl, passwordStrength, MODIFIER_NAMES, LONE_KEYS, NAMED_KEYS, normalizeKeyName, hotkeyFromEvent,
-  hotkeyProblem, bytesToMbText, mbTextToBytes, clientProblem, MAX_CHECK_HOURS, isLoopbackHost, manifestUrlProblem, checkHoursProblem,
-  listProblem, invalidListItems,
+  VALIDATE_DEBOUNCE_MS, CHECK_DEBOUNCE_MS, PASSWORD_MIN, LOGO_MAX_BYTES, getPath, setPath, idOf,
+  isLockedKey, isLogoDataUrl, passwordStrength, hotkeyFromEvent, bytesToMbText, mbTextToBytes,
+  clientProblem, invalidListItems,
 } from './admin-fields.js';
+import { updateStatusView } from './admin-updates-view.js';
 import {
-  TRIGGER_LABELS, INSTALL_AUTOMATIC_TEXT, capitalise, localDateTime, updateStatusView,
-} from './admin-updates-view.js';
-import {
-  PY_KEYWORDS, PY_CONSTANTS, PY_BUILTINS, RULE_READ_ONLY, RULE_READ_WRITE, RULE_RW_NAMES, RULE_RO_NAMES, TOKEN_RES,
-  tokenizePython, highlightLines, offsetOf, diagnosticKind, EXAMPLES,
+  RULE_READ_ONLY, RULE_READ_WRITE, highlightLines, offsetOf, diagnosticKind, EXAMPLES,
 } from './admin-rules-view.js';
 
 export * from './admin-fields.js';

@@ -53,19 +53,27 @@ fn admin(state: &RelayState, headers: &HeaderMap) -> Result<AdminIdentity, ApiEr
     Ok(who)
 }
 
-fn stored_document(stored: super::store::StoredRules, who: &AdminIdentity) -> RulesDocument {
+/// The saved rules (`None` before the first save) as an admin sees them.
+fn stored_document(
+    stored: Option<super::store::StoredRules>,
+    who: &AdminIdentity,
+) -> RulesDocument {
+    let (script, version, saved_at, saved_by) = match stored {
+        Some(r) => (r.script, r.version, Some(r.saved_at), Some(r.saved_by)),
+        None => (String::new(), 0, None, None),
+    };
     RulesDocument {
-        script: stored.script,
-        version: stored.version,
+        script,
+        version,
         editable: true,
         source: "saved on the relay; they run for every enrolled PC".into(),
-        saved_at: Some(stored.saved_at),
-        saved_by: Some(stored.saved_by),
+        saved_at,
+        saved_by,
         admin: who.name.clone(),
     }
 }
 
-/// The rules as an admin sees them.
+/// The rules as an admin sees them: `rules_file`'s, else the newest saved.
 fn document(state: &RelayState, who: &AdminIdentity) -> Result<RulesDocument, ApiError> {
     Ok(match &state.rules.file {
         Some((path, script)) => RulesDocument {
@@ -80,22 +88,10 @@ fn document(state: &RelayState, who: &AdminIdentity) -> Result<RulesDocument, Ap
             saved_by: None,
             admin: who.name.clone(),
         },
-        None => match state.store.rules().map_err(|e| from_store(state, e))? {
-            Some(stored) => stored_document(stored, who),
-            None => RulesDocument {
-                saved_at: None,
-                saved_by: None,
-                ..stored_document(
-                    super::store::StoredRules {
-                        version: 0,
-                        script: String::new(),
-                        saved_at: 0,
-                        saved_by: String::new(),
-                    },
-                    who,
-                )
-            },
-        },
+        None => stored_document(
+            state.store.rules().map_err(|e| from_store(state, e))?,
+            who,
+        ),
     })
 }
 
@@ -260,7 +256,7 @@ async fn save_rules(
     );
     // What was stored, not a read after it: another admin's save in between would otherwise
     // become this admin's base without their seeing it.
-    Ok(Json(stored_document(saved, &who)))
+    Ok(Json(stored_document(Some(saved), &who)))
 }
 
 /// The admin routes, merged into the relay's router.

@@ -295,16 +295,7 @@ async fn two_instances_delivering_the_same_due_tickets_at_once_file_each_once(st
     // two passes below are the only deliveries, and they run at once.
     let mut references = Vec::new();
     for n in 0..12 {
-        let saved = SavedSubmission::new(
-            &Settings::default(),
-            Submission {
-                form: form(n),
-                reference: new_reference(),
-                screenshots: &[],
-                inventory: None,
-            },
-        )
-        .unwrap();
+        let saved = saved(n);
         assert!(relay
             .state
             .store

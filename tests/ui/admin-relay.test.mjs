@@ -44,6 +44,17 @@ async function signIn(page, token = TOKEN) {
   await page.click('#rules-relay-signin-btn');
 }
 
+/** The session times out: the next click finds it locked; unlock again and reopen Rules. */
+async function timeOutAndUnlock(page, clickSelector = '#rules-test-btn') {
+  await page.evaluate(() => window.__MOCK_ADMIN__.lockNow());
+  await page.click(clickSelector).catch(() => {});
+  await page.waitForSelector('#unlock-form:not([hidden])');
+  await page.fill('#unlock-password', 'correct horse');
+  await page.press('#unlock-password', 'Enter');
+  await page.waitForFunction(() => document.body.dataset.view === 'admin');
+  await page.click('#nav-rules');
+}
+
 /** Opens Rules and signs in; resolves once the relay's rules are in the editor. */
 async function signedIn(page) {
   await page.click('#nav-rules');
@@ -177,15 +188,7 @@ test('relay mode: rules from the relay\'s file are read-only but testable; a loc
   await page.waitForSelector('#rules-result-body:not([hidden])');
   assert.equal((await page.calls('admin_relay_test_rules')).length, 1);
   // An idle lock: the backend forgets the token; after unlocking, the section asks again.
-  await page.evaluate(() => window.__MOCK_ADMIN__.lockNow());
-  await page.click('#nav-about');
-  await page.click('#nav-rules');
-  await page.click('#rules-test-btn').catch(() => {});
-  await page.waitForSelector('#unlock-form:not([hidden])');
-  await page.fill('#unlock-password', 'correct horse');
-  await page.press('#unlock-password', 'Enter');
-  await page.waitForFunction(() => document.body.dataset.view === 'admin');
-  await page.click('#nav-rules');
+  await timeOutAndUnlock(page);
   assert.equal(await page.isVisible('#rules-relay-signin'), true);
   assert.equal(await page.isVisible('#rules-editor-card'), false);
   await page.done();
@@ -196,13 +199,7 @@ test('relay mode: edits survive an idle lock; after unlocking and signing in aga
   await signedIn(page);
   await page.fill('#rules-editor', "priority = 'Critical'\n");
   // The session times out; the next call finds it locked and the window asks for the password.
-  await page.evaluate(() => window.__MOCK_ADMIN__.lockNow());
-  await page.click('#rules-test-btn');
-  await page.waitForSelector('#unlock-form:not([hidden])');
-  await page.fill('#unlock-password', 'correct horse');
-  await page.press('#unlock-password', 'Enter');
-  await page.waitForFunction(() => document.body.dataset.view === 'admin');
-  await page.click('#nav-rules');
+  await timeOutAndUnlock(page);
   // The token went with the lock: sign in again; the edits are kept, and count as unsaved.
   assert.equal(await page.isVisible('#rules-relay-signin'), true);
   assert.equal(await text(page, '#save-status'), 'Unsaved changes');
